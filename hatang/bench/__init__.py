@@ -1,0 +1,5 @@
+"""Benchmarks run by ``hatang bench NAME``: each prints a table and, last, one JSON line of figures.
+
+Each module here exposes ``register(subparsers)`` like the command modules; ``hatang.commands.bench``
+lists them. Benchmarks measure ratios side by side in one run; they are never pass/fail tests.
+"""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``hatang`` console script, one module each (see ``hatang.cli``)."""

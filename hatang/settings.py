@@ -1,0 +1,50 @@
+"""The one typed settings object of every hatang process.
+
+Built once at a composition root (``Settings()``) and passed down; no other module reads the
+environment. Every variable is ``HATANG_`` + the field name; nested sections use ``__``
+(``HATANG_INGEST__BATCH_SIZE``). The README lists them all; keep that table in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StackSettings(BaseModel):
+    """The project's own local PostgreSQL and Mosquitto (used when no external URL is set)."""
+
+    data_dir: Path = Field(default=Path(".data"), description="Where the local stack keeps its data.")
+    pg_port: int = Field(default=55432, ge=1, le=65535, description="Port of the local PostgreSQL.")
+    mqtt_port: int = Field(default=51883, ge=1, le=65535, description="Port of the local Mosquitto.")
+    pg_version: str | None = Field(default=None, description="PostgreSQL major version; newest if unset.")
+
+
+class ContractsSettings(BaseModel):
+    """Limits the normaliser applies to every message."""
+
+    max_age_s: float = Field(
+        default=7 * 24 * 3600, gt=0, description="Oldest reading accepted (late data buffered offline)."
+    )
+    max_future_s: float = Field(default=300, ge=0, description="Furthest a reading may lie in the future.")
+    max_payload_bytes: int = Field(default=65536, gt=0, description="Largest payload accepted.")
+
+
+class Settings(BaseSettings):
+    """All settings of a hatang process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HATANG_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; unset means the local stack's own cluster."
+    )
+    mqtt_url: SecretStr | None = Field(
+        default=None, description="MQTT broker URL (mqtt://user:pass@host:port); unset means the local stack."
+    )
+    topic_prefix: str = Field(default="city/v1", description="Prefix of every MQTT topic of the platform.")
+    stack: StackSettings = StackSettings()
+    contracts: ContractsSettings = ContractsSettings()
