@@ -1,0 +1,22 @@
+# The two commands of the README, and the checks they run. Everyone and CI use these targets.
+PY := .venv/bin
+PACKAGES := hatang ingest registry api simulators firmware_contracts
+
+.PHONY: run test setup lint typecheck pytest
+
+run: setup
+	$(PY)/hatang run
+
+test: setup lint typecheck pytest
+
+setup:
+	@bash scripts/setup.sh
+
+lint:
+	$(PY)/ruff check .
+
+typecheck:
+	$(PY)/mypy $(PACKAGES) tests
+
+pytest:
+	$(PY)/pytest

@@ -1,0 +1,57 @@
+"""Facts about the database every package may need: the TimescaleDB version and edition.
+
+The Apache-2 edition (what Debian ships) has hypertables, ``time_bucket`` and ``drop_chunks``; the
+community ("timescale") edition adds compression, continuous aggregates and job policies. Code that
+wants those asks ``timescale_info`` and takes its fallback on the Apache edition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+
+Edition = Literal["apache", "community", "unknown", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimescaleInfo:
+    """TimescaleDB as this database sees it: installed here, or only available to install."""
+
+    version: str | None
+    license: str | None
+    installed: bool
+
+    @property
+    def available(self) -> bool:
+        """Whether the server can load the extension (preloaded library present)."""
+        return self.version is not None
+
+    @property
+    def edition(self) -> Edition:
+        """``community`` when the license is ``timescale``, ``apache`` for the Apache-2 build."""
+        if self.version is None:
+            return "none"
+        # The license setting exists once the extension is created in a database.
+        return {"timescale": "community", "apache": "apache"}.get(self.license or "", "unknown")  # type: ignore[return-value]
+
+    @property
+    def has_continuous_aggregates(self) -> bool:
+        """Continuous aggregates, compression and job policies need the community edition."""
+        return self.installed and self.edition == "community"
+
+
+def timescale_info(conn: psycopg.Connection[Any]) -> TimescaleInfo:
+    """Read the extension's version (installed, else available) and ``timescaledb.license``."""
+    row = conn.execute(
+        """
+        SELECT coalesce(e.extversion, a.default_version), e.extversion IS NOT NULL,
+               current_setting('timescaledb.license', true)
+        FROM pg_available_extensions a LEFT JOIN pg_extension e ON e.extname = a.name
+        WHERE a.name = 'timescaledb'
+        """
+    ).fetchone()
+    if row is None:
+        return TimescaleInfo(version=None, license=None, installed=False)
+    return TimescaleInfo(version=row[0], license=row[2], installed=bool(row[1]))

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything hatang needs on a Debian machine: apt packages, TimescaleDB for the
+# installed PostgreSQL, and a .venv with the project installed editable. A second run only checks.
+# Runs as root, or as a user with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+say() { printf 'setup: %s\n' "$*"; }
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+APT_UPDATED=""
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do installed "$pkg" || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing ${missing[*]}"
+    if [ -z "$APT_UPDATED" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# PostgreSQL server and Mosquitto (broker and clients).
+apt_install postgresql mosquitto mosquitto-clients python3-venv ca-certificates
+PG_VERSION=${HATANG_STACK__PG_VERSION:-$(ls /usr/lib/postgresql | sort -n | tail -n 1)}
+PG_CONFIG=/usr/lib/postgresql/$PG_VERSION/bin/pg_config
+PG_LIBDIR=/usr/lib/postgresql/$PG_VERSION/lib
+
+# TimescaleDB: a distro package where the apt sources have one, else Debian 13's source package
+# built against this PostgreSQL's server headers (Apache-2 edition, as Debian ships it).
+if [ ! -e "$PG_LIBDIR/timescaledb.so" ]; then
+    if [ -z "$APT_UPDATED" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+    if apt-cache show "postgresql-$PG_VERSION-timescaledb" >/dev/null 2>&1; then
+        apt_install "postgresql-$PG_VERSION-timescaledb"
+    else
+        apt_install "postgresql-server-dev-$PG_VERSION" cmake gcc make libssl-dev dpkg-dev
+        BUILD="$ROOT/.data/build/timescaledb"
+        rm -rf "$BUILD" && mkdir -p "$BUILD/lists/partial"
+        # Debian 13 ("trixie") as a deb-src source for this step only: its own list directory, so the
+        # machine's apt configuration is left exactly as it was.
+        echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+            > "$BUILD/trixie-src.list"
+        APT_TRIXIE=(-o "Dir::Etc::SourceList=$BUILD/trixie-src.list" -o Dir::Etc::SourceParts=/dev/null
+                    -o "Dir::State::Lists=$BUILD/lists")
+        say "fetching Debian 13's timescaledb source package"
+        (cd "$BUILD" && apt-get -qq "${APT_TRIXIE[@]}" update \
+            && apt-get -qq "${APT_TRIXIE[@]}" source --download-only timescaledb 2>/dev/null \
+            && dpkg-source -x --no-check ./timescaledb_*.dsc src >/dev/null)
+        say "building TimescaleDB $(sed -n 's/^version = //p' "$BUILD/src/version.config") for PostgreSQL $PG_VERSION"
+        (cd "$BUILD/src" && cmake -S . -B build -DPG_CONFIG="$PG_CONFIG" -DAPACHE_ONLY=ON \
+            -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DUSE_TELEMETRY=OFF -DSEND_TELEMETRY_DEFAULT=OFF \
+            -DWARNINGS_AS_ERRORS=OFF -DCMAKE_BUILD_TYPE=Release >"$BUILD/cmake.log" 2>&1 \
+            && make -C build -j"$(nproc)" >"$BUILD/make.log" 2>&1 \
+            && $SUDO make -C build install >"$BUILD/install.log" 2>&1) \
+            || { say "TimescaleDB build failed; logs in $BUILD"; exit 1; }
+    fi
+    [ -e "$PG_LIBDIR/timescaledb.so" ] || { say "TimescaleDB did not install into $PG_LIBDIR"; exit 1; }
+fi
+
+# The project's virtualenv, reinstalled only when pyproject.toml changed.
+if [ ! -x .venv/bin/python ] || [ ! -e .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
+    say "installing the project into .venv"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+    touch .venv/.installed
+fi
