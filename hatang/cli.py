@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "contracts",
     "bench",
+    "settings",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
