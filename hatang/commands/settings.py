@@ -26,7 +26,11 @@ def variables(model: type[BaseModel], prefix: str = "HATANG_") -> Iterator[tuple
             yield from variables(annotation, f"{prefix}{name.upper()}__")
             continue
         default = field.get_default(call_default_factory=True)
-        shown = "(unset)" if default is None else "(secret)" if isinstance(default, SecretStr) else str(default)
+        shown = str(default)
+        if default is None:
+            shown = "(unset)"
+        elif isinstance(default, SecretStr):
+            shown = "(secret)"
         yield f"{prefix}{name.upper()}", shown, field.description or ""
 
 

@@ -21,7 +21,7 @@ FIRST_PARTY = {"firmware_contracts", "registry", "ingest", "api", "simulators", 
 
 
 def _imports(path: Path) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -31,7 +31,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _allowed(module: str, package: str) -> bool:
-    top = module.split(".")[0]
+    top = module.split(".", maxsplit=1)[0]
     if top not in FIRST_PARTY or top == package:
         return True
     return any(module == ok or module.startswith(ok + ".") for ok in ALLOWED[package])
