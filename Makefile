@@ -16,7 +16,7 @@ lint:
 	$(PY)/ruff check .
 
 typecheck:
-	$(PY)/mypy $(PACKAGES) tests
+	$(PY)/mypy $(PACKAGES) tests scripts
 
 pytest:
 	$(PY)/pytest
