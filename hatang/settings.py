@@ -32,6 +32,30 @@ class ContractsSettings(BaseModel):
     max_payload_bytes: int = Field(default=65536, gt=0, description="Largest payload accepted.")
 
 
+class ApiSettings(BaseModel):
+    """The REST API process (``hatang api``)."""
+
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the API listens on.")
+    pool_min: int = Field(default=1, ge=0, description="Database connections the API keeps open.")
+    pool_max: int = Field(default=10, ge=1, description="Most database connections the API opens.")
+    page_limit: int = Field(default=50, ge=1, description="Items per page when a request names no limit.")
+    max_page_limit: int = Field(default=500, ge=1, description="Largest page a request may ask for.")
+    bulk_max_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, description="Largest bulk-onboarding upload accepted, in bytes."
+    )
+
+
+class RegistrySettings(BaseModel):
+    """Device registry: bulk onboarding and the broker's credential files."""
+
+    bulk_chunk_rows: int = Field(default=5000, ge=1, description="Rows hashed and copied per bulk chunk.")
+    hash_threads: int = Field(default=2, ge=1, description="Threads hashing MQTT secrets in bulk.")
+    broker_debounce_s: float = Field(
+        default=0.2, ge=0, description="`broker sync --watch`: delay after a change before rendering."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -48,3 +72,5 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="city/v1", description="Prefix of every MQTT topic of the platform.")
     stack: StackSettings = StackSettings()
     contracts: ContractsSettings = ContractsSettings()
+    api: ApiSettings = ApiSettings()
+    registry: RegistrySettings = RegistrySettings()
