@@ -56,6 +56,23 @@ class RegistrySettings(BaseModel):
     )
 
 
+class ReadinessSettings(BaseModel):
+    """IoT readiness (docs/readiness.md): what "ready" means and when snapshots are taken."""
+
+    freshness_window_h: float = Field(
+        default=24, gt=0, description="An asset is ready if a fitting active device reported within this."
+    )
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh", description="Time zone whose calendar days snapshots use."
+    )
+    snapshot_interval_s: float = Field(
+        default=3600, gt=0, description="How often the snapshot job refreshes today's readiness snapshot."
+    )
+    pace_window_days: int = Field(
+        default=30, ge=2, description="Days of snapshots the projection's pace is fitted over."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -74,3 +91,4 @@ class Settings(BaseSettings):
     contracts: ContractsSettings = ContractsSettings()
     api: ApiSettings = ApiSettings()
     registry: RegistrySettings = RegistrySettings()
+    readiness: ReadinessSettings = ReadinessSettings()
