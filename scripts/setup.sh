@@ -20,8 +20,8 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# PostgreSQL server and Mosquitto (broker and clients).
-apt_install postgresql mosquitto mosquitto-clients python3-venv ca-certificates
+# PostgreSQL server and Mosquitto (broker and clients); chromium for the dashboard's browser test.
+apt_install postgresql mosquitto mosquitto-clients python3-venv ca-certificates chromium
 PG_VERSION=${HATANG_STACK__PG_VERSION:-$(ls /usr/lib/postgresql | sort -n | tail -n 1)}
 PG_CONFIG=/usr/lib/postgresql/$PG_VERSION/bin/pg_config
 PG_LIBDIR=/usr/lib/postgresql/$PG_VERSION/lib
