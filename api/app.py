@@ -1,0 +1,97 @@
+"""The API's composition root: ``create_app`` builds the FastAPI application and its lifespan.
+
+The lifespan owns the async connection pool (``app.state.pool``) and loads the firmware contracts into
+the database once at start (idempotent), then enters each router module's optional ``lifespan``.
+Routers are the modules named in ``ROUTERS`` (``api/routers/<name>.py``), each exposing ``router``
+(an ``APIRouter``) and optionally ``lifespan(app) -> AsyncContextManager`` for what it must run in
+the background (an MQTT subscription, say). Adding a router means adding a module and its name here.
+
+``app.state`` holds ``settings``, ``pool``, ``database_url`` and ``mqtt_url``. Nothing connects at
+import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from api import problems
+from api.metrics import MetricsMiddleware
+from hatang.settings import Settings
+from registry.contracts import sync_contracts
+
+# Router modules under api.routers, in the order the OpenAPI document lists them.
+ROUTERS: tuple[str, ...] = (
+    "health",
+    "organisations",
+    "keys",
+)
+
+DESCRIPTION = """\
+hatang's REST API: the device registry of Bắc Ninh's IoT-ready infrastructure.
+
+Authenticate with `Authorization: Bearer <key>` (`hatang keys create` issues the first admin key).
+Lists are cursor-paginated (`limit`, `cursor` → `next_cursor`). Every error is an RFC 9457
+`application/problem+json` document whose `type` is stable; `/problems/<slug>` explains each.
+"""
+
+
+def _sync_contracts(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        sync_contracts(conn)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database_url: str,
+    mqtt_url: str,
+    load_contracts: bool = True,
+) -> FastAPI:
+    """The application, wired to ``database_url`` (pool opened by the lifespan) and ``mqtt_url``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load_contracts:
+            await asyncio.to_thread(_sync_contracts, database_url)
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            database_url,
+            min_size=settings.api.pool_min,
+            max_size=settings.api.pool_max,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        await pool.open()
+        app.state.pool = pool
+        try:
+            async with AsyncExitStack() as stack:
+                for module in modules:
+                    hook = getattr(module, "lifespan", None)
+                    if hook is not None:
+                        await stack.enter_async_context(hook(app))
+                yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="hatang",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database_url = database_url
+    app.state.mqtt_url = mqtt_url
+    problems.install(app)
+    app.add_middleware(MetricsMiddleware)
+    modules = [importlib.import_module(f"api.routers.{name}") for name in ROUTERS]
+    for module in modules:
+        app.include_router(module.router)
+    return app
