@@ -2,7 +2,7 @@
 PY := .venv/bin
 PACKAGES := hatang ingest registry api simulators firmware_contracts
 
-.PHONY: run test setup lint typecheck pytest
+.PHONY: run test setup lint typecheck pytest chart
 
 run: setup
 	$(PY)/hatang run
@@ -20,3 +20,7 @@ typecheck:
 
 pytest:
 	$(PY)/pytest
+
+# The Helm chart, Dockerfile and compose.yaml checks alone (also part of `make test`).
+chart: setup
+	$(PY)/pytest tests/helm -q
