@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
 from firmware_contracts.catalogue import load_catalogue
+from firmware_contracts.fastpath import Entry, build_entry, entry_source
 from firmware_contracts.model import DeviceModel, FieldSpec, FieldType
+from firmware_contracts.native import TZ_DATETIME
+from firmware_contracts.normalise import general
 from firmware_contracts.units import Affine, affine
 
 _NATIVE_TYPES: dict[FieldType, type] = {"number": float, "integer": int, "boolean": bool}
-TZ_DATETIME = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,8 @@ class CompiledModel:
     senml_json: bool
     senml_cbor: bool
     native_decoder: msgspec.json.Decoder[Any] | None
-    # (metric, scale, offset, low, high) in the order of the native struct's fields after the time.
-    native_plan: tuple[tuple[str, float, float, float, float], ...]
+    entry_source: str  # the generated entry point (fastpath.py), kept for reading
+    entry: Entry
 
 
 def _canonical_range(spec: FieldSpec, native: Affine) -> tuple[float, float]:
@@ -74,7 +75,11 @@ def _canonical_range(spec: FieldSpec, native: Affine) -> tuple[float, float]:
 def _compile_field(spec: FieldSpec, source: str) -> CompiledField:
     target = load_catalogue()[spec.metric].unit
     native = affine(spec.unit, target, source)
-    units: dict[str | None, Affine] = {None: native, spec.unit: native, target: affine(target, target, source)}
+    units: dict[str | None, Affine] = {
+        None: native,
+        spec.unit: native,
+        target: affine(target, target, source),
+    }
     for extra in spec.senml_units:
         units[extra] = affine(extra, target, source)
     low, high = _canonical_range(spec, native)
@@ -96,7 +101,12 @@ def native_struct(model: DeviceModel) -> type[msgspec.Struct]:
         rename[name] = key
 
     if model.time is not None:
-        add("t", model.time.field, TZ_DATETIME if model.time.format == "rfc3339" else float, model.time.required)
+        add(
+            "t",
+            model.time.field,
+            TZ_DATETIME if model.time.format == "rfc3339" else float,
+            model.time.required,
+        )
     for i, spec in enumerate(model.fields):
         add(f"f{i}", spec.key, _NATIVE_TYPES[spec.type], spec.required)
     for i, key in enumerate(model.metadata):
@@ -113,10 +123,20 @@ def native_struct(model: DeviceModel) -> type[msgspec.Struct]:
 def compile_model(model: DeviceModel, limits: Limits | None = None) -> CompiledModel:
     """Compile ``model`` for :func:`~firmware_contracts.normalise` under ``limits`` (default Limits())."""
     limits = limits or Limits()
-    source = f"{model.id} v{model.version}"
-    fields = tuple(_compile_field(spec, source) for spec in model.fields)
+    fields = tuple(_compile_field(spec, f"{model.id} v{model.version}") for spec in model.fields)
     native = "native" in model.formats
-    return CompiledModel(
+    decoder = msgspec.json.Decoder(native_struct(model)) if native else None
+    plan = tuple((f.metric, f.native.scale, f.native.offset, f.low, f.high) for f in fields)
+    source = entry_source(
+        model,
+        plan,
+        native=native,
+        max_age_s=limits.max_age_s,
+        max_future_s=limits.max_future_s,
+        max_payload_bytes=limits.max_payload_bytes,
+    )
+    entry, namespace = build_entry(source, decoder, general)
+    compiled = CompiledModel(
         model=model,
         limits=limits,
         fields=fields,
@@ -125,9 +145,12 @@ def compile_model(model: DeviceModel, limits: Limits | None = None) -> CompiledM
         native=native,
         senml_json="senml+json" in model.formats,
         senml_cbor="senml+cbor" in model.formats,
-        native_decoder=msgspec.json.Decoder(native_struct(model)) if native else None,
-        native_plan=tuple((f.metric, f.native.scale, f.native.offset, f.low, f.high) for f in fields),
+        native_decoder=decoder,
+        entry_source=source,
+        entry=entry,
     )
+    namespace["model"] = compiled  # the entry hands what it does not accept to general(..., model)
+    return compiled
 
 
 @cache

@@ -223,7 +223,7 @@ def _example(raw: Any, source: str, index: int, formats: tuple[str, ...]) -> Exa
         readings.append((float(row[0]), row[1], float(row[2])))
     return Example(
         name=r.get("name", str),
-        format=fmt,  # type: ignore[arg-type]  # checked against PAYLOAD_FORMATS through formats
+        format=fmt,  # checked against PAYLOAD_FORMATS through formats
         received_at=float(r.get("received_at", (int, float))),
         payload=payload,
         readings=tuple(readings),

@@ -1,9 +1,8 @@
 """Native payloads: one flat JSON object per message, keys and units as the device model declares.
 
-Owns the two ways a decoded native payload becomes readings: :func:`fast_native` for a payload the
-model's msgspec struct accepted (every key known, every type right), which gives up (``None``) at
-the first problem, and :func:`normalise_native`, the detailed path that reports every problem.
-Both give the same result for every payload the fast path accepts (a property test checks it).
+Owns :func:`normalise_native`, the detailed path of a decoded native payload, which reports every
+problem. The generated fast path (``fastpath.py``) handles payloads that are entirely fine; both give
+the same result for every payload the fast path accepts (a property test checks it).
 
 One native message carries one time, so a time problem rejects the whole message. Each field
 problem (wrong type, out of range, unknown key, required key missing) rejects that field only.
@@ -12,47 +11,21 @@ problem (wrong type, out of range, unknown key, required key missing) rejects th
 from __future__ import annotations
 
 import math
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-from msgspec import UNSET
 
-from firmware_contracts.compiled import TZ_DATETIME, CompiledModel
 from firmware_contracts.outcome import Normalised, Reading, Rejection
+from firmware_contracts.senml import time_rejection
+
+if TYPE_CHECKING:
+    from firmware_contracts.compiled import CompiledModel
+
+# An RFC 3339 timestamp with an offset; the generated fast path and this module parse it alike.
+TZ_DATETIME = Annotated[datetime, msgspec.Meta(tz=True)]
 
 _TO_SECONDS = {"epoch_s": 1.0, "epoch_ms": 0.001}
-
-
-def fast_native(obj: msgspec.Struct, received_at: float, model: CompiledModel) -> Normalised | None:
-    """Readings of a payload that decoded into the model's struct, or ``None`` if anything is off."""
-    values = msgspec.structs.astuple(obj)
-    spec = model.model.time
-    if spec is None:
-        t = received_at
-        start = 0
-    else:
-        raw_t = values[0]
-        start = 1
-        if raw_t is UNSET:
-            t = received_at
-        elif spec.format == "rfc3339":
-            t = raw_t.timestamp()
-        else:
-            t = raw_t * _TO_SECONDS[spec.format]
-        limits = model.limits
-        if not received_at - limits.max_age_s <= t <= received_at + limits.max_future_s:
-            return None
-    readings: list[Reading] = []
-    for (metric, scale, offset, low, high), raw in zip(model.native_plan, values[start:], strict=False):
-        if raw is UNSET:
-            continue
-        value = raw * scale + offset
-        if not low <= value <= high:
-            return None
-        readings.append(Reading(t, metric, value))
-    if not readings:
-        return None
-    return Normalised(readings, [])
 
 
 def _time(obj: dict[str, Any], received_at: float, model: CompiledModel) -> float | Rejection:
@@ -79,11 +52,7 @@ def _time(obj: dict[str, Any], received_at: float, model: CompiledModel) -> floa
     limits = model.limits
     if received_at - limits.max_age_s <= t <= received_at + limits.max_future_s:
         return t
-    if math.isnan(t):
-        return Rejection("schema", "time is not a number", None, spec.field)
-    if t > received_at:
-        return Rejection("time_in_future", f"time {t:.3f} is {t - received_at:.0f} s after receipt", None, spec.field)
-    return Rejection("too_old", f"time {t:.3f} is {received_at - t:.0f} s before receipt", None, spec.field)
+    return time_rejection(t, received_at, None, spec.field)
 
 
 def _number(raw: Any, kind: str) -> float | int | None:
@@ -120,7 +89,12 @@ def normalise_native(obj: dict[str, Any], received_at: float, model: CompiledMod
             value = math.inf
         if not field.low <= value <= field.high:
             rejections.append(
-                Rejection("out_of_range", f"{key} = {value} {field.metric} outside [{field.low}, {field.high}]", None, key)
+                Rejection(
+                    "out_of_range",
+                    f"{key} = {value} {field.metric} outside [{field.low}, {field.high}]",
+                    None,
+                    key,
+                )
             )
             continue
         readings.append(Reading(t, field.metric, value))
@@ -129,8 +103,9 @@ def normalise_native(obj: dict[str, Any], received_at: float, model: CompiledMod
         known.add(model.model.time.field)
     for key in obj:
         if key not in known:
-            rejections.append(Rejection("unknown_field", f"{key!r} is not a field of this model", None, str(key)))
+            rejections.append(
+                Rejection("unknown_field", f"{key!r} is not a field of this model", None, str(key))
+            )
     if not readings and not rejections:
         rejections.append(Rejection("schema", "the payload carries no measured field"))
     return Normalised(readings, rejections)
-

@@ -2,21 +2,24 @@
 
 Owns :func:`normalise`, a pure function (no I/O, no clock, no global state) that never raises. It
 detects the format from the first byte (``{`` native JSON, ``[`` SenML JSON, a CBOR array header
-SenML CBOR), tries the compiled fast path and falls back to the detailed path, which names every
-problem. See docs/contracts.md for the pack policy and the reason codes.
+SenML CBOR). Each compiled model has a generated entry point (fastpath.py) that accepts entirely
+fine native payloads itself and hands everything else to :func:`general`: the SenML fast path, then
+the detailed path, which names every problem. See docs/contracts.md for the pack policy and the reason codes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cbor2
 import msgspec
 
-from firmware_contracts.compiled import CompiledModel
-from firmware_contracts.native import fast_native, normalise_native
+from firmware_contracts.native import normalise_native
 from firmware_contracts.outcome import Normalised, Rejection
 from firmware_contracts.senml import PACK_DECODER, check_records, normalise_pack
+
+if TYPE_CHECKING:
+    from firmware_contracts.compiled import CompiledModel
 
 _OPEN_BRACE, _OPEN_BRACKET = 0x7B, 0x5B
 _CBOR_ARRAY = range(0x80, 0xA0)  # major type 4, every length encoding
@@ -61,7 +64,23 @@ def _detailed(payload: Any, received_at: float, model: CompiledModel) -> Normali
         if not model.senml_json:
             return _whole("schema", f"{model.model.id} does not send SenML JSON")
         return normalise_pack(check_records(decoded, cbor=False), received_at, model)
-    return _whole("schema", f"top level must be an object (native) or array (SenML), not {type(decoded).__name__}")
+    return _whole(
+        "schema", f"top level must be an object (native) or array (SenML), not {type(decoded).__name__}"
+    )
+
+
+def general(payload: Any, received_at: float, model: CompiledModel) -> Normalised:
+    """Everything but the generated native fast path: size, SenML fast path, then the detailed path."""
+    if len(payload) > model.limits.max_payload_bytes:
+        return _whole("too_large", f"{len(payload)} bytes exceeds {model.limits.max_payload_bytes}")
+    if payload and payload[0] == _OPEN_BRACKET and model.senml_json:
+        try:
+            records = PACK_DECODER.decode(payload)
+        except Exception:  # noqa: S110 - unknown labels, wrong types: the detailed path explains
+            pass
+        else:
+            return normalise_pack(records, received_at, model)
+    return _detailed(payload, received_at, model)
 
 
 def normalise(payload: bytes, received_at: float, model: CompiledModel) -> Normalised:
@@ -71,25 +90,7 @@ def normalise(payload: bytes, received_at: float, model: CompiledModel) -> Norma
     parts that were fine.
     """
     try:
-        if len(payload) > model.limits.max_payload_bytes:
-            return _whole("too_large", f"{len(payload)} bytes exceeds {model.limits.max_payload_bytes}")
-        if payload:
-            first = payload[0]
-            if first == _OPEN_BRACE and model.native_decoder is not None:
-                try:
-                    fast = fast_native(model.native_decoder.decode(payload), received_at, model)
-                except Exception:  # noqa: S110 - any doubt goes to the detailed path, which explains it
-                    fast = None
-                if fast is not None:
-                    return fast
-            elif first == _OPEN_BRACKET and model.senml_json:
-                try:
-                    records = PACK_DECODER.decode(payload)
-                except Exception:  # noqa: S110 - unknown labels, wrong types: the detailed path explains
-                    pass
-                else:
-                    return normalise_pack(records, received_at, model)
-        return _detailed(payload, received_at, model)
+        return model.entry(payload, received_at)
     except Exception as exc:  # a bug in this package: report it as data, never crash the consumer
         if not isinstance(payload, bytes | bytearray | memoryview):
             return _whole("malformed", f"payload must be bytes, not {type(payload).__name__}")

@@ -1,13 +1,15 @@
 """What the normaliser returns: readings, rejections and the closed set of reason codes.
 
-Owns :class:`Reading`, :class:`Rejection`, :class:`Normalised` and :data:`REASONS`. They are named
-tuples because the normaliser makes millions of them and the ingest pipeline copies readings
-straight into the database.
+Owns :class:`Reading`, :class:`Rejection`, :class:`Normalised` and :data:`REASONS`. A reading is a
+named tuple, so the ingest pipeline can hand it to COPY as it is; the two others are frozen msgspec
+structs, which cost a third of a named tuple to make (the normaliser makes one per message).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+import msgspec
 
 #: Every reason code a :class:`Rejection` can carry (documented in docs/contracts.md).
 REASONS: frozenset[str] = frozenset(
@@ -34,7 +36,7 @@ class Reading(NamedTuple):
     value: float
 
 
-class Rejection(NamedTuple):
+class Rejection(msgspec.Struct, frozen=True, gc=False):
     """Why (part of) a message was not accepted.
 
     ``record`` is the index of the SenML record at fault, ``None`` for the whole message or a native
@@ -47,7 +49,7 @@ class Rejection(NamedTuple):
     field: str | None = None
 
 
-class Normalised(NamedTuple):
+class Normalised(msgspec.Struct, frozen=True, gc=False):
     """The outcome of one message: what was accepted and what was not (possibly both)."""
 
     readings: list[Reading]

@@ -15,13 +15,15 @@ from __future__ import annotations
 import base64
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from firmware_contracts.compiled import CompiledModel
 from firmware_contracts.outcome import Normalised, Reading, Rejection
+
+if TYPE_CHECKING:
+    from firmware_contracts.compiled import CompiledModel
 
 RELATIVE_TIME_LIMIT = 2**28  # RFC 8428 §4.5.3: resolved times below this are relative to "now"
 SUPPORTED_VERSION = 10  # RFC 8428 §4.4: the Base Version this implementation understands
@@ -120,12 +122,15 @@ def check_records(items: list[Any], *, cbor: bool) -> list[Record | BadRecord]:
     return out
 
 
-def _time_rejection(t: float, index: int, received_at: float, model: CompiledModel) -> Rejection:
+def time_rejection(t: float, received_at: float, index: int | None, field: str | None) -> Rejection:
+    """The rejection of a time outside the accepted window (or not a number)."""
     if math.isnan(t):
-        return Rejection("schema", "time is not a number", index)
+        return Rejection("schema", "time is not a number", index, field)
     if t > received_at:
-        return Rejection("time_in_future", f"time {t:.3f} is {t - received_at:.0f} s after receipt", index)
-    return Rejection("too_old", f"time {t:.3f} is {received_at - t:.0f} s before receipt", index)
+        return Rejection(
+            "time_in_future", f"time {t:.3f} is {t - received_at:.0f} s after receipt", index, field
+        )
+    return Rejection("too_old", f"time {t:.3f} is {received_at - t:.0f} s before receipt", index, field)
 
 
 def _value(rec: Record, kind: str, bv: float, bs: float) -> float | str:
@@ -137,10 +142,16 @@ def _value(rec: Record, kind: str, bv: float, bs: float) -> float | str:
         return "record has no sum (s)" if rec.s is UNSET else bs + rec.s
     if kind == "v":
         return bv + rec.v if rec.v is not UNSET else f"expected a numeric value (v), got {present or 'none'}"
-    return (1.0 if rec.vb else 0.0) if rec.vb is not UNSET else f"expected a boolean (vb), got {present or 'none'}"
+    return (
+        (1.0 if rec.vb else 0.0)
+        if rec.vb is not UNSET
+        else f"expected a boolean (vb), got {present or 'none'}"
+    )
 
 
-def normalise_pack(items: list[Record] | list[Record | BadRecord], received_at: float, model: CompiledModel) -> Normalised:
+def normalise_pack(
+    items: list[Record] | list[Record | BadRecord], received_at: float, model: CompiledModel
+) -> Normalised:
     """Resolve a pack and map each record to a reading or a rejection (the pack policy)."""
     readings: list[Reading] = []
     rejections: list[Rejection] = []
@@ -203,12 +214,17 @@ def normalise_pack(items: list[Record] | list[Record | BadRecord], received_at: 
         if t < RELATIVE_TIME_LIMIT:
             t += received_at
         if not oldest <= t <= newest:
-            rejections.append(_time_rejection(t, index, received_at, model)._replace(field=key))
+            rejections.append(time_rejection(t, received_at, index, key))
             continue
         value = raw * conversion.scale + conversion.offset
         if not field.low <= value <= field.high:
             rejections.append(
-                Rejection("out_of_range", f"{key} = {value} {field.metric} outside [{field.low}, {field.high}]", index, key)
+                Rejection(
+                    "out_of_range",
+                    f"{key} = {value} {field.metric} outside [{field.low}, {field.high}]",
+                    index,
+                    key,
+                )
             )
             continue
         if (t, field.metric) in seen:

@@ -114,9 +114,13 @@ def affine(unit: str, target: str, source: str = "unit") -> Affine:
     except UnitError:
         raise
     except Exception as exc:  # pint's DimensionalityError and friends
-        raise UnitError(source, f"{unit!r} does not convert to {target!r} ({exc})", unit=unit, target=target) from None
+        raise UnitError(
+            source, f"{unit!r} does not convert to {target!r} ({exc})", unit=unit, target=target
+        ) from None
     # The slope over a wide span loses less to rounding than one - zero (degF: 5/9 to the last digit).
     result = Affine(float(probe - zero) / 1000.0, float(zero))
     if result.scale == 0 or not math.isclose(result.apply(1.0), float(one), rel_tol=1e-9, abs_tol=1e-9):
-        raise UnitError(source, f"{unit!r} -> {target!r} is not an affine conversion", unit=unit, target=target)
+        raise UnitError(
+            source, f"{unit!r} -> {target!r} is not an affine conversion", unit=unit, target=target
+        )
     return result
