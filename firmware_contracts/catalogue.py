@@ -24,6 +24,7 @@ from firmware_contracts.errors import ContractError
 SECTORS: frozenset[str] = frozenset({"transport", "energy", "electricity", "water", "urban"})
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+_FIWARE_KEYS = frozenset({"entity", "attribute", "scale"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ def _metric(name: str, raw: Any, source: str) -> Metric:
         raise ContractError(source, f"metric {name!r}: range [{low}, {high}] is empty or not finite")
     fiware = None
     if (mapping := raw.get("fiware")) is not None:
-        if not isinstance(mapping, dict) or set(mapping) - {"entity", "attribute", "scale"}:
+        if not isinstance(mapping, dict) or not {"entity", "attribute"} <= set(mapping) <= _FIWARE_KEYS:
             raise ContractError(source, f"metric {name!r}: fiware needs entity, attribute[, scale]")
         fiware = FiwareMapping(
             entity=str(mapping["entity"]),

@@ -55,8 +55,10 @@ def entry_source(model: DeviceModel, plan: Plan, *, native: bool, max_age_s: flo
             f"if not received_at - {max_age_s!r} <= t <= received_at + {max_future_s!r}:",
             "    return general(payload, received_at, model)",
         ]
-    required: list[str] = []
-    optional: list[str] = []
+    # Readings follow the contract's field order. The leading run of required fields goes into one
+    # list display (appending costs a call each); later fields are appended.
+    leading: list[str] = []
+    rest: list[str] = []
     for index, ((metric, scale, offset, low, high), field) in enumerate(zip(plan, model.fields, strict=True)):
         # A float field in its canonical unit needs no arithmetic (msgspec already made it a float).
         identity = field.type == "number" and scale == 1.0 and offset == 0.0
@@ -67,16 +69,17 @@ def entry_source(model: DeviceModel, plan: Plan, *, native: bool, max_age_s: flo
             "    return general(payload, received_at, model)",
         ]
         reading = f"new(Reading, (t, {metric!r}, v{index}))"
-        if field.required:
+        if field.required and not rest:
             body += check
-            required.append(reading)
+            leading.append(reading)
+        elif field.required:
+            rest += [*check, f"readings.append({reading})"]
         else:
-            optional += [f"if obj.f{index} is not UNSET:"] + [f"    {line}" for line in check]
-            optional.append(f"    readings.append({reading})")
-    # Required readings go in one list display; appending costs a call each.
-    body.append(f"readings = [{', '.join(required)}]")
-    body += optional
-    if not required:
+            rest += [f"if obj.f{index} is not UNSET:"] + [f"    {line}" for line in check]
+            rest.append(f"    readings.append({reading})")
+    body.append(f"readings = [{', '.join(leading)}]")
+    body += rest
+    if not any(field.required for field in model.fields):
         body += ["if not readings:", "    return general(payload, received_at, model)"]
     body.append("return Normalised(readings, [])")
     # Any exception (a failed decode, an integer beyond float range) also means "not entirely fine".
