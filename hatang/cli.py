@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "migrate",
     "run",
     "contracts",
+    "ingest",
     "bench",
     "settings",
 )

@@ -73,6 +73,63 @@ class ReadinessSettings(BaseModel):
     )
 
 
+class IngestSettings(BaseModel):
+    """The ingest worker: MQTT session, batching, backpressure and its metrics endpoint."""
+
+    batch_size: int = Field(
+        default=5000, gt=0,
+        description="Readings per batch: a batch commits when it holds this many.",
+    )
+    flush_interval_ms: int = Field(
+        default=200, gt=0,
+        description="A non-empty batch commits at the latest this long after its first message.",
+    )
+    queue_bound: int = Field(
+        default=20000, gt=0,
+        description="Messages held in memory (received, not yet acknowledged) before reading pauses.",
+    )
+    receive_maximum: int = Field(
+        default=20000, ge=1, le=65535,
+        description="MQTT 5 Receive Maximum: unacknowledged messages the broker may send at once.",
+    )
+    group: str = Field(
+        default="hatang-ingest", pattern=r"^[A-Za-z0-9_-]+$",
+        description="Shared-subscription group ($share/<group>/...): workers of one group split the load.",
+    )
+    client_id: str | None = Field(
+        default=None,
+        description="MQTT client id, stable per replica (owns its session); unset: hatang-ingest-<host>.",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0,
+        description="How long the broker keeps the worker's session and queued messages while away.",
+    )
+    subscribe_timeout_s: float = Field(
+        default=600.0, gt=0,
+        description="Wait for SUBACK (it arrives behind a queued backlog).",
+    )
+    metrics_port: int = Field(
+        default=9108, ge=0, le=65535,
+        description="Prometheus metrics port (0: no endpoint).",
+    )
+    db_retry_initial_s: float = Field(
+        default=0.2, gt=0,
+        description="First wait before retrying a failed database write.",
+    )
+    db_retry_max_s: float = Field(
+        default=5.0, gt=0,
+        description="Longest wait between database retries (exponential backoff).",
+    )
+    drain_timeout_s: float = Field(
+        default=15.0, gt=0,
+        description="On SIGTERM: time allowed to commit and acknowledge what is held before exiting.",
+    )
+    fanout: bool = Field(
+        default=True,
+        description="Republish each committed batch under <prefix>/normalized/<sector>/<area> (QoS 0).",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -89,6 +146,7 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="city/v1", description="Prefix of every MQTT topic of the platform.")
     stack: StackSettings = StackSettings()
     contracts: ContractsSettings = ContractsSettings()
+    ingest: IngestSettings = IngestSettings()
     api: ApiSettings = ApiSettings()
     registry: RegistrySettings = RegistrySettings()
     readiness: ReadinessSettings = ReadinessSettings()

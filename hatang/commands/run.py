@@ -41,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _processes(settings: Settings) -> list[Process]:
     """The platform's processes, in start order."""
-    return []
+    port = settings.ingest.metrics_port
+    where = f"metrics http://127.0.0.1:{port}/metrics" if port else "MQTT worker"
+    return [Process("ingest", ["ingest"], where)]
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,50 @@
+"""``hatang ingest``: run one ingest worker in the foreground until SIGTERM or Ctrl-C.
+
+Resolves the services (local stack or external URLs), then hands over to ``ingest.runner.run``;
+the worker drains, commits and acknowledges what it holds before exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from hatang.settings import Settings
+from hatang.stack import Stack
+from ingest.logs import configure
+from ingest.metrics import IngestMetrics
+from ingest.runner import run
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``ingest``."""
+    parser = subparsers.add_parser("ingest", help="run an MQTT ingest worker (SIGTERM drains and exits)")
+    parser.add_argument("--client-id", help="MQTT client id (default: HATANG_INGEST__CLIENT_ID or per host)")
+    parser.add_argument("--metrics-port", type=int, help="Prometheus port (0: none)")
+    parser.set_defaults(func=_ingest)
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    overrides: dict[str, Any] = {}
+    if args.client_id is not None:
+        overrides["client_id"] = args.client_id
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if overrides:
+        settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=overrides)})
+    configure()
+    stack = Stack.from_settings(settings)
+    return asyncio.run(_main(settings, stack))
+
+
+async def _main(settings: Settings, stack: Stack) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    metrics = IngestMetrics()
+    metrics.serve(settings.ingest.metrics_port)
+    urls = {"database_url": stack.database_url, "mqtt_url": stack.mqtt_url}
+    return await run(settings=settings, stop=stop, metrics=metrics, **urls)

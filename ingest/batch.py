@@ -1,0 +1,235 @@
+"""The pure core of ingest: messages in, one batch of rows, dead letters and upserts out.
+
+Owns :class:`Batch` (what accumulates between two commits), :class:`DeadLetter`,
+:class:`TopicLayout` and :func:`intake`, which resolves a message's device from its topic, checks
+the device's state, normalises the payload with the contracts core and files the outcome. No I/O,
+no clock: the receive time comes with the message, the commit time is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import orjson
+
+from firmware_contracts import Reading, normalise
+from ingest.devices import Device, DeviceCache
+from ingest.mqtt import Delivery
+from ingest.pgcopy import PG_EPOCH_US, ROW, frame
+
+#: Reason codes ingest adds to the contracts' own (firmware_contracts.REASONS).
+INGEST_REASONS: frozenset[str] = frozenset(
+    {
+        "bad_topic",  # the topic is not <prefix>/devices/<device>/telemetry
+        "unknown_device",  # no device with that id in the registry
+        "device_not_active",  # the device exists but is provisioned, suspended or retired
+        "unknown_model",  # the device's model (or version) is not in this worker's contracts
+        "unknown_metric",  # the model measures a metric the database's catalogue lacks
+    }
+)
+
+#: Dead letters kept per message: a pack with hundreds of bad records is kept whole once per reason
+#: this many times at most; the last one says how many more there were.
+MAX_DEAD_PER_MESSAGE = 20
+
+
+class DeadLetter(NamedTuple):
+    """One rejected message (or record of a pack), with the raw payload, for ``dead_letters``."""
+
+    received_at: float
+    topic: str
+    payload: bytes
+    device_id: int | None
+    reason: str
+    message: str
+    record: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLayout:
+    """Where device telemetry is published: ``<prefix>/devices/<device>/telemetry``."""
+
+    prefix: str
+
+    @property
+    def telemetry_filter(self) -> str:
+        """The topic filter of every device's telemetry."""
+        return f"{self.prefix}/devices/+/telemetry"
+
+    def shared_filter(self, group: str) -> str:
+        """The shared-subscription filter of a worker group."""
+        return f"$share/{group}/{self.telemetry_filter}"
+
+    def device_of(self, topic: str) -> str | None:
+        """The device id of a telemetry topic, or None if the topic has another shape."""
+        head, tail = f"{self.prefix}/devices/", "/telemetry"
+        if not (topic.startswith(head) and topic.endswith(tail)) or len(topic) <= len(head) + len(tail):
+            return None
+        device = topic[len(head) : -len(tail)]
+        return None if "/" in device else device
+
+    def normalized(self, sector: str, area: str) -> str:
+        """The fan-out topic of one sector and area."""
+        return f"{self.prefix}/normalized/{sector}/{area}"
+
+
+@dataclass(slots=True)
+class Batch:
+    """Everything between two commits: the deliveries to acknowledge and what they turned into."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    rows: bytearray = field(default_factory=bytearray)
+    row_count: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+    accepted: list[tuple[Device, list[Reading], float]] = field(default_factory=list)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def copy_data(self) -> bytes:
+        """The readings as one binary COPY stream."""
+        return frame(self.rows)
+
+
+def _dead(
+    batch: Batch,
+    delivery: Delivery,
+    device_id: int | None,
+    reason: str,
+    message: str,
+    *,
+    record: int | None = None,
+) -> None:
+    batch.dead.append(
+        DeadLetter(delivery.received_at, delivery.topic, delivery.payload, device_id, reason, message, record)
+    )
+    batch.rejected_by_reason[reason] = batch.rejected_by_reason.get(reason, 0) + 1
+
+
+def intake(
+    batch: Batch,
+    delivery: Delivery,
+    *,
+    layout: TopicLayout,
+    devices: DeviceCache,
+    metric_ids: Mapping[str, int],
+) -> int:
+    """File one message into ``batch``; returns the number of readings it added."""
+    batch.deliveries.append(delivery)
+    external_id = layout.device_of(delivery.topic)
+    if external_id is None:
+        _dead(batch, delivery, None, "bad_topic", f"not {layout.prefix}/devices/<device>/telemetry")
+        return 0
+    device = devices.get(external_id)
+    if device is None:
+        _dead(batch, delivery, None, "unknown_device", f"no device {external_id!r} in the registry")
+        return 0
+    if device.state != "active":
+        _dead(batch, delivery, device.id, "device_not_active", f"device {external_id!r} is {device.state}")
+        return 0
+    compiled = device.compiled
+    if compiled is None:
+        model, version = device.model
+        _dead(batch, delivery, device.id, "unknown_model", f"model {model} v{version} unknown to this worker")
+        return 0
+    outcome = normalise(delivery.payload, delivery.received_at, compiled)
+    rejections = outcome.rejections
+    if rejections:
+        for rejection in rejections[: MAX_DEAD_PER_MESSAGE - 1]:
+            _dead(batch, delivery, device.id, rejection.reason, rejection.message, record=rejection.record)
+        if len(rejections) >= MAX_DEAD_PER_MESSAGE:
+            rest = rejections[MAX_DEAD_PER_MESSAGE - 1 :]
+            reasons = sorted({r.reason for r in rest})
+            first = rest[0]
+            summary = f"{len(rest)} more rejections ({', '.join(reasons)}); first: {first.message}"
+            _dead(batch, delivery, device.id, first.reason, summary, record=first.record)
+            for r in rest[1:]:
+                batch.rejected_by_reason[r.reason] = batch.rejected_by_reason.get(r.reason, 0) + 1
+    readings = outcome.readings
+    if not readings:
+        return 0
+    pack, rows, device_id, unknown = ROW.pack, batch.rows, device.id, None
+    for time, metric, value in readings:
+        metric_id = metric_ids.get(metric)
+        if metric_id is None:
+            unknown = metric
+            continue
+        rows += pack(4, 8, round(time * 1_000_000) - PG_EPOCH_US, 8, device_id, 2, metric_id, 8, value)
+    if unknown is not None:
+        kept = [r for r in readings if r.metric in metric_ids]
+        _dead(batch, delivery, device_id, "unknown_metric", f"metric {unknown!r} is not in the database")
+        readings = kept
+    batch.row_count += len(readings)
+    batch.accepted.append((device, readings, delivery.received_at))
+    return len(readings)
+
+
+class Upserts(NamedTuple):
+    """Set-based upserts of one batch: newest reading per key, newest receive time per device."""
+
+    latest_device: list[int]
+    latest_metric: list[int]
+    latest_time_us: list[int]
+    latest_value: list[float]
+    seen_device: list[int]
+    seen_at: list[float]
+
+
+def upserts(batch: Batch, metric_ids: Mapping[str, int]) -> Upserts:
+    """The batch's ``latest_readings`` and ``devices.last_seen`` upserts, sorted by key.
+
+    Sorted so that concurrent workers lock rows in the same order.
+    """
+    latest: dict[tuple[int, int], tuple[int, float]] = {}
+    seen: dict[int, float] = {}
+    for device, readings, received_at in batch.accepted:
+        device_id = device.id
+        if seen.get(device_id, -1.0) < received_at:
+            seen[device_id] = received_at
+        for time, metric, value in readings:
+            key = (device_id, metric_ids[metric])
+            time_us = round(time * 1_000_000)
+            current = latest.get(key)
+            if current is None or current[0] < time_us:
+                latest[key] = (time_us, value)
+    keys = sorted(latest)
+    seen_ids = sorted(seen)
+    return Upserts(
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [latest[k][0] for k in keys],
+        [latest[k][1] for k in keys],
+        seen_ids,
+        [seen[d] for d in seen_ids],
+    )
+
+
+def fanout(batch: Batch, layout: TopicLayout, *, batch_id: int) -> list[tuple[str, bytes]]:
+    """One compact message per sector and area of the batch: ``(topic, payload)`` pairs.
+
+    The payload is columnar JSON: ``{"batch": n, "device": [...], "metric": [...], "time": [...],
+    "value": [...]}`` (time in epoch seconds), one entry per reading; consumers filter themselves.
+    """
+    slices: dict[tuple[str, str], tuple[list[str], list[str], list[float], list[float]]] = {}
+    for device, readings, _ in batch.accepted:
+        columns = slices.get((device.sector, device.area))
+        if columns is None:
+            columns = slices[(device.sector, device.area)] = ([], [], [], [])
+        devices_col, metrics_col, times_col, values_col = columns
+        for time, metric, value in readings:
+            devices_col.append(device.external_id)
+            metrics_col.append(metric)
+            times_col.append(time)
+            values_col.append(value)
+    return [
+        (
+            layout.normalized(sector, area),
+            orjson.dumps({"batch": batch_id, "device": d, "metric": m, "time": t, "value": v}),
+        )
+        for (sector, area), (d, m, t, v) in sorted(slices.items())
+    ]
+
+
+def lags(batch: Batch, committed_at: float) -> list[float]:
+    """Per accepted message: seconds from its newest reading's time to ``committed_at``."""
+    return [committed_at - max(r.time for r in readings) for _, readings, _ in batch.accepted]

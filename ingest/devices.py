@@ -1,0 +1,102 @@
+"""The worker's in-memory view of the registry: external device id -> :class:`Device`.
+
+Owns :class:`Device`, :class:`DeviceRow` (what the registry query returns) and :class:`DeviceCache`,
+which compiles each device model once and answers a lookup per message without I/O. It must not
+query the database itself: ``ingest.queries`` loads rows and the runner feeds them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from firmware_contracts import CompiledModel, DeviceModel, Limits, compile_model
+
+#: The area slice of devices whose asset (or area) is not set.
+UNASSIGNED_AREA = "unassigned"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """One device as the registry stores it (joined with its model, asset and area)."""
+
+    id: int
+    external_id: str
+    model: str
+    model_version: int
+    state: str
+    sector: str
+    area: str | None
+    organisation_id: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """What ingest needs to know about a device for each of its messages.
+
+    ``compiled`` is None when this worker's contracts package does not know the device's model
+    (a newer release than the worker): its messages become dead letters ``unknown_model``.
+    """
+
+    id: int
+    external_id: str
+    model: tuple[str, int]
+    state: str
+    sector: str
+    area: str
+    organisation_id: int
+    compiled: CompiledModel | None
+
+
+class DeviceCache:
+    """External id -> :class:`Device`, updated from registry rows; every model compiled once."""
+
+    def __init__(self, *, models: Mapping[tuple[str, int], DeviceModel], limits: Limits) -> None:
+        self._models = models
+        self._limits = limits
+        self._compiled: dict[tuple[str, int], CompiledModel] = {}
+        self._devices: dict[str, Device] = {}
+        self.watermark: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def get(self, external_id: str) -> Device | None:
+        """The device with this external id, or None."""
+        return self._devices.get(external_id)
+
+    def compiled(self, key: tuple[str, int]) -> CompiledModel | None:
+        """The compiled model ``(id, version)``, compiled on first use; None if unknown here."""
+        found = self._compiled.get(key)
+        if found is None and key in self._models:
+            found = self._compiled[key] = compile_model(self._models[key], self._limits)
+        return found
+
+    def apply(self, rows: Iterable[DeviceRow], *, replace: bool = False) -> int:
+        """Take in changed rows (``replace``: the rows are the whole registry); returns the count."""
+        devices: dict[str, Device] = {} if replace else self._devices
+        count = 0
+        by_id = {device.id: key for key, device in devices.items()}
+        for row in rows:
+            # An external id can be re-used after a device row is deleted: drop the stale key.
+            stale = by_id.get(row.id)
+            if stale is not None and stale != row.external_id:
+                devices.pop(stale, None)
+            key = (row.model, row.model_version)
+            devices[row.external_id] = Device(
+                id=row.id,
+                external_id=row.external_id,
+                model=key,
+                state=row.state,
+                sector=row.sector,
+                area=row.area or UNASSIGNED_AREA,
+                organisation_id=row.organisation_id,
+                compiled=self.compiled(key),
+            )
+            if self.watermark is None or row.updated_at > self.watermark:
+                self.watermark = row.updated_at
+            count += 1
+        self._devices = devices
+        return count

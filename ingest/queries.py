@@ -1,0 +1,47 @@
+"""The SQL ingest reads with: the registry's devices and the metric catalogue's ids.
+
+Owns the queries (values always bound) that feed :class:`ingest.devices.DeviceCache` and the metric
+id map. Writing batches is ``ingest.sink``'s; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from ingest.devices import DeviceRow
+
+# Rows whose updated_at is this close below the watermark are read again: a transaction that
+# stamped its rows earlier may commit after the previous read (re-applying a row is harmless).
+REFRESH_OVERLAP = timedelta(seconds=5)
+
+_DEVICES = """
+    SELECT d.id, d.external_id, m.model, m.version, d.state,
+           coalesce(a.sector, m.sector)::text, ar.code, d.organisation_id, d.updated_at
+    FROM devices d
+    JOIN device_models m ON m.id = d.model_id
+    LEFT JOIN assets a ON a.id = d.asset_id
+    LEFT JOIN areas ar ON ar.id = a.area_id
+"""
+
+
+async def load_devices(
+    conn: psycopg.AsyncConnection[Any], *, since: datetime | None = None
+) -> list[DeviceRow]:
+    """Every device, or those changed at ``since`` - REFRESH_OVERLAP or later."""
+    async with conn.cursor() as cur:
+        if since is None:
+            await cur.execute(_DEVICES)
+        else:
+            await cur.execute(_DEVICES + " WHERE d.updated_at >= %s", (since - REFRESH_OVERLAP,))
+        return [DeviceRow(*row) for row in await cur.fetchall()]
+
+
+async def load_metric_ids(conn: psycopg.AsyncConnection[Any]) -> dict[str, int]:
+    """Metric name -> ``metrics.id``."""
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT name, id FROM metrics")
+        rows: list[tuple[str, int]] = await cur.fetchall()
+        return dict(rows)

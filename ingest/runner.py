@@ -1,0 +1,331 @@
+"""The ingest worker's composition root: it builds the parts, runs the three loops and owns shutdown.
+
+Owns :func:`run` and :class:`Worker`. Three loops share one event loop:
+- the registry watcher (LISTEN ``hatang_registry`` on its own connection) keeps the device cache
+  and the metric ids current, never a query per message;
+- the builder takes messages from the broker, files them into a :class:`~ingest.batch.Batch` and
+  hands the batch over at N readings or T milliseconds;
+- the writer commits each batch (retrying with backoff while the database is away), then
+  acknowledges its messages, then publishes the fan-out.
+The hand-over holds one batch: while the writer is stuck the builder waits, the worker stops
+reading once ``queue_bound`` messages are held, and the broker keeps the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from firmware_contracts import DeviceModel, Limits, load_models
+from hatang.settings import Settings
+from ingest.batch import Batch, TopicLayout, Upserts, fanout, intake, lags, upserts
+from ingest.devices import DeviceCache
+from ingest.errors import BrokerError, StoreError
+from ingest.metrics import IngestMetrics
+from ingest.mqtt import Consumer
+from ingest.queries import load_devices, load_metric_ids
+from ingest.sink import Sink
+
+log = logging.getLogger("hatang.ingest")
+
+_FULL_RELOAD_S = 300.0  # catches deleted devices, which an updated_at refresh cannot see
+_TAKE_CHUNK = 2000
+
+
+@dataclass(slots=True)
+class _Handover:
+    batch: Batch
+    upserts: Upserts
+    consumer: Consumer
+
+
+@dataclass(slots=True)
+class _Backoff:
+    initial: float
+    maximum: float
+    current: float = 0.0
+
+    def next(self) -> float:
+        self.current = self.initial if self.current == 0 else min(self.current * 2, self.maximum)
+        return self.current
+
+    def reset(self) -> None:
+        self.current = 0.0
+
+
+@dataclass(slots=True)
+class Worker:
+    """One ingest worker process's state; :func:`run` builds and runs it."""
+
+    settings: Settings
+    database_url: str
+    mqtt_url: str
+    models: dict[tuple[str, int], DeviceModel]
+    metrics: IngestMetrics
+    stop: asyncio.Event
+    client_id: str = ""
+    layout: TopicLayout = field(init=False)
+    devices: DeviceCache = field(init=False)
+    metric_ids: dict[str, int] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    sink: Sink = field(init=False)
+    handover: asyncio.Queue[_Handover | None] = field(default_factory=lambda: asyncio.Queue(maxsize=1))
+    unacked: int = 0
+    batches: int = 0
+
+    def __post_init__(self) -> None:
+        c = self.settings.contracts
+        limits = Limits(
+            max_age_s=c.max_age_s, max_future_s=c.max_future_s, max_payload_bytes=c.max_payload_bytes
+        )
+        self.layout = TopicLayout(self.settings.topic_prefix)
+        self.devices = DeviceCache(models=self.models, limits=limits)
+        self.sink = Sink(url=self.database_url, max_dead_payload=c.max_payload_bytes)
+        self.client_id = self.settings.ingest.client_id or f"hatang-ingest-{socket.gethostname()}"
+
+    # -- registry -------------------------------------------------------------------------------
+
+    async def _reload(self, conn: psycopg.AsyncConnection[Any], *, full: bool) -> None:
+        if full:
+            self.metric_ids = await load_metric_ids(conn)
+            rows = await load_devices(conn)
+            self.devices.apply(rows, replace=True)
+        else:
+            rows = await load_devices(conn, since=self.devices.watermark)
+            self.devices.apply(rows)
+        self.metrics.devices.set(len(self.devices))
+
+    async def watch_registry(self) -> None:
+        """Keep the device cache current: full load, then refresh on each NOTIFY (not ingest's own)."""
+        cfg = self.settings.ingest
+        backoff = _Backoff(cfg.db_retry_initial_s, cfg.db_retry_max_s)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.database_url,
+                    autocommit=True,
+                    connect_timeout=5,
+                    application_name="hatang-ingest-registry",
+                ) as conn:
+                    await conn.execute("LISTEN hatang_registry")
+                    await self._reload(conn, full=True)
+                    last_full = time.monotonic()
+                    log.info(
+                        "registry loaded",
+                        extra={"devices": len(self.devices), "metrics": len(self.metric_ids)},
+                    )
+                    self.ready.set()
+                    backoff.reset()
+                    while True:
+                        tables: set[str] = set()
+                        own = self.sink.backend_pid
+                        async for note in conn.notifies(timeout=1.0):
+                            if note.pid != own:  # last_seen updates of our own batches
+                                tables.add(note.payload)
+                        if tables - {"devices"} or time.monotonic() - last_full > _FULL_RELOAD_S:
+                            await self._reload(conn, full=True)
+                            last_full = time.monotonic()
+                        elif tables:
+                            await self._reload(conn, full=False)
+            except psycopg.Error as exc:
+                delay = backoff.next()
+                log.warning(
+                    "registry connection failed; retrying", extra={"error": str(exc), "retry_s": delay}
+                )
+                await asyncio.sleep(delay)
+
+    # -- builder ----------------------------------------------------------------------------------
+
+    def _consumer(self, session: int) -> Consumer:
+        cfg = self.settings.ingest
+        return Consumer(
+            url=self.mqtt_url,
+            client_id=self.client_id,
+            topic_filter=self.layout.shared_filter(cfg.group),
+            session_expiry_s=cfg.session_expiry_s,
+            receive_maximum=cfg.receive_maximum,
+            queue_bound=cfg.queue_bound,
+            subscribe_timeout_s=cfg.subscribe_timeout_s,
+            session=session,
+        )
+
+    async def consume(self) -> None:
+        """Connect, build batches until stopped, reconnect after a loss; returns once drained."""
+        backoff = _Backoff(0.2, 5.0)
+        session = 0
+        while not self.stop.is_set():
+            try:
+                async with self._consumer(session) as consumer:
+                    log.info(
+                        "connected to the broker", extra={"client_id": self.client_id, "session": session}
+                    )
+                    backoff.reset()
+                    await self._pump(consumer)
+                    await self.handover.join()  # everything taken is committed and acknowledged
+                    return
+            except BrokerError as exc:
+                self.metrics.broker_reconnects.inc()
+                delay = backoff.next()
+                log.warning(
+                    "broker connection lost; reconnecting", extra={"error": str(exc), "retry_s": delay}
+                )
+                session += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), timeout=delay)
+
+    async def _flush(self, batch: Batch, consumer: Consumer) -> None:
+        self.batches += 1
+        await self.handover.put(_Handover(batch, upserts(batch, self.metric_ids), consumer))
+
+    async def _pump(self, consumer: Consumer) -> None:
+        cfg = self.settings.ingest
+        limit, interval = cfg.batch_size, cfg.flush_interval_ms / 1000
+        batch, opened = Batch(), 0.0
+        layout, devices, received = self.layout, self.devices, self.metrics.received
+        try:
+            while True:
+                stopping = self.stop.is_set()
+                if stopping:
+                    consumer.pause()  # what is held now is the last of it
+                    if not consumer.held:
+                        if batch.deliveries:
+                            await self._flush(batch, consumer)
+                            batch = Batch()
+                        break
+                else:
+                    due = opened + interval - time.monotonic() if batch.deliveries else interval
+                    await consumer.wait(max(0.0, due))
+                taken = consumer.take(_TAKE_CHUNK)
+                if taken:
+                    received.inc(len(taken))
+                    self.unacked += len(taken)
+                    self.metrics.queue_messages.set(self.unacked + consumer.held)
+                metric_ids = self.metric_ids
+                for delivery in taken:
+                    if not batch.deliveries:
+                        opened = time.monotonic()
+                    intake(batch, delivery, layout=layout, devices=devices, metric_ids=metric_ids)
+                    if batch.row_count >= limit or len(batch.deliveries) >= limit:
+                        await self._flush(batch, consumer)
+                        batch = Batch()
+                if batch.deliveries and (stopping or time.monotonic() - opened >= interval):
+                    await self._flush(batch, consumer)
+                    batch = Batch()
+        finally:
+            if batch.deliveries:  # not handed over: never acknowledged, the broker sends them again
+                self.unacked -= len(batch.deliveries)
+
+    # -- writer -----------------------------------------------------------------------------------
+
+    async def write(self) -> None:
+        """Commit handed-over batches in order; acknowledge and fan out each after its commit."""
+        cfg = self.settings.ingest
+        backoff = _Backoff(cfg.db_retry_initial_s, cfg.db_retry_max_s)
+        m = self.metrics
+        while True:
+            item = await self.handover.get()
+            try:
+                if item is None:
+                    return
+                batch = item.batch
+                while True:
+                    started = time.monotonic()
+                    try:
+                        written = await self.sink.write(batch, item.upserts)
+                        break
+                    except StoreError as exc:
+                        m.store_failures.inc()
+                        delay = backoff.next()
+                        log.warning(
+                            "batch not stored; retrying",
+                            extra={"error": str(exc), "sqlstate": exc.sqlstate, "retry_s": delay},
+                        )
+                        await asyncio.sleep(delay)
+                if backoff.current:
+                    log.info("database writes resumed")
+                    backoff.reset()
+                committed = time.time()
+                m.commit_seconds.observe(time.monotonic() - started)
+                acked = item.consumer.ack(batch.deliveries)
+                self.unacked -= len(batch.deliveries)
+                m.acked.inc(acked)
+                m.queue_messages.set(self.unacked)
+                m.stored.inc(written.inserted)
+                m.duplicates.inc(written.duplicates)
+                m.batch_readings.observe(written.offered)
+                for reason, count in batch.rejected_by_reason.items():
+                    m.rejected.labels(reason).inc(count)
+                for lag in lags(batch, committed):
+                    m.lag_seconds.observe(lag)
+                if written.fallback:
+                    log.info(
+                        "duplicates skipped", extra={"offered": written.offered, "inserted": written.inserted}
+                    )
+                if cfg.fanout and batch.accepted:
+                    await self._publish(item.consumer, batch)
+            finally:
+                self.handover.task_done()
+
+    async def _publish(self, consumer: Consumer, batch: Batch) -> None:
+        try:
+            for topic, payload in fanout(batch, self.layout, batch_id=self.batches):
+                await consumer.publish(topic, payload)
+        except BrokerError as exc:  # the live feed is best effort; the readings are stored
+            log.info("fan-out skipped", extra={"error": str(exc)})
+
+
+async def run(
+    *,
+    settings: Settings,
+    database_url: str,
+    mqtt_url: str,
+    stop: asyncio.Event,
+    metrics: IngestMetrics | None = None,
+) -> int:
+    """Run a worker until ``stop`` is set, then drain within ``drain_timeout_s``; returns an exit code."""
+    metrics = metrics or IngestMetrics()
+    worker = Worker(
+        settings=settings,
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        models=load_models(),
+        metrics=metrics,
+        stop=stop,
+    )
+    watcher = asyncio.create_task(worker.watch_registry(), name="registry")
+    writer = asyncio.create_task(worker.write(), name="writer")
+    exit_code = 0
+    try:
+        ready = asyncio.create_task(worker.ready.wait())
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([ready, stopped], return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        stopped.cancel()
+        if worker.ready.is_set():
+            consumer = asyncio.create_task(worker.consume(), name="consumer")
+            await stop.wait()
+            log.info("stopping: draining what is held", extra={"unacked": worker.unacked})
+            try:
+                await asyncio.wait_for(asyncio.shield(consumer), timeout=settings.ingest.drain_timeout_s)
+            except TimeoutError:
+                log.warning("drain timed out; unacknowledged messages stay with the broker")
+                consumer.cancel()
+                exit_code = 1
+            with contextlib.suppress(asyncio.CancelledError, BrokerError):
+                await consumer
+    finally:
+        for task in (watcher, writer):
+            task.cancel()
+        for task in (watcher, writer):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await worker.sink.close()
+    log.info("stopped", extra={"batches": worker.batches})
+    return exit_code

@@ -1,0 +1,143 @@
+"""Writing one batch: readings, dead letters, latest values and last-seen, in one transaction.
+
+Owns :class:`Sink` and :class:`Written`. Readings go by binary COPY straight into ``readings``;
+when that trips the unique key (a redelivered message: rare) the same bytes go through a temporary
+staging table and ``INSERT ... ON CONFLICT DO NOTHING``, so duplicates are skipped and counted. It
+must not acknowledge or publish anything: the runner does that once :meth:`Sink.write` returned.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from ingest.batch import Batch, DeadLetter, Upserts
+from ingest.errors import StoreError
+
+_COPY_READINGS = "COPY readings (time, device_id, metric_id, value) FROM STDIN (FORMAT BINARY)"
+_STAGING = """
+    CREATE TEMP TABLE IF NOT EXISTS ingest_staging
+        (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+"""
+_COPY_STAGING = "COPY ingest_staging (time, device_id, metric_id, value) FROM STDIN (FORMAT BINARY)"
+_MERGE_STAGING = "INSERT INTO readings SELECT * FROM ingest_staging ON CONFLICT DO NOTHING"
+_COPY_DEAD = "COPY dead_letters (received_at, topic, payload, device_id, reason, message, record) FROM STDIN"
+# Only ever forward in time; µs since the Unix epoch keeps the value exactly what readings holds.
+_UPSERT_LATEST = """
+    INSERT INTO latest_readings (device_id, metric_id, time, value)
+    SELECT d, m, timestamptz '1970-01-01 00:00:00+00' + t * interval '1 microsecond', v
+    FROM unnest(%s::bigint[], %s::smallint[], %s::bigint[], %s::float8[]) AS u(d, m, t, v)
+    ON CONFLICT (device_id, metric_id) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
+    WHERE latest_readings.time < EXCLUDED.time
+"""
+_UPDATE_SEEN = """
+    UPDATE devices AS d SET last_seen = u.at
+    FROM (SELECT id, to_timestamp(at) AS at FROM unnest(%s::bigint[], %s::float8[]) AS v(id, at)) AS u
+    WHERE d.id = u.id AND (d.last_seen IS NULL OR d.last_seen < u.at)
+"""
+
+
+class Written(NamedTuple):
+    """What one committed batch did."""
+
+    offered: int
+    inserted: int
+    dead_letters: int
+    fallback: bool
+
+    @property
+    def duplicates(self) -> int:
+        """Readings already in the table (redeliveries), skipped."""
+        return self.offered - self.inserted
+
+
+def _dead_row(dead: DeadLetter, max_payload: int) -> tuple[Any, ...]:
+    payload, message = dead.payload, dead.message
+    if len(payload) > max_payload:
+        message = f"{message} [payload truncated to {max_payload} of {len(payload)} bytes]"
+        payload = payload[:max_payload]
+    # PostgreSQL text cannot hold NUL: a topic is UTF-8 from the broker but may contain one.
+    topic = dead.topic.replace("\x00", "\\0")
+    received = datetime.fromtimestamp(dead.received_at, UTC)
+    message = message.replace("\x00", "\\0")
+    return (received, topic, payload, dead.device_id, dead.reason, message, dead.record)
+
+
+class Sink:
+    """One database connection writing batches; reconnects on the next write after a failure."""
+
+    def __init__(self, *, url: str, max_dead_payload: int, connect_timeout_s: float = 5.0) -> None:
+        self._url = url
+        self._max_dead_payload = max_dead_payload
+        self._connect_timeout_s = connect_timeout_s
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the current connection (its NOTIFYs are ingest's own)."""
+        return self._conn.info.backend_pid if self._conn is not None and not self._conn.closed else None
+
+    async def connect(self) -> None:
+        """Open the connection (and its staging table) unless it is open."""
+        if self._conn is not None and not self._conn.closed:
+            return
+        self._conn = await psycopg.AsyncConnection.connect(
+            self._url,
+            connect_timeout=max(1, round(self._connect_timeout_s)),
+            application_name="hatang-ingest",
+        )
+        await self._conn.execute(_STAGING)
+        await self._conn.commit()
+
+    async def close(self) -> None:
+        """Close the connection (a transaction in progress is rolled back by the server)."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def write(self, batch: Batch, upserts: Upserts) -> Written:
+        """Commit ``batch`` in one transaction; raises :class:`StoreError` (nothing committed)."""
+        try:
+            await self.connect()
+            assert self._conn is not None
+            return await self._write(self._conn, batch, upserts)
+        except psycopg.Error as exc:
+            if self._conn is not None and (self._conn.closed or self._conn.broken):
+                self._conn = None
+            elif self._conn is not None:
+                await self._conn.rollback()
+            sqlstate = getattr(exc, "sqlstate", None)
+            message = f"batch not stored: {type(exc).__name__}: {exc}".strip()
+            raise StoreError(message, sqlstate=sqlstate) from exc
+
+    async def _write(self, conn: psycopg.AsyncConnection[Any], batch: Batch, upserts: Upserts) -> Written:
+        offered = batch.row_count
+        inserted, fallback = offered, False
+        async with conn.transaction():
+            if offered:
+                data = batch.copy_data()
+                try:
+                    async with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_READINGS) as copy:
+                        await copy.write(data)
+                except pgerrors.UniqueViolation:
+                    fallback = True
+                    async with conn.cursor() as cur:
+                        async with cur.copy(_COPY_STAGING) as copy:
+                            await copy.write(data)
+                        await cur.execute(_MERGE_STAGING)
+                        inserted = max(cur.rowcount, 0)
+                        await cur.execute("TRUNCATE ingest_staging")
+            async with conn.cursor() as cur:
+                if batch.dead:
+                    async with cur.copy(_COPY_DEAD) as copy:
+                        for dead in batch.dead:
+                            await copy.write_row(_dead_row(dead, self._max_dead_payload))
+                if upserts.latest_device:
+                    latest = upserts[:4]  # device, metric, time (µs), value
+                    await cur.execute(_UPSERT_LATEST, latest, prepare=True)
+                if upserts.seen_device:
+                    await cur.execute(_UPDATE_SEEN, (upserts.seen_device, upserts.seen_at), prepare=True)
+        return Written(offered=offered, inserted=inserted, dead_letters=len(batch.dead), fallback=fallback)

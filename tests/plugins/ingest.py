@@ -1,0 +1,269 @@
+"""Pytest plugin: a device fleet in the test's database, ingest workers as real processes, a publisher.
+
+``fleet`` fills the test's database (contracts synced by the registry's ``sync_contracts``, one
+organisation, two areas, active and suspended devices of the pressure logger). ``workers`` starts
+``hatang ingest`` subprocesses against the suite's stack and stops them after the test. ``publish``
+is a small, fast paho publisher (QoS 1, waits for every PUBACK) using the service account; it is
+test code on purpose, independent of ``ingest`` and of the later ``simulators`` package.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as paho
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hatang.stack import Stack, free_port
+from ingest.mqtt import parse_url
+from registry.contracts import sync_contracts
+
+MODEL = "pressurelog-pl20"
+METRIC = "water_pressure"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestFleet:
+    """The devices of the test's database; ``active`` ones land, ``suspended`` ones do not."""
+
+    db_url: str
+    prefix: str
+    active: list[str]
+    suspended: list[str]
+    provisioned: list[str]
+
+    def topic(self, device: str) -> str:
+        """The telemetry topic of ``device``."""
+        return f"{self.prefix}/devices/{device}/telemetry"
+
+
+def build_fleet(db_url: str, prefix: str, *, active: int = 20, suspended: int = 2) -> IngestFleet:
+    """Fill ``db_url``: contracts, an organisation, two communes, assets and devices."""
+    tag = uuid.uuid4().hex[:6]
+    names = {
+        "active": [f"pl-{tag}-{i:03d}" for i in range(active)],
+        "suspended": [f"pl-{tag}-s{i:02d}" for i in range(suspended)],
+        "provisioned": [f"pl-{tag}-p00"],
+    }
+    with psycopg.connect(db_url) as conn:
+        sync_contracts(conn)
+        org = _one(conn, "INSERT INTO organisations (slug, name) VALUES ('bnwater', 'Bac Ninh Water') RETURNING id")
+        areas = [
+            _one(conn, "INSERT INTO areas (code, name, level) VALUES (%s, %s, 'commune') RETURNING id", (code, code))
+            for code in ("kinh-bac", "vo-cuong")
+        ]
+        model_id = _one(conn, "SELECT id FROM device_models WHERE model = %s AND version = 1", (MODEL,))
+        assets = [
+            _one(
+                conn,
+                """
+                INSERT INTO assets (external_id, organisation_id, area_id, sector, kind)
+                VALUES (%s, %s, %s, 'water', 'hydrant') RETURNING id
+                """,
+                (f"hydrant-{tag}-{i}", org, area),
+            )
+            for i, area in enumerate(areas)
+        ]
+        for state, devices in names.items():
+            for i, device in enumerate(devices):
+                conn.execute(
+                    """
+                    INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state)
+                    VALUES (%s, %s, %s, %s, %s)
+                    """,
+                    (device, model_id, org, assets[i % len(assets)], state),
+                )
+    return IngestFleet(db_url=db_url, prefix=prefix, **names)
+
+
+def _one(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> int:
+    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    value: int = row[0]
+    return value
+
+
+@pytest.fixture
+def ingest_fleet(db_url: str, topic_prefix: str) -> IngestFleet:
+    """The test's device fleet (20 active, 2 suspended, 1 provisioned pressure loggers)."""
+    return build_fleet(db_url, topic_prefix)
+
+
+def single(device: str, time_s: float, value: float) -> bytes:
+    """A native single-reading payload of the pressure logger (``value`` in psi)."""
+    return orjson.dumps({"t": time_s, "psi": value})
+
+
+def pack(times: Iterable[float], values: Iterable[float]) -> bytes:
+    """A SenML JSON pack of pressure records (psi), absolute times."""
+    return orjson.dumps([{"n": "pressure", "u": "psi", "v": v, "t": t} for t, v in zip(times, values, strict=True)])
+
+
+def publish(mqtt_url: str, messages: Iterable[tuple[str, bytes]], *, qos: int = 1, timeout: float = 120) -> int:
+    """Publish ``(topic, payload)`` pairs with the service account; returns once all are acknowledged."""
+    address = parse_url(mqtt_url)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:8]}", protocol=paho.MQTTv5)
+    client.username_pw_set(address.username, address.password)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    lock = threading.Condition()
+    state = {"acked": 0, "sent": 0}
+
+    def on_publish(c: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        with lock:
+            state["acked"] += 1
+            lock.notify_all()
+
+    client.on_publish = on_publish
+    client.connect(address.host, address.port, keepalive=60)
+    client.loop_start()
+    try:
+        for topic, payload in messages:
+            with lock:
+                # Keep at most 1,000 unacknowledged: paho's own queue is unbounded otherwise.
+                lock.wait_for(lambda: state["sent"] - state["acked"] < 1000, timeout=timeout)
+            info = client.publish(topic, payload, qos=qos)
+            assert info.rc == paho.MQTT_ERR_SUCCESS, info.rc
+            state["sent"] += 1
+        deadline = time.monotonic() + timeout
+        with lock:
+            if qos:
+                lock.wait_for(lambda: state["acked"] >= state["sent"], timeout=max(0.0, deadline - time.monotonic()))
+                assert state["acked"] >= state["sent"], state
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return state["sent"]
+
+
+@dataclass
+class WorkerProcess:
+    """One ``hatang ingest`` subprocess and its JSON-lines log."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    metrics_port: int
+    env: dict[str, str] = field(repr=False)
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The worker's log so far, parsed."""
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                out.append(orjson.loads(line))
+        return out
+
+    def wait_log(self, msg: str, *, count: int = 1, timeout: float = 30) -> None:
+        """Wait until the log holds ``count`` records whose message is ``msg``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(1 for rec in self.lines() if rec.get("msg") == msg) >= count:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{self.name}: no {msg!r} x{count} in log:\n{self.log.read_text()[-3000:]}")
+
+    def metric(self, name: str) -> float:
+        """A sample value from the worker's /metrics endpoint (summed over labels)."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:  # noqa: S310
+            text = resp.read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+@dataclass
+class Workers:
+    """Starts workers of one group for one test; everything started is stopped at teardown."""
+
+    stack: Stack
+    db_url: str
+    prefix: str
+    tmp: Path
+    group: str = field(default_factory=lambda: f"g{uuid.uuid4().hex[:8]}")
+    started: list[WorkerProcess] = field(default_factory=list)
+
+    def start(self, name: str = "w1", *, wait: bool = True, **settings: str) -> WorkerProcess:
+        """Start (or restart, same client id) worker ``name``; waits until it has subscribed."""
+        port = free_port()
+        env = {
+            **os.environ,
+            "HATANG_DATABASE_URL": self.db_url,
+            "HATANG_MQTT_URL": self.stack.mqtt_url,
+            "HATANG_TOPIC_PREFIX": self.prefix,
+            "HATANG_INGEST__GROUP": self.group,
+            "HATANG_INGEST__CLIENT_ID": f"{self.group}-{name}",
+            "HATANG_INGEST__METRICS_PORT": str(port),
+            "HATANG_INGEST__SESSION_EXPIRY_S": "600",
+            **{f"HATANG_INGEST__{key.upper()}": value for key, value in settings.items()},
+        }
+        log = self.tmp / f"{name}-{len(self.started)}.log"
+        handle = log.open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hatang.cli", "ingest"], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+        handle.close()
+        worker = WorkerProcess(name=name, proc=proc, log=log, metrics_port=port, env=env)
+        self.started.append(worker)
+        if wait:
+            worker.wait_log("subscribed", timeout=60)
+        return worker
+
+    def stop_all(self) -> None:
+        """SIGTERM every running worker, SIGKILL those that do not exit in time."""
+        for worker in self.started:
+            if worker.proc.poll() is None:
+                worker.proc.send_signal(signal.SIGTERM)
+        for worker in self.started:
+            try:
+                worker.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.proc.kill()
+                worker.proc.wait()
+
+
+@pytest.fixture
+def workers(stack: Stack, db_url: str, topic_prefix: str, tmp_path: Path) -> Iterator[Workers]:
+    """Start ``hatang ingest`` processes against the test's database and prefix."""
+    group = Workers(stack=stack, db_url=db_url, prefix=topic_prefix, tmp=tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+def count_readings(db_url: str) -> tuple[int, int]:
+    """``(rows, distinct keys)`` of ``readings``: equal when nothing is doubled."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT (device_id, metric_id, time)) FROM readings"
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+
+def wait_rows(db_url: str, expected: int, *, timeout: float = 60) -> int:
+    """Wait until ``readings`` holds ``expected`` rows (or the timeout); returns the count seen."""
+    deadline = time.monotonic() + timeout
+    rows = 0
+    while time.monotonic() < deadline:
+        rows, _ = count_readings(db_url)
+        if rows >= expected:
+            return rows
+        time.sleep(0.2)
+    return rows
