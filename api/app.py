@@ -32,6 +32,11 @@ ROUTERS: tuple[str, ...] = (
     "health",
     "organisations",
     "keys",
+    "areas",
+    "assets",
+    "models",
+    "devices",
+    "audit",
 )
 
 DESCRIPTION = """\

@@ -76,7 +76,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "invalid-transition",
             409,
             "Invalid state transition",
-            "Devices move provisioned -> active <-> suspended -> retired (and provisioned -> retired) only.",
+            "Devices move provisioned -> active <-> suspended -> retired only.",
         ),
         ProblemType(
             "payload-too-large", 413, "Payload too large", "The upload exceeds the configured limit."

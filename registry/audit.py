@@ -7,11 +7,11 @@ It does not decide who may read the trail (the API allows admins only).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
@@ -61,7 +61,7 @@ async def record(
         VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)
         """,
         (actor.api_key_id, actor.name, organisation_id, action, entity, entity_id,
-         orjson.dumps(detail or {}, default=str).decode()),
+         json.dumps(detail or {}, default=str)),
     )  # fmt: skip
 
 
