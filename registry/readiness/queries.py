@@ -1,0 +1,364 @@
+"""The SQL of readiness: live counts, snapshots, series, gaps and targets (psycopg, async).
+
+Owns every statement readiness runs; values are always bound, optional filters are composed with
+``psycopg.sql``. Readiness reads ``devices.last_seen`` (kept by ingest from valid readings only) and
+never the ``readings`` hypertable. No arithmetic beyond counting here: shares, status and
+projection are ``core``'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import tuple_row
+
+from registry.readiness.core import Counts, Target
+from registry.readiness.errors import (
+    TargetExistsError,
+    TargetNotFoundError,
+    UnknownAreaError,
+    UnknownOrganisationError,
+)
+
+Conn = psycopg.AsyncConnection[Any]
+
+# Descendants of one area through the current hierarchy (areas.parent_id), the area included. The
+# depth bound stops a parent cycle (a data error) from recursing forever.
+_SCOPE = sql.SQL(
+    """
+    scope (id, depth) AS (
+        SELECT id, 0 FROM areas WHERE id = %(area_id)s
+        UNION ALL
+        SELECT a.id, s.depth + 1 FROM areas a JOIN scope s ON a.parent_id = s.id WHERE s.depth < 32
+    )"""
+)
+
+# One row per essential asset in scope with what readiness needs of its active fitting devices.
+# A device "fits" when its model's sector is the asset's; ``last_seen`` is the freshest of them.
+_PER_ASSET = sql.SQL(
+    """
+    per_asset AS (
+        SELECT a.id, a.sector, a.area_id, a.organisation_id,
+               count(d.id) > 0 AS equipped,
+               coalesce(max(d.last_seen) >= %(since)s, false) AS ready
+        FROM assets a
+        LEFT JOIN (devices d JOIN device_models m ON m.id = d.model_id)
+               ON d.asset_id = a.id AND d.state = 'active' AND m.sector = a.sector
+        WHERE a.essential {filters}
+        GROUP BY a.id
+    )"""
+)
+
+# Why an essential asset is not ready, first cause first; NULL when it is ready.
+_REASON = sql.SQL(
+    """CASE
+        WHEN f.devices = 0 THEN 'no_device'
+        WHEN f.active = 0 THEN 'device_not_active'
+        WHEN f.fitting = 0 THEN 'wrong_sector'
+        WHEN f.last_seen IS NULL THEN 'never_reported'
+        WHEN f.last_seen < %(since)s THEN 'silent'
+    END"""
+)
+
+# Per-asset device facts for the gaps, one index range of devices per asset.
+_FACTS = sql.SQL(
+    """
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS devices,
+               count(*) FILTER (WHERE d.state = 'active') AS active,
+               count(*) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
+               max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen
+        FROM devices d JOIN device_models m ON m.id = d.model_id
+        WHERE d.asset_id = a.id
+    ) f"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """An essential asset that is not ready, and why."""
+
+    asset_id: int
+    external_id: str
+    name: str
+    kind: str
+    sector: str
+    area: str
+    organisation: str
+    reason: str
+    devices: int
+    active_devices: int
+    fitting_devices: int
+    last_seen: datetime | None
+
+
+def _filters(*, area_id: int | None, organisation_id: int | None, sector: str | None = None) -> sql.Composed:
+    parts: list[sql.Composable] = []
+    if area_id is not None:
+        parts.append(sql.SQL(" AND a.area_id IN (SELECT id FROM scope)"))
+    if organisation_id is not None:
+        parts.append(sql.SQL(" AND a.organisation_id = %(organisation_id)s"))
+    if sector is not None:
+        parts.append(sql.SQL(" AND a.sector = %(sector)s"))
+    return sql.Composed(parts)
+
+
+def _with(area_id: int | None, *ctes: sql.Composable) -> sql.Composable:
+    """``WITH [RECURSIVE] [scope, ]ctes...``: the area scope only when an area filter is given."""
+    if area_id is not None:
+        return sql.SQL("WITH RECURSIVE ") + sql.SQL(", ").join([_SCOPE, *ctes])
+    return sql.SQL("WITH ") + sql.SQL(", ").join(ctes) if ctes else sql.SQL("")
+
+
+async def area_id(conn: Conn, *, code: str) -> int:
+    """The id of the area with ``code`` (retired areas included: their history still counts)."""
+    cur = await conn.execute("SELECT id FROM areas WHERE code = %s", (code,))
+    row = await cur.fetchone()
+    if row is None:
+        raise UnknownAreaError(code)
+    return int(row[0])
+
+
+async def organisation_id(conn: Conn, *, slug: str) -> int:
+    """The id of the organisation with ``slug``."""
+    cur = await conn.execute("SELECT id FROM organisations WHERE slug = %s", (slug,))
+    row = await cur.fetchone()
+    if row is None:
+        raise UnknownOrganisationError(slug)
+    return int(row[0])
+
+
+async def live_counts(
+    conn: Conn, *, since: datetime, area_id: int | None = None, organisation_id: int | None = None
+) -> dict[str, Counts]:
+    """Essential, equipped and ready assets per sector now, in one aggregate query.
+
+    ``since`` is the start of the freshness window; sectors without essential assets are absent.
+    """
+    query = sql.SQL(
+        "{head} SELECT sector, count(*), count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready) "
+        "FROM per_asset GROUP BY sector"
+    ).format(
+        head=_with(
+            area_id, _PER_ASSET.format(filters=_filters(area_id=area_id, organisation_id=organisation_id))
+        )
+    )
+    params = {"since": since, "area_id": area_id, "organisation_id": organisation_id}
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return {sector: Counts(essential=e, equipped=q, ready=r) for sector, e, q, r in rows}
+
+
+async def snapshot_taken(conn: Conn, *, day: date) -> bool:
+    """Whether the snapshot job ran on ``day``."""
+    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM readiness_snapshots WHERE day = %s)", (day,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def series(
+    conn: Conn, *, start: date, end: date, area_id: int | None = None, organisation_id: int | None = None
+) -> list[tuple[date, str, Counts]]:
+    """Snapshot counts of one scope per day and sector, ``start``..``end`` inclusive, oldest first."""
+    cur = await conn.execute(
+        """
+        SELECT day, sector, essential, equipped, ready FROM readiness_snapshots
+        WHERE coalesce(area_id, 0) = %(area)s AND coalesce(organisation_id, 0) = %(org)s
+          AND day BETWEEN %(start)s AND %(end)s
+        ORDER BY day, sector
+        """,
+        {"area": area_id or 0, "org": organisation_id or 0, "start": start, "end": end},
+    )
+    return [(d, s, Counts(essential=e, equipped=q, ready=r)) for d, s, e, q, r in await cur.fetchall()]
+
+
+async def take_snapshot(
+    conn: Conn, *, day: date, since: datetime, window: timedelta, taken_at: datetime
+) -> int:
+    """Replace ``day``'s snapshot rows with the figures as of now; returns the rows written.
+
+    Rows per sector for: every area (rolled up through the current hierarchy) by organisation and
+    for all organisations, and the whole province by organisation and for all. Runs in one
+    transaction, under an advisory lock so concurrent jobs take turns instead of interleaving.
+    """
+    query = sql.SQL(
+        """
+        WITH RECURSIVE up (area_id, ancestor_id, depth) AS (
+            SELECT id, id, 0 FROM areas
+            UNION ALL
+            SELECT up.area_id, a.parent_id, up.depth + 1
+            FROM up JOIN areas a ON a.id = up.ancestor_id
+            WHERE a.parent_id IS NOT NULL AND up.depth < 32
+        ),
+        {per_asset}
+        INSERT INTO readiness_snapshots
+            (day, sector, area_id, organisation_id, essential, equipped, ready, freshness_window, taken_at)
+        SELECT %(day)s, sector, ancestor_id, organisation_id, count(*),
+               count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready), %(window)s, %(taken_at)s
+        FROM per_asset p JOIN up ON up.area_id = p.area_id
+        GROUP BY GROUPING SETS ((sector, ancestor_id, organisation_id), (sector, ancestor_id))
+        UNION ALL
+        SELECT %(day)s, sector, NULL, organisation_id, count(*),
+               count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready), %(window)s, %(taken_at)s
+        FROM per_asset
+        GROUP BY GROUPING SETS ((sector, organisation_id), (sector))
+        """
+    ).format(per_asset=_PER_ASSET.format(filters=sql.SQL("")))
+    params = {"day": day, "since": since, "window": window, "taken_at": taken_at}
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hatang.readiness.snapshot'))")
+        await conn.execute("DELETE FROM readiness_snapshots WHERE day = %s", (day,))
+        cur = await conn.execute(query, params)
+        return cur.rowcount
+
+
+async def gap_summary(
+    conn: Conn,
+    *,
+    since: datetime,
+    area_id: int | None = None,
+    organisation_id: int | None = None,
+    sector: str | None = None,
+) -> dict[tuple[str, str], int]:
+    """Essential assets not ready, counted by (reason, sector)."""
+    query = sql.SQL(
+        "{head} SELECT reason, sector, count(*) FROM ("
+        " SELECT a.sector, {reason} AS reason FROM assets a {facts}"
+        " WHERE a.essential {filters}) g WHERE reason IS NOT NULL GROUP BY reason, sector"
+    ).format(
+        reason=_REASON,
+        facts=_FACTS,
+        filters=_filters(area_id=area_id, organisation_id=organisation_id, sector=sector),
+        head=_with(area_id),
+    )
+    params = {"since": since, "area_id": area_id, "organisation_id": organisation_id, "sector": sector}
+    cur = await conn.execute(query, params)
+    return {(reason, s): int(n) for reason, s, n in await cur.fetchall()}
+
+
+async def gap_page(
+    conn: Conn,
+    *,
+    since: datetime,
+    limit: int,
+    after: int | None = None,
+    area_id: int | None = None,
+    organisation_id: int | None = None,
+    sector: str | None = None,
+    reason: str | None = None,
+) -> list[Gap]:
+    """Up to ``limit`` essential assets not ready, by ascending asset id after ``after``."""
+    extra: list[sql.Composable] = []
+    if after is not None:
+        extra.append(sql.SQL(" AND a.id > %(after)s"))
+    query = sql.SQL(
+        "{head} SELECT * FROM ("
+        " SELECT a.id, a.external_id, a.name, a.kind, a.sector, ar.code, o.slug, {reason} AS reason,"
+        "        f.devices, f.active, f.fitting, f.last_seen"
+        " FROM assets a JOIN areas ar ON ar.id = a.area_id JOIN organisations o ON o.id = a.organisation_id"
+        " {facts}"
+        " WHERE a.essential {filters}{extra}"
+        " ORDER BY a.id) g"
+        " WHERE {which} LIMIT %(limit)s"
+    ).format(
+        reason=_REASON,
+        facts=_FACTS,
+        filters=_filters(area_id=area_id, organisation_id=organisation_id, sector=sector),
+        extra=sql.Composed(extra),
+        which=sql.SQL("reason = %(reason)s" if reason is not None else "reason IS NOT NULL"),
+        head=_with(area_id),
+    )
+    params = {
+        "since": since,
+        "limit": limit,
+        "after": after,
+        "area_id": area_id,
+        "organisation_id": organisation_id,
+        "sector": sector,
+        "reason": reason,
+    }
+    cur = await conn.execute(query, params)
+    return [
+        Gap(
+            asset_id=row[0],
+            external_id=row[1],
+            name=row[2],
+            kind=row[3],
+            sector=row[4],
+            area=row[5],
+            organisation=row[6],
+            reason=row[7],
+            devices=row[8],
+            active_devices=row[9],
+            fitting_devices=row[10],
+            last_seen=row[11],
+        )
+        for row in await cur.fetchall()
+    ]
+
+
+async def targets(conn: Conn) -> list[Target]:
+    """Every target, by sector and deadline."""
+    cur = await conn.execute(
+        "SELECT sector, share, deadline, source FROM readiness_targets ORDER BY sector, deadline"
+    )
+    return [Target(sector=s, share=v, deadline=d, source=src) for s, v, d, src in await cur.fetchall()]
+
+
+async def insert_target(conn: Conn, *, target: Target) -> Target:
+    """Record a new target; ``TargetExistsError`` when the sector already has one with that deadline."""
+    cur = await conn.execute(
+        """
+        INSERT INTO readiness_targets (sector, share, deadline, source) VALUES (%s, %s, %s, %s)
+        ON CONFLICT (sector, deadline) DO NOTHING
+        RETURNING sector, share, deadline, source
+        """,
+        (target.sector, target.share, target.deadline, target.source),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise TargetExistsError(target.sector, target.deadline)
+    return Target(sector=row[0], share=row[1], deadline=row[2], source=row[3])
+
+
+async def update_target(
+    conn: Conn,
+    *,
+    sector: str,
+    deadline: date,
+    share: Decimal | None = None,
+    new_deadline: date | None = None,
+    source: str | None = None,
+) -> Target:
+    """Change the given fields of a target; ``TargetNotFoundError`` when there is none."""
+    try:
+        cur = await conn.execute(
+            """
+            UPDATE readiness_targets SET
+                share = coalesce(%(share)s, share),
+                deadline = coalesce(%(new_deadline)s, deadline),
+                source = coalesce(%(source)s, source),
+                updated_at = now()
+            WHERE sector = %(sector)s AND deadline = %(deadline)s
+            RETURNING sector, share, deadline, source
+            """,
+            {
+                "sector": sector,
+                "deadline": deadline,
+                "share": share,
+                "new_deadline": new_deadline,
+                "source": source,
+            },
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise TargetExistsError(sector, new_deadline or deadline) from exc
+    row = await cur.fetchone()
+    if row is None:
+        raise TargetNotFoundError(sector, deadline)
+    return Target(sector=row[0], share=row[1], deadline=row[2], source=row[3])
