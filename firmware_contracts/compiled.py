@@ -69,7 +69,10 @@ def _canonical_range(spec: FieldSpec, native: Affine) -> tuple[float, float]:
     if spec.range is not None:
         ends = sorted((native.apply(spec.range[0]), native.apply(spec.range[1])))
         low, high = max(low, ends[0]), min(high, ends[1])
-    return low, high
+    # Inclusive, with room for one rounding of the conversion: a device sending exactly its documented
+    # maximum must not be rejected because raw * scale + offset lands one ulp above it.
+    slack = max(abs(low), abs(high)) * 1e-12
+    return low - slack, high + slack
 
 
 def _compile_field(spec: FieldSpec, source: str) -> CompiledField:

@@ -78,7 +78,7 @@ def _check(label: str, value: Any) -> tuple[bool, Any]:
             try:
                 return True, float(value)
             except OverflowError:  # a CBOR bignum: keep its sign, the range check rejects it
-                return True, math.copysign(math.inf, value)
+                return True, (math.inf if value > 0 else -math.inf)
         return False, value
     if label in _STRINGS:
         if label == "vd" and type(value) is bytes:
