@@ -130,6 +130,45 @@ class IngestSettings(BaseModel):
     )
 
 
+class TimeseriesSettings(BaseModel):
+    """Time-series queries, rollups and retention (docs/dashboard.md)."""
+
+    raw_retention_days: int = Field(
+        default=90, ge=1, description="Raw readings older than this are dropped (whole one-day chunks)."
+    )
+    rollup_1m_retention_days: int = Field(
+        default=400, ge=1, description="Per-minute rollups older than this are dropped."
+    )
+    rollup_1h_retention_days: int = Field(
+        default=3650, ge=1, description="Per-hour rollups older than this are dropped."
+    )
+    refresh_interval_s: float = Field(
+        default=30, gt=0, description="How often the maintenance job brings the rollups up to date."
+    )
+    retention_interval_s: float = Field(
+        default=3600, gt=0, description="How often the maintenance job applies retention."
+    )
+    bucket_origin: str = Field(
+        default="2000-01-03T00:00:00+07:00",
+        description="Where aggregate buckets start (local midnight in Viet Nam); must be on a whole hour.",
+    )
+    max_aggregate_rows: int = Field(
+        default=20000, ge=1, description="Most rows (groups x buckets) one aggregate request may return."
+    )
+
+
+class StreamSettings(BaseModel):
+    """Live reading streams of the API (WebSocket and Server-Sent Events)."""
+
+    queue_size: int = Field(
+        default=2000, ge=1, description="Readings held per stream client; the oldest are dropped beyond it."
+    )
+    heartbeat_s: float = Field(default=15, gt=0, description="Idle streams get a heartbeat this often.")
+    max_clients: int = Field(
+        default=1000, ge=1, description="Most concurrent stream clients per API process."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -150,3 +189,5 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     registry: RegistrySettings = RegistrySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    timeseries: TimeseriesSettings = TimeseriesSettings()
+    streams: StreamSettings = StreamSettings()

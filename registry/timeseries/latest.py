@@ -1,0 +1,112 @@
+"""The latest value per device and metric, and the health of the fleet, from ``latest_readings`` and
+``devices.last_seen`` (kept by ingest once per batch) — never a scan of the readings hypertable.
+
+Health: a device is ``online`` when active and seen within the window, ``silent`` when active and
+not (or never) seen within it, ``suspended``, ``provisioned`` (not yet active) — retired devices are
+left out. Reads only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from registry.timeseries.scope import SCOPE_FROM, SECTOR, Scope
+
+HEALTH_STATES: tuple[str, ...] = ("online", "silent", "suspended", "provisioned")
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValue:
+    """The newest reading of one metric of one device, with where the device sits."""
+
+    device: str
+    metric: str
+    unit: str
+    time: datetime
+    value: float
+    sector: str
+    area: str | None
+    asset: str | None
+    organisation: str
+    key: int
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCount:
+    """Devices of one sector in one health state."""
+
+    sector: str
+    state: str
+    devices: int
+
+
+async def latest(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    scope: Scope,
+    metric: str | None,
+    limit: int,
+    after: int | None = None,
+) -> list[LatestValue]:
+    """Latest values in ``scope`` (of ``metric`` if given), ordered by device, up to ``limit``.
+
+    The page key is ``device_id * 2**15 + metric_id`` (metric ids are smallints).
+    """
+    conditions, params = scope.conditions()
+    query = sql.SQL(
+        """
+        SELECT d.external_id AS device, m.name AS metric, m.unit, l.time, l.value, {sector} AS sector,
+               (SELECT code FROM areas WHERE id = a.area_id) AS area, a.external_id AS asset,
+               (SELECT slug FROM organisations WHERE id = d.organisation_id) AS organisation,
+               (d.id * 32768 + l.metric_id) AS key
+        FROM latest_readings l JOIN {scope_from} ON d.id = l.device_id JOIN metrics m ON m.id = l.metric_id
+        WHERE {conditions} AND (%(metric)s::text IS NULL OR m.name = %(metric)s)
+          AND (d.id * 32768 + l.metric_id) > %(after)s
+        ORDER BY key
+        LIMIT %(limit)s
+        """
+    ).format(sector=SECTOR, scope_from=SCOPE_FROM, conditions=conditions)
+    params.update(metric=metric, after=-1 if after is None else after, limit=limit)
+    async with conn.cursor(row_factory=class_row(LatestValue)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
+
+
+async def health(
+    conn: psycopg.AsyncConnection[Any], *, scope: Scope, window: timedelta, now: datetime | None = None
+) -> list[HealthCount]:
+    """Devices per sector and health state (every sector and state present, zeros included)."""
+    conditions, params = scope.conditions()
+    query = sql.SQL(
+        """
+        WITH classified AS (
+            SELECT {sector} AS sector,
+                   CASE WHEN d.state = 'active' AND d.last_seen >= coalesce(%(now)s, now()) - %(window)s
+                            THEN 'online'
+                        WHEN d.state = 'active' THEN 'silent'
+                        ELSE d.state END AS state
+            FROM {scope_from}
+            WHERE {conditions} AND d.state <> 'retired'
+        )
+        SELECT s.sector, h.state, count(c.sector)::int AS devices
+        FROM unnest(%(sectors)s::text[]) AS s(sector) CROSS JOIN unnest(%(states)s::text[]) AS h(state)
+             LEFT JOIN classified c ON c.sector = s.sector AND c.state = h.state
+        GROUP BY s.sector, h.state
+        ORDER BY array_position(%(sectors)s::text[], s.sector), array_position(%(states)s::text[], h.state)
+        """
+    ).format(sector=SECTOR, scope_from=SCOPE_FROM, conditions=conditions)
+    params.update(
+        now=now,
+        window=window,
+        sectors=["transport", "energy", "electricity", "water", "urban"],
+        states=list(HEALTH_STATES),
+    )
+    async with conn.cursor(row_factory=class_row(HealthCount)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
