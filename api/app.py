@@ -36,7 +36,9 @@ ROUTERS: tuple[str, ...] = (
     "assets",
     "models",
     "devices",
+    "bulk",
     "audit",
+    "readiness",
 )
 
 DESCRIPTION = """\

@@ -16,8 +16,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from firmware_contracts.catalogue import Metric, load_catalogue
-from firmware_contracts.model import DeviceModel, load_models
+from firmware_contracts import DeviceModel, Metric, load_catalogue, load_models
 
 
 def model_document(model: DeviceModel) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Pytest plugin: the API application over the test's own database, and keys of every role.
 
 ``api_client`` is a Starlette ``TestClient`` (lifespan run, so the pool is open and contracts loaded)
-on a fresh migrated database; ``keys`` holds bearer headers for an admin of the ``city``
-organisation and an operator and a viewer of each of ``org-a`` and ``org-b``. ``api_db`` is a
+on a fresh migrated database; ``keys`` loads the packaged areas (Bắc Ninh, 2023) and holds bearer
+headers for an admin of the ``city`` organisation and an operator and a viewer of each of ``org-a``
+and ``org-b``. ``api_db`` is a
 synchronous connection to the same database for arranging and inspecting data.
 """
 
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from hatang.settings import Settings
 from hatang.stack import Stack
+from registry.areas import load_areas, packaged_areas
 from registry.audit import CLI
 from registry.keys import Role, create_key
 from registry.organisations import ensure_organisation
@@ -42,6 +44,7 @@ async def _issue(db_url: str) -> Keys:
     headers: dict[str, dict[str, str]] = {}
     org_ids: dict[str, int] = {}
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        await load_areas(conn, specs=packaged_areas(), actor=CLI)
         for slug, name in ORGANISATIONS.items():
             org_ids[slug] = (await ensure_organisation(conn, slug=slug, name=name, actor=CLI)).id
         wanted: list[tuple[str, str, Role]] = [
@@ -73,7 +76,7 @@ def api_client(db_url: str, stack: Stack, api_settings: Settings) -> Iterator[Te
 
 @pytest.fixture
 def keys(db_url: str) -> Keys:
-    """Organisations ``city``, ``org-a``, ``org-b`` and a key of each role."""
+    """The packaged areas, organisations ``city``, ``org-a``, ``org-b`` and a key of each role."""
     return asyncio.run(_issue(db_url))
 
 

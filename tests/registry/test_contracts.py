@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from firmware_contracts.catalogue import load_catalogue
-from firmware_contracts.model import load_models
+from firmware_contracts import load_catalogue, load_models
 from registry.contracts import sync_contracts
 
 
