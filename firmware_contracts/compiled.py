@@ -63,12 +63,17 @@ class CompiledModel:
     entry: Entry
 
 
-def _canonical_range(spec: FieldSpec, native: Affine) -> tuple[float, float]:
+def canonical_range(spec: FieldSpec, native: Affine) -> tuple[float, float]:
+    """The field's documented range in canonical units: the metric's, narrowed by the sensor's."""
     metric = load_catalogue()[spec.metric]
     low, high = metric.min, metric.max
     if spec.range is not None:
         ends = sorted((native.apply(spec.range[0]), native.apply(spec.range[1])))
         low, high = max(low, ends[0]), min(high, ends[1])
+    return low, high
+
+
+def _with_slack(low: float, high: float) -> tuple[float, float]:
     # Inclusive, with room for one rounding of the conversion: a device sending exactly its documented
     # maximum must not be rejected because raw * scale + offset lands one ulp above it.
     slack = max(abs(low), abs(high)) * 1e-12
@@ -85,7 +90,7 @@ def _compile_field(spec: FieldSpec, source: str) -> CompiledField:
     }
     for extra in spec.senml_units:
         units[extra] = affine(extra, target, source)
-    low, high = _canonical_range(spec, native)
+    low, high = _with_slack(*canonical_range(spec, native))
     return CompiledField(spec, spec.metric, native, low, high, MappingProxyType(units))
 
 

@@ -46,7 +46,7 @@ def _time(obj: dict[str, Any], received_at: float, model: CompiledModel) -> floa
         try:
             t = float(raw) * _TO_SECONDS[spec.format]
         except OverflowError:
-            t = (math.inf if raw > 0 else -math.inf)
+            t = math.inf if raw > 0 else -math.inf
     else:
         return Rejection("schema", f"time {spec.field!r} must be a number ({spec.format})", None, spec.field)
     limits = model.limits

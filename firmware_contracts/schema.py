@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from firmware_contracts.compiled import compiled_default
+from firmware_contracts.compiled import canonical_range, compiled_default
 from firmware_contracts.model import DeviceModel
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -43,7 +43,7 @@ def json_schema(model: DeviceModel) -> dict[str, Any]:
             "description": f"{spec_f.description} [{spec_f.unit}] -> {spec_f.metric}",
         }
         if spec_f.type != "boolean":
-            ends = sorted((field.native.invert(field.low), field.native.invert(field.high)))
+            ends = sorted(field.native.invert(end) for end in canonical_range(spec_f, field.native))
             prop["minimum"], prop["maximum"] = ends
             prop["x-unit"] = spec_f.unit
         properties[spec_f.key] = prop

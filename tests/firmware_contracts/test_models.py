@@ -93,7 +93,10 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         ("unit: psi}", "unit: psi, type: boolean}"),
         ("unit: psi}", "unit: psi, range: [5, 1]}"),
         ("unit: psi}", "unit: psi, senml: {name: 'a:b'}}"),
-        ("examples: []", "examples: [{name: x, format: senml+json, received_at: 0, payload: [], readings: []}]"),
+        (
+            "examples: []",
+            "examples: [{name: x, format: senml+json, received_at: 0, payload: [], readings: []}]",
+        ),
         ("fields:", "fields: []\nx:"),
     ],
 )

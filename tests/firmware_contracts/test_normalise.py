@@ -8,7 +8,16 @@ import cbor2
 import orjson
 import pytest
 
-from firmware_contracts import REASONS, CompiledModel, Limits, Normalised, Reading, compile_model, normalise
+from firmware_contracts import (
+    REASONS,
+    CompiledModel,
+    DeviceModel,
+    Limits,
+    Normalised,
+    Reading,
+    compile_model,
+    normalise,
+)
 from firmware_contracts.normalise import _detailed
 
 from .conftest import RECEIVED_AT
@@ -98,8 +107,8 @@ def test_not_bytes(compiled: dict[str, CompiledModel]) -> None:
         result = normalise(payload, RA, compiled["loopcount-il200"])  # type: ignore[arg-type]
         assert [r.reason for r in result.rejections] == ["malformed"]
     good = _loop()
-    for payload in (bytearray(good), memoryview(good)):
-        assert len(normalise(payload, RA, compiled["loopcount-il200"]).readings) == 2  # type: ignore[arg-type]
+    for view in (bytearray(good), memoryview(good)):
+        assert len(normalise(view, RA, compiled["loopcount-il200"]).readings) == 2  # type: ignore[arg-type]
 
 
 def test_pack_policy_keeps_good_records_and_names_bad_ones(compiled: dict[str, CompiledModel]) -> None:
@@ -165,11 +174,9 @@ def test_cbor_non_finite_values(compiled: dict[str, CompiledModel]) -> None:
     assert reasons == ["out_of_range", "out_of_range", "schema", "time_in_future", "out_of_range"]
 
 
-def test_limits_apply(models: dict[tuple[str, int], object]) -> None:
-    model = compile_model(
-        next(m for m in models.values() if m.id == "loopcount-il200"),  # type: ignore[attr-defined]
-        Limits(max_age_s=60, max_future_s=0, max_payload_bytes=64),
-    )
+def test_limits_apply(models: dict[tuple[str, int], DeviceModel]) -> None:
+    limits = Limits(max_age_s=60, max_future_s=0, max_payload_bytes=64)
+    model = compile_model(models[("loopcount-il200", 1)], limits)
     assert [r.reason for r in normalise(_loop(ts=RA - 61), RA, model).rejections] == ["too_old"]
     assert [r.reason for r in normalise(_loop(ts=RA + 1), RA, model).rejections] == ["time_in_future"]
     assert [r.reason for r in normalise(_loop(pad="x" * 64), RA, model).rejections] == ["too_large"]

@@ -10,7 +10,15 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_contracts import REASONS, CompiledModel, Limits, compile_model, encode_native, encode_senml, load_models
+from firmware_contracts import (
+    REASONS,
+    CompiledModel,
+    Limits,
+    compile_model,
+    encode_native,
+    encode_senml,
+    load_models,
+)
 from firmware_contracts.normalise import _detailed
 from firmware_contracts.normalise import normalise as normalise_
 
@@ -27,7 +35,7 @@ def _value(field: Any) -> st.SearchStrategy[float]:
         return st.sampled_from([0.0, 1.0])
     if field.spec.type == "integer":
         ends = sorted((field.native.invert(field.low), field.native.invert(field.high)))
-        return st.integers(math.ceil(ends[0]), math.floor(ends[1])).map(lambda n: field.native.apply(n))
+        return st.integers(math.ceil(ends[0]), math.floor(ends[1])).map(field.native.apply)
     # Keep clear of the rounding slack compile_model adds to the ends: encoding converts twice.
     slack = 2e-12 * max(abs(field.low), abs(field.high))
     return st.floats(field.low + slack, field.high - slack, allow_nan=False)
@@ -100,7 +108,11 @@ def test_arbitrary_bytes_never_raise(model: CompiledModel, payload: bytes) -> No
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20,
 )
@@ -117,7 +129,9 @@ def test_json_of_any_shape_never_raises(model: CompiledModel, value: Any) -> Non
     _check(model, cbor2.dumps([value]))
 
 
-labels = st.sampled_from(["bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut", "x_"])
+labels = st.sampled_from(
+    ["bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut", "x_"]
+)
 odd = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | st.binary(max_size=3)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
 
@@ -153,6 +167,10 @@ def test_native_fast_path_agrees_with_detailed_path(data: st.DataObject) -> None
 def test_deep_nesting_and_oversize() -> None:
     model = next(m for m in COMPILED if m.model.id == "radarspeed-rs350")
     roomy = compile_model(model.model, Limits(max_payload_bytes=10_000_000))
-    for payload in (b"[" * 50_000 + b"]" * 50_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000, b"\x81" * 70_000 + b"\x80"):
+    for payload in (
+        b"[" * 50_000 + b"]" * 50_000,
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b"\x81" * 70_000 + b"\x80",
+    ):
         assert [r.reason for r in normalise_(payload, RA, model).rejections] == ["too_large"]
         assert [r.reason for r in normalise_(payload, RA, roomy).rejections] in (["malformed"], ["schema"])
