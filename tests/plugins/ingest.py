@@ -60,9 +60,15 @@ def build_fleet(db_url: str, prefix: str, *, active: int = 20, suspended: int = 
     }
     with psycopg.connect(db_url) as conn:
         sync_contracts(conn)
-        org = _one(conn, "INSERT INTO organisations (slug, name) VALUES ('bnwater', 'Bac Ninh Water') RETURNING id")
+        org = _one(
+            conn, "INSERT INTO organisations (slug, name) VALUES ('bnwater', 'Bac Ninh Water') RETURNING id"
+        )
         areas = [
-            _one(conn, "INSERT INTO areas (code, name, level) VALUES (%s, %s, 'commune') RETURNING id", (code, code))
+            _one(
+                conn,
+                "INSERT INTO areas (code, name, level) VALUES (%s, %s, 'commune') RETURNING id",
+                (code, code),
+            )
             for code in ("kinh-bac", "vo-cuong")
         ]
         model_id = _one(conn, "SELECT id FROM device_models WHERE model = %s AND version = 1", (MODEL,))
@@ -90,7 +96,7 @@ def build_fleet(db_url: str, prefix: str, *, active: int = 20, suspended: int = 
 
 
 def _one(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> int:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     assert row is not None
     value: int = row[0]
     return value
@@ -109,13 +115,19 @@ def single(device: str, time_s: float, value: float) -> bytes:
 
 def pack(times: Iterable[float], values: Iterable[float]) -> bytes:
     """A SenML JSON pack of pressure records (psi), absolute times."""
-    return orjson.dumps([{"n": "pressure", "u": "psi", "v": v, "t": t} for t, v in zip(times, values, strict=True)])
+    return orjson.dumps(
+        [{"n": "pressure", "u": "psi", "v": v, "t": t} for t, v in zip(times, values, strict=True)]
+    )
 
 
-def publish(mqtt_url: str, messages: Iterable[tuple[str, bytes]], *, qos: int = 1, timeout: float = 120) -> int:
+def publish(
+    mqtt_url: str, messages: Iterable[tuple[str, bytes]], *, qos: int = 1, timeout: float = 120
+) -> int:
     """Publish ``(topic, payload)`` pairs with the service account; returns once all are acknowledged."""
     address = parse_url(mqtt_url)
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:8]}", protocol=paho.MQTTv5)
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:8]}", protocol=paho.MQTTv5
+    )
     client.username_pw_set(address.username, address.password)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
@@ -141,7 +153,9 @@ def publish(mqtt_url: str, messages: Iterable[tuple[str, bytes]], *, qos: int = 
         deadline = time.monotonic() + timeout
         with lock:
             if qos:
-                lock.wait_for(lambda: state["acked"] >= state["sent"], timeout=max(0.0, deadline - time.monotonic()))
+                lock.wait_for(
+                    lambda: state["acked"] >= state["sent"], timeout=max(0.0, deadline - time.monotonic())
+                )
                 assert state["acked"] >= state["sent"], state
     finally:
         client.disconnect()
@@ -182,7 +196,7 @@ class WorkerProcess:
         """A sample value from the worker's /metrics endpoint (summed over labels)."""
         import urllib.request
 
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
@@ -267,3 +281,67 @@ def wait_rows(db_url: str, expected: int, *, timeout: float = 60) -> int:
             return rows
         time.sleep(0.2)
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """A known set of readings as SenML packs: ``expected`` rows, each (device, time) once."""
+
+    messages: list[tuple[str, bytes]]
+    expected: int
+    value_sum_psi: float
+
+
+def pack_load(fleet: IngestFleet, *, readings: int = 100_000, per_pack: int = 50) -> Load:
+    """``readings`` pressure readings over the active devices, ``per_pack`` records a message.
+
+    Times are whole seconds two days back (inside the contracts' age limit), distinct per device.
+    """
+    base = int(time.time()) - 2 * 24 * 3600
+    devices = fleet.active
+    packs = readings // per_pack
+    messages, total = [], 0.0
+    for i in range(packs):
+        device = devices[i % len(devices)]
+        start = base + (i // len(devices)) * per_pack
+        times = [start + k for k in range(per_pack)]
+        values = [20.0 + (i * per_pack + k) % 100 / 10 for k in range(per_pack)]
+        total += sum(values)
+        messages.append((fleet.topic(device), pack(times, values)))
+    return Load(messages=messages, expected=packs * per_pack, value_sum_psi=total)
+
+
+def check_exactly_once(db_url: str, load: Load) -> None:
+    """Every reading of ``load`` is in ``readings`` once, and nothing else is."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT (device_id, metric_id, time)), coalesce(sum(value), 0)"
+            " FROM readings"
+        ).fetchone()
+    assert row is not None
+    rows, distinct, total_bar = row
+    assert (rows, distinct) == (load.expected, load.expected)
+    assert abs(total_bar / 0.0689475729 - load.value_sum_psi) < 1e-6 * load.value_sum_psi
+
+
+class Publisher(threading.Thread):
+    """Publishes a load in the background (so that the test can break things meanwhile)."""
+
+    def __init__(self, mqtt_url: str, messages: list[tuple[str, bytes]]) -> None:
+        super().__init__(daemon=True)
+        self.mqtt_url, self.messages = mqtt_url, messages
+        self.error: BaseException | None = None
+        self.sent = 0
+
+    def run(self) -> None:
+        try:
+            self.sent = publish(self.mqtt_url, self.messages)
+        except BaseException as exc:  # reported by join_ok
+            self.error = exc
+
+    def join_ok(self, timeout: float = 120) -> None:
+        """Wait for the publisher; re-raise its failure."""
+        self.join(timeout)
+        assert not self.is_alive(), "publisher still running"
+        if self.error is not None:
+            raise self.error
