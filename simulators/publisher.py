@@ -1,0 +1,266 @@
+"""The one publishing engine: many MQTT 5 device connections per process, paced by a token schedule.
+
+Owns :class:`BrokerAddress`/:func:`parse_url`, :class:`Connections` (one paho client per device,
+all driven by one ``selectors`` loop of the process: no thread per connection) and
+:func:`publish_schedule`, which sends ``rate × duration`` messages on a token schedule (message
+``n`` is due at ``start + n/rate``; a worker that falls behind sends its backlog at once rather than
+sleeping per message) and counts what the broker acknowledged. Every paho import of the
+simulators is here. It must not build payloads (the caller's ``next_message`` does) nor read the
+database. Why paho and not aiomqtt, and how connections are multiplexed: docs/load-testing.md.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from simulators.errors import PublishError
+
+_CONNECT_CHUNK = 64  # connections opened before waiting for their CONNACKs (the broker's backlog)
+_MAX_BURST = 2000  # messages sent before the loop looks at the sockets again
+_INFLIGHT = 10000  # QoS 1 messages a client keeps unacknowledged (the broker allows 20,000)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where to connect."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_url(url: str) -> BrokerAddress:
+    """``mqtt://user:pass@host:port`` as a :class:`BrokerAddress` (port 1883 by default)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+        raise PublishError(f"not an mqtt:// URL: {parts.scheme}://{parts.hostname or ''}", reason="bad_url")
+    return BrokerAddress(
+        host=parts.hostname,
+        port=parts.port or 1883,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one engine sent and what the broker acknowledged (QoS 0: written to the socket)."""
+
+    sent: int = 0
+    acked: int = 0
+    refused: int = 0  # PUBACK with a failure reason code (>= 0x80)
+    readings_acked: int = 0
+    dead_acked: dict[str, int] = field(default_factory=dict)
+    faults_acked: dict[str, int] = field(default_factory=dict)
+    behind_max_s: float = 0.0
+
+
+class Connections:
+    """One MQTT 5 connection per identity (a device, or the service account), one loop for all."""
+
+    def __init__(self, address: BrokerAddress, *, qos: int, client_prefix: str, tally: Tally) -> None:
+        self._address = address
+        self._qos = qos
+        self._client_prefix = client_prefix
+        self._tally = tally
+        self._selector = selectors.DefaultSelector()
+        self._clients: list[paho.Client] = []
+        self._writing: set[int] = set()
+        self._connected: dict[int, ReasonCode | None] = {}
+        self._pending: list[dict[int, tuple[int, tuple[str, ...], str | None]]] = []
+
+    # -- connecting -------------------------------------------------------------------------------
+
+    def _client(self, username: str, password: str | None) -> paho.Client:
+        index = len(self._clients)
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"{username}-{self._client_prefix}",
+            protocol=paho.MQTTv5,
+            userdata=index,
+        )
+        client.username_pw_set(username, password)
+        client.max_inflight_messages_set(_INFLIGHT)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
+        self._clients.append(client)
+        self._pending.append({})
+        return client
+
+    def _on_connect(
+        self, client: paho.Client, index: int, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        self._connected[index] = reason
+
+    def _on_publish(self, client: paho.Client, index: int, mid: int, reason: ReasonCode, props: Any) -> None:
+        entry = self._pending[index].pop(mid, None)
+        if entry is None:
+            return
+        tally = self._tally
+        if reason.is_failure:
+            tally.refused += 1
+            return
+        readings, dead, fault = entry
+        tally.acked += 1
+        tally.readings_acked += readings
+        for reason_code in dead:
+            tally.dead_acked[reason_code] = tally.dead_acked.get(reason_code, 0) + 1
+        if fault is not None:
+            tally.faults_acked[fault] = tally.faults_acked.get(fault, 0) + 1
+
+    def connect(self, identities: Sequence[tuple[str, str | None]], *, timeout_s: float = 60.0) -> list[int]:
+        """Connect every ``(username, password)``; returns their indexes. Raises if the broker refuses one."""
+        first = len(self._clients)
+        deadline = time.monotonic() + timeout_s
+        for start in range(0, len(identities), _CONNECT_CHUNK):
+            batch = identities[start : start + _CONNECT_CHUNK]
+            chunk = [self._client(user, password) for user, password in batch]
+            for client in chunk:
+                try:
+                    client.connect(self._address.host, self._address.port, keepalive=60, clean_start=True)
+                except OSError as exc:
+                    raise PublishError(f"cannot reach the broker: {exc}", reason="unreachable") from exc
+                sock = client.socket()
+                assert isinstance(sock, socket.socket)
+                self._selector.register(sock, selectors.EVENT_READ, client)
+                self._after_io(client)
+            waiting = {client._userdata for client in chunk}
+            while waiting - self._connected.keys():
+                if time.monotonic() > deadline:
+                    raise PublishError("the broker did not answer every CONNECT in time", reason="timeout")
+                self.poll(0.05)
+        refused = [(i, r) for i, r in self._connected.items() if r is not None and r.is_failure]
+        if refused:
+            i, reason = refused[0]
+            user = self._clients[i]._username
+            raise PublishError(
+                f"the broker refused {len(refused)} connection(s), e.g. {user!r}: {reason}", reason="refused"
+            )
+        return list(range(first, len(self._clients)))
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def _after_io(self, client: paho.Client) -> None:
+        index: int = client._userdata
+        sock = client.socket()
+        if sock is None:
+            return
+        if client.want_write():
+            if index not in self._writing:
+                self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+                self._writing.add(index)
+        elif index in self._writing:
+            self._selector.modify(sock, selectors.EVENT_READ, client)
+            self._writing.discard(index)
+
+    def poll(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for socket events and serve them."""
+        for key, mask in self._selector.select(timeout):
+            client: paho.Client = key.data
+            if mask & selectors.EVENT_READ:
+                client.loop_read()
+            if mask & selectors.EVENT_WRITE:
+                client.loop_write()
+            self._after_io(client)
+
+    def keepalive(self) -> None:
+        """paho's housekeeping (PINGREQ when idle) for every client; call about once a second."""
+        for client in self._clients:
+            client.loop_misc()
+
+    def publish(self, index: int, topic: str, payload: bytes, *, readings: int, dead: tuple[str, ...],
+                fault: str | None) -> None:  # fmt: skip
+        """Publish on connection ``index``; the outcome is counted when the broker acknowledges it."""
+        client = self._clients[index]
+        info = client.publish(topic, payload, qos=self._qos)
+        self._tally.sent += 1
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            self._tally.refused += 1
+            return
+        if info.is_published():  # QoS 0 written at once: on_publish ran before we could note it
+            self._tally.acked += 1
+            self._tally.readings_acked += readings
+            for reason_code in dead:
+                self._tally.dead_acked[reason_code] = self._tally.dead_acked.get(reason_code, 0) + 1
+            if fault is not None:
+                self._tally.faults_acked[fault] = self._tally.faults_acked.get(fault, 0) + 1
+        else:
+            self._pending[index][info.mid] = (readings, dead, fault)
+        self._after_io(client)
+
+    def unacknowledged(self) -> int:
+        """Messages published but not yet acknowledged (or, at QoS 0, not yet written)."""
+        return sum(len(p) for p in self._pending)
+
+    def drain(self, timeout_s: float) -> None:
+        """Serve the sockets until every message is acknowledged or ``timeout_s`` passes."""
+        deadline = time.monotonic() + timeout_s
+        last_misc = time.monotonic()
+        while self.unacknowledged() and time.monotonic() < deadline:
+            self.poll(0.05)
+            if time.monotonic() - last_misc > 1.0:
+                self.keepalive()
+                last_misc = time.monotonic()
+
+    def close(self) -> None:
+        """Disconnect every client cleanly and close the loop."""
+        for client in self._clients:
+            if client.socket() is not None:
+                client.disconnect()
+        self._selector.close()
+
+
+def publish_schedule(
+    connections: Connections,
+    *,
+    rate: float,
+    duration_s: float,
+    start_monotonic: float,
+    next_message: Callable[[float, float], None],
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """Call ``next_message(wall_now, elapsed)`` on a token schedule of ``rate`` per second.
+
+    Message ``n`` is due at ``start + n/rate``: the loop sends whatever is due (at most
+    ``_MAX_BURST`` before serving sockets), then waits on the sockets until the next token.
+    ``progress(elapsed)`` runs about four times a second.
+    """
+    total = int(rate * duration_s)
+    sent = 0
+    last_misc = last_progress = time.monotonic()
+    tally = connections._tally
+    while sent < total:
+        now = time.monotonic()
+        elapsed = now - start_monotonic
+        due = min(total, int(elapsed * rate) + 1) if elapsed >= 0 else 0
+        if due > sent:
+            behind = elapsed - sent / rate
+            tally.behind_max_s = max(tally.behind_max_s, behind)
+            wall = time.time()
+            for _ in range(min(due - sent, _MAX_BURST)):
+                next_message(wall, elapsed)
+                sent += 1
+            timeout = 0.0
+        else:
+            timeout = max(0.0, min(0.1, sent / rate - elapsed))
+        connections.poll(timeout)
+        if now - last_misc > 1.0:
+            connections.keepalive()
+            last_misc = now
+        if progress is not None and now - last_progress > 0.25:
+            progress(elapsed)
+            last_progress = now
+    if progress is not None:
+        progress(time.monotonic() - start_monotonic)
