@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import jsonschema
 import orjson
-import pytest
 
 from firmware_contracts import DeviceModel, compile_model, json_schema, normalise
-
-jsonschema = pytest.importorskip("jsonschema")
 
 
 def test_schemas_are_valid_and_accept_native_examples(models: dict[tuple[str, int], DeviceModel]) -> None:
