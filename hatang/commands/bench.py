@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 # Benchmark modules under hatang.bench.
-BENCHMARKS: tuple[str, ...] = ("normalise", "storage")
+BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

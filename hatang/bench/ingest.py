@@ -1,0 +1,455 @@
+"""``hatang bench ingest``: the ingest worker end to end, beside its two ceilings, in one run.
+
+Owns the ingest benchmark. In a scratch database on the configured server (created, migrated, filled
+with a fleet and dropped by the run) and under a topic prefix of its own on the configured broker:
+(a) raw binary COPY of the pack phase's readings straight into ``readings`` (same hypertable, same
+indexes, ingest-sized transactions); (b) a bare subscriber (the same MQTT adapter, QoS 1, acks in
+batches, no decoding, no database) draining the single-reading messages; (c) ``hatang ingest`` as a
+real process draining the same single-reading messages, then 50-record SenML packs; (d) latency from
+a reading's time (= its publish time) to its arrival on the fan-out, which follows the commit, at a
+fixed offered 5,000 messages/s. For (b) and (c) the messages are queued in the broker for the
+subscriber's persistent session first and the drain is timed, so the publisher never sets the pace.
+Prints a table, then one JSON object as its last line.
+
+The publisher here is deliberately plain paho, independent of ``ingest``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as paho
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from hatang.migrate import migrate
+from hatang.settings import Settings
+from hatang.stack import Stack, free_port
+from ingest.mqtt import Consumer, parse_url
+from ingest.pgcopy import epoch_us, frame, pack_row
+from registry.contracts import sync_contracts
+
+_MODEL = "pressurelog-pl20"
+_COPY = "COPY readings (time, device_id, metric_id, value) FROM STDIN (FORMAT BINARY)"
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``bench ingest``."""
+    parser = subparsers.add_parser("ingest", help="ingest end to end beside raw COPY and a bare subscriber")
+    parser.add_argument(
+        "--messages", type=int, default=50_000, help="single-reading messages (default 50,000)"
+    )
+    parser.add_argument("--packs", type=int, default=4_000, help="50-record SenML packs (default 4,000)")
+    parser.add_argument("--devices", type=int, default=500, help="devices in the fleet (default 500)")
+    parser.add_argument("--rate", type=float, default=5_000, help="offered msg/s of the latency phase")
+    parser.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency phase")
+    parser.set_defaults(func=_run)
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+
+
+def _fleet(conn: psycopg.Connection[Any], devices: int, tag: str) -> list[str]:
+    sync_contracts(conn)
+    org = conn.execute(
+        "INSERT INTO organisations (slug, name) VALUES (%s, 'bench') RETURNING id", (f"bench-{tag}",)
+    ).fetchone()
+    area = conn.execute(
+        "INSERT INTO areas (code, name, level) VALUES (%s, 'bench', 'commune') RETURNING id",
+        (f"bench-{tag}",),
+    ).fetchone()
+    model = conn.execute(
+        "SELECT id FROM device_models WHERE model = %s AND version = 1", (_MODEL,)
+    ).fetchone()
+    assert org is not None and area is not None and model is not None  # noqa: PT018
+    asset = conn.execute(
+        "INSERT INTO assets (external_id, organisation_id, area_id, sector, kind)"
+        " VALUES (%s, %s, %s, 'water', 'hydrant') RETURNING id",
+        (f"bench-{tag}", org[0], area[0]),
+    ).fetchone()
+    assert asset is not None
+    names = [f"bench-{tag}-{i:05d}" for i in range(devices)]
+    with (
+        conn.cursor() as cur,
+        cur.copy("COPY devices (external_id, model_id, organisation_id, asset_id, state) FROM STDIN") as copy,
+    ):
+        for name in names:
+            copy.write_row((name, model[0], org[0], asset[0], "active"))
+    conn.commit()
+    return names
+
+
+class _Publisher:
+    """Plain paho QoS 1 publisher with at most 1,000 messages unacknowledged."""
+
+    def __init__(self, mqtt_url: str) -> None:
+        address = parse_url(mqtt_url)
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
+        self.client.username_pw_set(address.username, address.password)
+        self.client.max_inflight_messages_set(1000)
+        self.acked = 0
+        self.sent = 0
+        self.cond = threading.Condition()
+        self.client.on_publish = self._on_publish
+        self.client.connect(address.host, address.port, keepalive=60)
+        self.client.loop_start()
+
+    def _on_publish(self, c: Any, u: Any, mid: int, reason: Any, props: Any) -> None:
+        with self.cond:
+            self.acked += 1
+            self.cond.notify_all()
+
+    def send(self, topic: str, payload: bytes) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.sent - self.acked < 1000, timeout=60)
+        self.client.publish(topic, payload, qos=1)
+        self.sent += 1
+
+    def close(self) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.acked >= self.sent, timeout=120)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _single(now: float, value: float) -> bytes:
+    return orjson.dumps({"t": now, "psi": value})
+
+
+def _pack(start: float, values: list[float]) -> bytes:
+    return orjson.dumps(
+        [{"bn": "", "bt": start, "n": "pressure", "u": "psi", "v": values[0]}]
+        + [{"n": "pressure", "u": "psi", "v": v, "t": k} for k, v in enumerate(values[1:], start=1)]
+    )
+
+
+# -- phases ---------------------------------------------------------------------------------------
+
+
+def _raw_copy(url: str, readings: list[tuple[float, int, float]], batch: int, metric_id: int) -> float:
+    streams, current = [], bytearray()
+    for i, (t, device_id, value) in enumerate(readings, start=1):
+        current += pack_row(epoch_us(t), device_id, metric_id, value)
+        if i % batch == 0:
+            streams.append(frame(current))
+            current = bytearray()
+    if current:
+        streams.append(frame(current))
+    with psycopg.connect(url) as conn:
+        start = time.perf_counter()
+        for stream in streams:
+            with conn.cursor() as cur, cur.copy(_COPY) as copy:
+                copy.write(stream)
+            conn.commit()
+        elapsed = time.perf_counter() - start
+        conn.execute("TRUNCATE readings")
+        conn.commit()
+    return len(readings) / elapsed
+
+
+def _consumer(mqtt_url: str, client_id: str, group: str, prefix: str, batch: int) -> Consumer:
+    return Consumer(
+        url=mqtt_url,
+        client_id=client_id,
+        topic_filter=f"$share/{group}/{prefix}/devices/+/telemetry",
+        session_expiry_s=120,
+        receive_maximum=20_000,
+        queue_bound=20_000,
+        subscribe_timeout_s=600,
+    )
+
+
+async def _touch_session(spec: tuple[str, str, str, str, int]) -> None:
+    async with _consumer(*spec):
+        await asyncio.sleep(0.5)  # the subscription is made; the session now queues for us
+
+
+async def _bare_drain(spec: tuple[str, str, str, str, int], expected: int, batch: int) -> float:
+    """Count and acknowledge ``expected`` messages; seconds from CONNACK to the last one."""
+    count = 0
+    async with _consumer(*spec) as consumer:
+        start = time.perf_counter()
+        pending = []
+        while count < expected:
+            await consumer.wait(1.0)
+            taken = consumer.take(batch)
+            pending += taken
+            count += len(taken)
+            if len(pending) >= batch or count >= expected:
+                consumer.ack(pending)
+                pending = []
+        return time.perf_counter() - start
+
+
+class _Worker:
+    """``hatang ingest`` as a subprocess, read through its log and its metrics endpoint."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        with log.open("ab") as handle:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hatang.cli", "ingest", "--metrics-port", str(self.port)],
+                env=env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+
+    def connected_at(self, timeout: float = 60) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log.read_text().splitlines():
+                if '"connected to the broker"' in line:
+                    return datetime.fromisoformat(orjson.loads(line)["ts"]).timestamp()
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"ingest worker did not connect:\n{self.log.read_text()[-2000:]}")
+
+    def metric(self, name: str) -> float:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return -1.0
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+    def wait_stored(self, expected: float, timeout: float = 300) -> float:
+        """Poll the worker until it has stored ``expected`` readings; returns time.time() then."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.metric("hatang_ingest_readings_stored_total") >= expected:
+                return time.time()
+            time.sleep(0.01)
+        raise RuntimeError(
+            f"worker stored {self.metric('hatang_ingest_readings_stored_total')} of {expected}"
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _latency(
+    mqtt_url: str, prefix: str, devices: list[str], rate: float, seconds: float
+) -> tuple[list[float], int]:
+    """Publish single readings at ``rate`` for ``seconds``; latency of each on the fan-out."""
+    address = parse_url(mqtt_url)
+    arrivals: list[float] = []
+    lock = threading.Lock()
+
+    def on_message(c: Any, u: Any, msg: paho.MQTTMessage) -> None:
+        now = time.time()
+        body = orjson.loads(msg.payload)
+        with lock:
+            arrivals.extend(now - t for t in body["time"])
+
+    listener = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-fan-{uuid.uuid4().hex[:8]}")
+    listener.username_pw_set(address.username, address.password)
+    listener.on_message = on_message
+    listener.connect(address.host, address.port)
+    listener.subscribe(f"{prefix}/normalized/#", qos=0)
+    listener.loop_start()
+    time.sleep(0.5)
+    publisher = _Publisher(mqtt_url)
+    total = int(rate * seconds)
+    tick = 0.01
+    per_tick = max(1, round(rate * tick))
+    start = time.perf_counter()
+    for i in range(total):
+        if i % per_tick == 0:
+            delay = start + (i // per_tick) * tick - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        device = devices[i % len(devices)]
+        publisher.send(f"{prefix}/devices/{device}/telemetry", _single(time.time(), 30.0 + i % 40))
+    publisher.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(arrivals) < total:
+        time.sleep(0.05)
+    listener.loop_stop()
+    listener.disconnect()
+    return arrivals, total
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """Run every phase; returns the figures of the JSON line."""
+    stack = Stack.from_settings(settings)
+    started = stack.up()
+    tag = uuid.uuid4().hex[:8]
+    scratch = f"hatang_bench_ingest_{tag}"
+    prefix = f"bench/{tag}/city/v1"
+    batch = settings.ingest.batch_size
+    with psycopg.connect(stack.database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+    url = make_conninfo(stack.database_url, dbname=scratch)
+    workdir = Path(tempfile.mkdtemp(prefix="hatang-bench-ingest-"))
+    worker: _Worker | None = None
+    try:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+        with psycopg.connect(url) as conn:
+            devices = _fleet(conn, args.devices, tag)
+            ids: dict[str, int] = dict(conn.execute("SELECT external_id, id FROM devices").fetchall())
+            metric_row = conn.execute("SELECT id FROM metrics WHERE name = 'water_pressure'").fetchone()
+            assert metric_row is not None
+        base = time.time() - 2 * 24 * 3600
+        group, bare_group = f"bench-{tag}", f"bench-{tag}-bare"
+        env = {
+            **os.environ,
+            "HATANG_DATABASE_URL": url,
+            "HATANG_MQTT_URL": stack.mqtt_url,
+            "HATANG_TOPIC_PREFIX": prefix,
+            "HATANG_INGEST__GROUP": group,
+            "HATANG_INGEST__CLIENT_ID": f"{group}-w1",
+            "HATANG_INGEST__SESSION_EXPIRY_S": "120",
+        }
+        worker_consumer = (stack.mqtt_url, f"{group}-w1", group, prefix, batch)
+        bare_consumer = (stack.mqtt_url, f"{bare_group}-1", bare_group, prefix, batch)
+
+        # (a) raw COPY of the pack phase's readings.
+        per_pack = 50
+        pack_readings = [
+            (
+                base + 100_000 + (i // len(devices)) * per_pack + k,
+                ids[devices[i % len(devices)]],
+                20.0 + k / 10,
+            )
+            for i in range(args.packs)
+            for k in range(per_pack)
+        ]
+        raw_copy = _raw_copy(url, pack_readings, batch, int(metric_row[0]))
+
+        # (b) and (c), single-reading messages: queue them for both sessions, then drain each.
+        asyncio.run(_touch_session(worker_consumer))
+        asyncio.run(_touch_session(bare_consumer))
+        publisher = _Publisher(stack.mqtt_url)
+        for i in range(args.messages):
+            device = devices[i % len(devices)]
+            publisher.send(
+                f"{prefix}/devices/{device}/telemetry", _single(base + i // len(devices), 30.0 + i % 40)
+            )
+        publisher.close()
+        bare_s = asyncio.run(_bare_drain(bare_consumer, args.messages, batch))
+        worker = _Worker(env, workdir / "single.log")
+        began = worker.connected_at()
+        single_s = worker.wait_stored(args.messages) - began
+        worker.stop()
+
+        # (c) packs: queued while the worker is away, then drained.
+        publisher = _Publisher(stack.mqtt_url)
+        for i in range(args.packs):
+            device = devices[i % len(devices)]
+            start = base + 100_000 + (i // len(devices)) * per_pack
+            publisher.send(
+                f"{prefix}/devices/{device}/telemetry", _pack(start, [20.0 + k / 10 for k in range(per_pack)])
+            )
+        publisher.close()
+        worker = _Worker(env, workdir / "packs.log")
+        began = worker.connected_at()
+        pack_s = worker.wait_stored(args.packs * per_pack) - began
+
+        # (d) latency at a fixed offered rate, the worker live.
+        latencies, offered = _latency(stack.mqtt_url, prefix, devices, args.rate, args.latency_seconds)
+        expected = args.messages + args.packs * per_pack + offered
+        time.sleep(1.0)
+        duplicates = worker.metric("hatang_ingest_readings_duplicate_total")
+        worker.stop()
+        with psycopg.connect(url) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT (device_id, metric_id, time)) FROM readings"
+            ).fetchone()
+            assert row is not None
+            rows, distinct = int(row[0]), int(row[1])
+    finally:
+        if worker is not None:
+            worker.stop()
+        with psycopg.connect(stack.database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
+        if started:
+            stack.down(only=started)
+    single_rate = args.messages / single_s
+    bare_rate = args.messages / bare_s
+    pack_rate = args.packs * per_pack / pack_s
+    return {
+        "benchmark": "ingest",
+        "batch_size": batch,
+        "flush_interval_ms": settings.ingest.flush_interval_ms,
+        "messages": args.messages,
+        "packs": args.packs,
+        "raw_copy_readings_s": round(raw_copy),
+        "bare_sub_msgs_s": round(bare_rate),
+        "single_msgs_s": round(single_rate),
+        "ratio_single_vs_bare": round(single_rate / bare_rate, 3),
+        "pack_readings_s": round(pack_rate),
+        "pack_msgs_s": round(args.packs / pack_s),
+        "ratio_pack_vs_copy": round(pack_rate / raw_copy, 3),
+        "latency_offered_msgs_s": args.rate,
+        "latency_messages": offered,
+        "latency_received": len(latencies),
+        "latency_p50_s": round(_quantile(latencies, 0.50), 4),
+        "latency_p99_s": round(_quantile(latencies, 0.99), 4),
+        "latency_max_s": round(max(latencies, default=float("nan")), 4),
+        "latency_mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
+        "lost": max(0, expected - distinct),
+        "duplicated": rows - distinct + max(0, distinct - expected),
+        "duplicates_skipped": int(duplicates),
+    }
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    result = measure(settings, args)
+    rows = [
+        ("(a) raw COPY into readings", f"{result['raw_copy_readings_s']:,} readings/s", ""),
+        ("(b) bare subscriber (drain)", f"{result['bare_sub_msgs_s']:,} msg/s", ""),
+        (
+            "(c) hatang, single readings",
+            f"{result['single_msgs_s']:,} msg/s",
+            f"{result['ratio_single_vs_bare']} x (b)",
+        ),
+        (
+            "(c) hatang, 50-record packs",
+            f"{result['pack_readings_s']:,} readings/s",
+            f"{result['ratio_pack_vs_copy']} x (a)",
+        ),
+        (
+            f"(d) latency @ {result['latency_offered_msgs_s']:,.0f} msg/s",
+            f"p50 {result['latency_p50_s']} s, p99 {result['latency_p99_s']} s",
+            f"{result['latency_received']:,}/{result['latency_messages']:,} seen",
+        ),
+        ("lost / duplicated", f"{result['lost']} / {result['duplicated']}", ""),
+    ]
+    for name, figure, ratio in rows:
+        print(f"{name:<32} {figure:>34}  {ratio}")
+    print(json.dumps(result))
+    return 0
