@@ -39,6 +39,9 @@ ROUTERS: tuple[str, ...] = (
     "bulk",
     "audit",
     "readiness",
+    "readings",
+    "streams",
+    "dashboard",
 )
 
 DESCRIPTION = """\

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,3 +61,19 @@ class MetricsMiddleware:
             route = route_of(scope)
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+
+
+# Live streams (api.streams): no device or client id as a label.
+STREAM_DROPPED = Counter(
+    "hatang_stream_dropped_total", "Readings dropped from slow stream clients' queues (oldest first)."
+)
+STREAM_DELIVERED = Counter(
+    "hatang_stream_readings_total", "Readings enqueued for stream clients (counted per client)."
+)
+STREAM_MESSAGES = Counter(
+    "hatang_stream_messages_total", "Fan-out messages received from the broker, by outcome.", ["outcome"]
+)
+STREAM_CLIENTS = Gauge("hatang_stream_clients", "Stream clients connected to this API process.")
+STREAM_FEED_UP = Gauge(
+    "hatang_stream_feed_connected", "1 while this process is subscribed to the fan-out topics."
+)

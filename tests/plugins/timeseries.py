@@ -1,7 +1,7 @@
 """Pytest plugin: a small fleet with readings, for time-series queries, rollups, streams and the page.
 
 ``fleet`` loads the firmware contracts into the test's database and adds two organisations, four
-areas (a province, two districts, a commune), three assets in three sectors and five devices (one
+areas (reused where the packaged ones are loaded) (a province, two districts, a commune), three assets in three sectors and five devices (one
 suspended, one never seen); ``Fleet.add_readings`` writes deterministic pseudo-random readings with
 COPY, the way ingest lands them, and keeps ``latest_readings`` and ``devices.last_seen`` in step.
 """
@@ -107,7 +107,7 @@ def make_fleet(conn: psycopg.Connection[Any]) -> Fleet:
         for code, name, level, parent in AREAS:
             conn.execute(
                 "INSERT INTO areas (code, name, level, parent_id)"
-                " VALUES (%s, %s, %s, (SELECT id FROM areas WHERE code = %s))",
+                " VALUES (%s, %s, %s, (SELECT id FROM areas WHERE code = %s)) ON CONFLICT (code) DO NOTHING",
                 (code, name, level, parent),
             )
         for external_id, org, area, sector, kind, lat, lon in ASSETS:

@@ -1,0 +1,312 @@
+"""``/v1/streams/readings``: normalised readings as ingest commits them, over WebSocket or SSE.
+
+Fed by one MQTT subscription per API process to the ingest fan-out topics (``api.mqtt_feed``), so
+any number of replicas serve streams without polling the database; ``api.streams.Hub`` filters and
+queues per client. The key comes as ``Authorization: Bearer`` or, for browsers (``EventSource`` and
+``WebSocket`` cannot set headers), as ``?key=``. A non-admin key receives only its own
+organisation's devices. Frames are JSON (docs/dashboard.md): ``hello``, ``readings`` (the client's
+running ``dropped`` count and columnar ``chunks``), ``status`` (the broker feed went up or down)
+and ``heartbeat``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+import psycopg
+from fastapi import APIRouter, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+from psycopg_pool import AsyncConnectionPool
+
+from api.auth import Principal
+from api.mqtt_feed import Feed
+from api.problems import COMMON, Problem, responses
+from api.streams import Hub, HubFullError, StreamFilter, Subscriber
+from hatang.settings import Settings
+from registry.errors import NotFoundError
+from registry.keys import authenticate
+
+router = APIRouter(tags=["streams"])
+
+PATH = "/v1/streams/readings"
+CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
+# A client's frames are gathered for this long after a wake-up: fewer, larger frames under load.
+COALESCE_S = 0.05
+# How often the device -> organisation directory looks for registry changes.
+DIRECTORY_POLL_S = 5.0
+
+Sector = Literal["transport", "energy", "electricity", "water", "urban"]
+SectorQuery = Annotated[Sector | None, Query(description="Only this sector.")]
+AreaQuery = Annotated[str | None, Query(pattern=CODE, max_length=63, description="Area and descendants.")]
+OrganisationQuery = Annotated[
+    str | None, Query(pattern=CODE, max_length=63, description="Organisation slug.")
+]
+DeviceQuery = Annotated[
+    str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$", max_length=64, description="One device.")
+]
+MetricQuery = Annotated[
+    str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,62}$", max_length=63, description="One metric.")
+]
+KeyQuery = Annotated[
+    str | None, Query(max_length=200, description="The API key, for browsers (else the header).")
+]
+
+
+def _hub(app: Any) -> Hub:
+    found: Hub = app.state.stream_hub
+    return found
+
+
+def _pool(app: Any) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+    found: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = app.state.pool
+    return found
+
+
+async def _keep_directory(app: FastAPI, hub: Hub) -> None:
+    """Keep ``hub.directory`` in step with the registry: changed devices, and any asked about."""
+    since: datetime | None = None
+    directory = hub.directory
+    while True:
+        try:
+            async with _pool(app).connection() as conn:
+                cur = await conn.execute(
+                    "SELECT external_id, organisation_id, updated_at FROM devices"
+                    " WHERE %(since)s::timestamptz IS NULL OR updated_at >= %(since)s - interval '5 seconds'"
+                    " OR external_id = ANY(%(unknown)s)",
+                    {"since": since, "unknown": sorted(directory.unknown)},
+                )
+                rows = await cur.fetchall()
+            directory.update((row[0], row[1]) for row in rows)
+            stamps = [row[2] for row in rows if row[2] is not None]
+            if stamps:
+                since = max(stamps) if since is None else max(since, *stamps)
+        except psycopg.Error:
+            pass  # the database is away: keep what is known, try again
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(directory.wanted.wait(), timeout=DIRECTORY_POLL_S)
+        directory.wanted.clear()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """One hub, one broker subscription and the directory task per process."""
+    settings: Settings = app.state.settings
+    hub = Hub(
+        prefix=settings.topic_prefix,
+        queue_size=settings.streams.queue_size,
+        max_clients=settings.streams.max_clients,
+    )
+    app.state.stream_hub = hub
+    feed = Feed(
+        url=app.state.mqtt_url, topic_filter=hub.topic_filter, on_message=hub.publish, on_status=hub.set_feed
+    )
+    tasks = [asyncio.create_task(feed.run()), asyncio.create_task(_keep_directory(app, hub))]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _token(authorization: str | None, key: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return key
+
+
+async def _filter(
+    app: Any,
+    *,
+    token: str | None,
+    sector: str | None,
+    area: str | None,
+    organisation: str | None,
+    device: str | None,
+    metric: str | None,
+) -> StreamFilter:
+    """Authenticate and resolve the request's filters (``Problem`` when they cannot be served)."""
+    if not token:
+        raise Problem("unauthorized", "send `Authorization: Bearer <key>` or `?key=<key>`")
+    async with _pool(app).connection() as conn:
+        found = await authenticate(conn, token=token)
+        if found is None:
+            raise Problem("unauthorized", "the key is unknown or revoked")
+        principal = Principal(
+            key_id=found.id, organisation_id=found.organisation_id, organisation=found.organisation,
+            role=found.role, name=found.name,
+        )  # fmt: skip
+        organisation_id = principal.within
+        if organisation is not None:
+            cur = await conn.execute("SELECT id FROM organisations WHERE slug = %s", (organisation,))
+            row = await cur.fetchone()
+            if row is None or (organisation_id is not None and row[0] != organisation_id):
+                raise NotFoundError("organisation", organisation)
+            organisation_id = row[0]
+        areas: frozenset[str] | None = None
+        if area is not None:
+            cur = await conn.execute(
+                "WITH RECURSIVE sub AS (SELECT id, code FROM areas WHERE code = %s"
+                " UNION SELECT c.id, c.code FROM areas c JOIN sub ON c.parent_id = sub.id)"
+                " SELECT code FROM sub",
+                (area,),
+            )
+            areas = frozenset(row[0] for row in await cur.fetchall())
+            if not areas:
+                raise NotFoundError("area", area)
+        if device is not None:
+            cur = await conn.execute(
+                "SELECT 1 FROM devices"
+                " WHERE external_id = %s AND (%s::bigint IS NULL OR organisation_id = %s)",
+                (device, principal.within, principal.within),
+            )
+            if await cur.fetchone() is None:
+                raise NotFoundError("device", device)
+        if metric is not None:
+            cur = await conn.execute("SELECT 1 FROM metrics WHERE name = %s", (metric,))
+            if await cur.fetchone() is None:
+                raise NotFoundError("metric", metric)
+    return StreamFilter(
+        sector=sector, areas=areas, organisation_id=organisation_id, device=device, metric=metric
+    )
+
+
+def _hello(hub: Hub, subscriber: Subscriber) -> bytes:
+    flt = subscriber.filter
+    return orjson.dumps(
+        {
+            "type": "hello",
+            "queue_size": subscriber.capacity,
+            "feed": "connected" if hub.feed_connected else "disconnected",
+            "filter": {"sector": flt.sector, "areas": sorted(flt.areas) if flt.areas is not None else None,
+                       "device": flt.device, "metric": flt.metric},
+        }
+    )  # fmt: skip
+
+
+async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> AsyncIterator[tuple[str, bytes]]:
+    """``(event, data)`` pairs for one client until it goes: readings, feed status, heartbeats."""
+    yield "hello", _hello(hub, subscriber)
+    feed = hub.feed_connected
+    while True:
+        try:
+            await asyncio.wait_for(subscriber.wake.wait(), timeout=heartbeat_s)
+        except TimeoutError:
+            yield "heartbeat", b'{"type":"heartbeat","dropped":%d,"feed":"%b"}' % (
+                subscriber.dropped, b"connected" if hub.feed_connected else b"disconnected",
+            )  # fmt: skip
+            continue
+        if hub.feed_connected != feed:
+            feed = hub.feed_connected
+            yield "status", b'{"type":"status","feed":"%b"}' % (b"connected" if feed else b"disconnected")
+        await asyncio.sleep(COALESCE_S)
+        chunks = subscriber.take()
+        if chunks:
+            yield "readings", subscriber.frame(chunks)
+
+
+@router.get(
+    PATH,
+    summary="Live readings as Server-Sent Events (the same path upgrades to a WebSocket)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Events `hello`, `readings`, `status`, `heartbeat`",
+        },
+        **responses(*COMMON, "not-found", "unavailable"),
+    },
+)
+async def stream_sse(
+    *,
+    request: Request,
+    key: KeyQuery = None,
+    sector: SectorQuery = None,
+    area: AreaQuery = None,
+    organisation: OrganisationQuery = None,
+    device: DeviceQuery = None,
+    metric: MetricQuery = None,
+) -> StreamingResponse:
+    hub = _hub(request.app)
+    settings: Settings = request.app.state.settings
+    stream_filter = await _filter(
+        request.app, token=_token(request.headers.get("authorization"), key), sector=sector, area=area,
+        organisation=organisation, device=device, metric=metric,
+    )  # fmt: skip
+    try:
+        subscriber = hub.subscribe(stream_filter)
+    except HubFullError as exc:
+        raise Problem("unavailable", str(exc)) from None
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for event, data in _frames(hub, subscriber, settings.streams.heartbeat_s):
+                yield b"event: %b\ndata: %b\n\n" % (event.encode(), data)
+        finally:
+            hub.unsubscribe(subscriber)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.websocket(PATH)
+async def stream_ws(
+    websocket: WebSocket,
+    *,
+    key: KeyQuery = None,
+    sector: SectorQuery = None,
+    area: AreaQuery = None,
+    organisation: OrganisationQuery = None,
+    device: DeviceQuery = None,
+    metric: MetricQuery = None,
+) -> None:
+    hub = _hub(websocket.app)
+    settings: Settings = websocket.app.state.settings
+    await websocket.accept()
+    try:
+        stream_filter = await _filter(
+            websocket.app, token=_token(websocket.headers.get("authorization"), key), sector=sector,
+            area=area, organisation=organisation, device=device, metric=metric,
+        )  # fmt: skip
+        subscriber = hub.subscribe(stream_filter)
+    except (Problem, NotFoundError, HubFullError) as exc:
+        status = 503 if isinstance(exc, HubFullError) else 404 if isinstance(exc, NotFoundError) else 401
+        if isinstance(exc, Problem):
+            status = exc.kind.status
+        error = {"type": "error", "status": status, "detail": str(exc)}
+        await websocket.send_text(orjson.dumps(error).decode())
+        await websocket.close(code=4000 + status)
+        return
+
+    async def send() -> None:
+        async for _, data in _frames(hub, subscriber, settings.streams.heartbeat_s):
+            await websocket.send_text(data.decode())
+
+    async def receive() -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.receive_text()  # clients say nothing; this notices them leaving
+
+    sender, receiver = asyncio.create_task(send()), asyncio.create_task(receive())
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.unsubscribe(subscriber)
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+
+
