@@ -23,6 +23,10 @@ COMMANDS: tuple[str, ...] = (
     "ingest",
     "bench",
     "settings",
+    "keys",
+    "api",
+    "seed",
+    "broker",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

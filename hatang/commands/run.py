@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from hatang.commands.seed import demo_key_file, seed
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
@@ -43,7 +44,11 @@ def _processes(settings: Settings) -> list[Process]:
     """The platform's processes, in start order."""
     port = settings.ingest.metrics_port
     where = f"metrics http://127.0.0.1:{port}/metrics" if port else "MQTT worker"
-    return [Process("ingest", ["ingest"], where)]
+    processes = [Process("ingest", ["ingest"], where)]
+    processes.append(Process("api", ["api"], f"http://{settings.api.host}:{settings.api.port}/docs"))
+    if settings.mqtt_url is None:  # the local Mosquitto: keep its password file in step with the registry
+        processes.append(Process("broker", ["broker", "sync", "--watch"], "password file from the registry"))
+    return processes
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -52,6 +57,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     started = stack.up()
     with psycopg.connect(stack.database_url) as conn:
         applied = migrate(conn)
+    _, demo_key = seed(stack.database_url, key_file=demo_key_file(settings))
     status = stack.status()
     processes = _processes(settings)
     children: list[tuple[Process, subprocess.Popen[bytes]]] = []
@@ -77,6 +83,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                     f"({ts.get('edition')} edition)  {status['database_url']}",
                     f"  Mosquitto {status['mosquitto'].get('version', '(external)')}  {status['mqtt_url']}",
                     f"  migrations applied now: {len(applied)}",
+                    f"  demo admin key: {demo_key}",
                     *(f"  {p.name:<10} {p.where}" for p in processes),
                     "",
                 ]

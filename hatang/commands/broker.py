@@ -1,0 +1,83 @@
+"""``hatang broker sync [--watch]``: render the local Mosquitto's password and ACL files from the registry.
+
+Only ``active`` devices are rendered (``registry.broker``); Mosquitto re-reads the files on SIGHUP
+(``LocalMosquitto.write_credentials``). ``--watch`` LISTENs on ``hatang_registry`` (the devices
+table's statement trigger) and re-renders after a short debounce whenever the set may have changed
+(``registry.broker.fingerprint``), so suspension, rotation and onboarding reach the broker within
+about a second. A clustered broker (EMQX) reads PostgreSQL itself instead: docs/registry.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+import psycopg
+
+from hatang.settings import Settings
+from hatang.stack import LocalMosquitto, Stack
+from registry.broker import broker_users, fingerprint
+
+# Re-check even without a notification this often (a notification lost to a reconnect).
+_POLL_S = 30.0
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``broker sync``."""
+    parser = subparsers.add_parser("broker", help="the MQTT broker's credentials")
+    inner = parser.add_subparsers(dest="broker_command", required=True, metavar="ACTION")
+    sync = inner.add_parser("sync", help="render Mosquitto's password/ACL files and reload it")
+    sync.add_argument("--watch", action="store_true", help="keep running; re-render on every registry change")
+    sync.set_defaults(func=_sync)
+
+
+def render(conn: psycopg.Connection[Any], mosquitto: LocalMosquitto) -> int:
+    """Render the files from the registry now and reload the broker; returns the devices rendered."""
+    users = broker_users(conn)
+    mosquitto.write_credentials(users)
+    return len(users)
+
+
+def watch(
+    database_url: str, mosquitto: LocalMosquitto, *, debounce_s: float, stop_after: float | None = None
+) -> None:
+    """Render, then re-render on each registry change until interrupted (or ``stop_after`` seconds)."""
+    started = time.monotonic()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("LISTEN hatang_registry")
+        last = fingerprint(conn)
+        count = render(conn, mosquitto)
+        print(f"hatang broker: rendered {count} active devices; watching for changes", flush=True)
+        while stop_after is None or time.monotonic() - started < stop_after:
+            timeout = _POLL_S if stop_after is None else min(_POLL_S, stop_after)
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+            time.sleep(debounce_s)  # let a burst of changes settle into one render
+            # Drain what arrived meanwhile without waiting.
+            for _ in conn.notifies(timeout=0):
+                pass
+            current = fingerprint(conn)
+            if current != last:
+                last = current
+                count = render(conn, mosquitto)
+                print(f"hatang broker: rendered {count} active devices", flush=True)
+
+
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    stack = Stack.from_settings(settings)
+    if stack.mosquitto is None:
+        print(
+            "hatang broker: HATANG_MQTT_URL names an external broker; it authenticates devices itself "
+            "(see docs/registry.md, EMQX's PostgreSQL authentication)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.watch:
+        watch(stack.database_url, stack.mosquitto, debounce_s=settings.registry.broker_debounce_s)
+        return 0
+    with psycopg.connect(stack.database_url) as conn:
+        count = render(conn, stack.mosquitto)
+    print(f"hatang broker: rendered {count} active devices")
+    return 0
