@@ -18,8 +18,10 @@ from tests.plugins.stack import TEMPLATE
 
 # 13:00 in Bắc Ninh (UTC+7) on 29 November 2026; the 2025 deadline has passed.
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
-FRESH = NOW - timedelta(hours=1)
-SILENT = NOW - timedelta(days=3)
+# How long before "now" a fresh and a silent device last reported.
+FRESH_AGE = timedelta(hours=1)
+SILENT_AGE = timedelta(days=3)
+FRESH = NOW - FRESH_AGE
 
 # area code -> (level, parent code)
 _AREAS = {
@@ -34,25 +36,26 @@ _ORGANISATIONS = ("so-gtvt", "evn-bn")
 _MODELS = {"loop-counter": "transport", "sonde": "water"}
 
 # external id -> (sector, area, organisation, essential, [(model, state, last_seen)])
-_ASSETS: dict[str, tuple[str, str, str, bool, list[tuple[str, str, datetime | None]]]] = {
+_ASSETS: dict[str, tuple[str, str, str, bool, list[tuple[str, str, str | None]]]] = {
     # Transport: 7 essential, 4 equipped (T4 T5 T6 T8), 2 ready (T5 T8); 40% of 7 needs 3.
     "T1": ("transport", "dong-ngan", "so-gtvt", True, []),  # no device
-    "T2": ("transport", "dong-ngan", "so-gtvt", True, [("loop-counter", "suspended", FRESH)]),  # not active
-    "T3": ("transport", "dong-ngan", "so-gtvt", True, [("sonde", "active", FRESH)]),  # wrong sector only
-    "T4": ("transport", "dong-ngan", "so-gtvt", True, [("loop-counter", "active", SILENT)]),  # silent
-    "T5": ("transport", "tan-hong", "so-gtvt", True, [("loop-counter", "active", FRESH)]),  # ready
+    "T2": ("transport", "dong-ngan", "so-gtvt", True, [("loop-counter", "suspended", "fresh")]),  # not active
+    "T3": ("transport", "dong-ngan", "so-gtvt", True, [("sonde", "active", "fresh")]),  # wrong sector only
+    "T4": ("transport", "dong-ngan", "so-gtvt", True, [("loop-counter", "active", "silent")]),  # silent
+    "T5": ("transport", "tan-hong", "so-gtvt", True, [("loop-counter", "active", "fresh")]),  # ready
     "T6": ("transport", "phuong-mao", "evn-bn", True, [("loop-counter", "active", None)]),  # never reported
-    "T7": ("transport", "dong-ngan", "so-gtvt", False, [("loop-counter", "active", FRESH)]),  # not essential
+    # Not essential: never counted.
+    "T7": ("transport", "dong-ngan", "so-gtvt", False, [("loop-counter", "active", "fresh")]),
     "T8": (
         "transport", "phuong-mao", "so-gtvt", True,
-        [("loop-counter", "active", FRESH), ("loop-counter", "suspended", None), ("sonde", "active", None)],
+        [("loop-counter", "active", "fresh"), ("loop-counter", "suspended", None), ("sonde", "active", None)],
     ),  # ready (one fitting active fresh device is enough)
     # Water: 5 essential, 3 equipped, 2 ready: exactly 40.0%, met.
-    "W1": ("water", "phuong-mao", "evn-bn", True, [("sonde", "active", FRESH)]),
-    "W2": ("water", "phuong-mao", "evn-bn", True, [("sonde", "active", FRESH), ("sonde", "active", SILENT)]),
-    "W3": ("water", "phuong-mao", "evn-bn", True, [("sonde", "active", SILENT)]),
+    "W1": ("water", "phuong-mao", "evn-bn", True, [("sonde", "active", "fresh")]),
+    "W2": ("water", "phuong-mao", "evn-bn", True, [("sonde", "active", "fresh"), ("sonde", "active", None)]),
+    "W3": ("water", "phuong-mao", "evn-bn", True, [("sonde", "active", "silent")]),
     "W4": ("water", "phuong-mao", "evn-bn", True, []),
-    "W5": ("water", "phuong-mao", "evn-bn", True, [("sonde", "retired", FRESH)]),
+    "W5": ("water", "phuong-mao", "evn-bn", True, [("sonde", "retired", "fresh")]),
 }  # fmt: skip
 
 # scope (area, organisation) -> sector -> (essential, equipped, ready)
@@ -92,8 +95,9 @@ class World:
     assets: dict[str, int]
 
 
-def build_world(db_url: str) -> World:
-    """Fill ``db_url`` with the hand-computed province."""
+def build_world(db_url: str, *, now: datetime = NOW) -> World:
+    """Fill ``db_url`` with the hand-computed province, its devices' reports timed relative to ``now``."""
+    seen = {"fresh": now - FRESH_AGE, "silent": now - SILENT_AGE, None: None}
     areas: dict[str, int] = {}
     organisations: dict[str, int] = {}
     assets: dict[str, int] = {}
@@ -138,15 +142,15 @@ def build_world(db_url: str) -> World:
                     INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state, last_seen)
                     VALUES (%s, %s, %s, %s, %s, %s)
                     """,
-                    (f"dev-{serial:03d}", models[model], organisations[org], row[0], state, last_seen),
+                    (f"dev-{serial:03d}", models[model], organisations[org], row[0], state, seen[last_seen]),
                 )
         # A device on no asset counts for nothing.
         conn.execute(
             "INSERT INTO devices (external_id, model_id, organisation_id, state, last_seen) "
             "VALUES ('dev-loose', %s, %s, 'active', %s)",
-            (models["sonde"], organisations["evn-bn"], FRESH),
+            (models["sonde"], organisations["evn-bn"], seen["fresh"]),
         )
-    return World(db_url=db_url, now=NOW, areas=areas, organisations=organisations, assets=assets)
+    return World(db_url=db_url, now=now, areas=areas, organisations=organisations, assets=assets)
 
 
 @pytest.fixture(scope="session")
@@ -166,5 +170,11 @@ def quiet_template(stack: Stack) -> None:
 
 @pytest.fixture
 def readiness_world(quiet_template: None, db_url: str) -> World:
-    """The test's own database holding the hand-computed province."""
+    """The test's own database holding the hand-computed province at the fixed ``NOW``."""
     return build_world(db_url)
+
+
+@pytest.fixture
+def readiness_world_now(quiet_template: None, db_url: str) -> World:
+    """The hand-computed province with reports timed relative to the real clock (for the API)."""
+    return build_world(db_url, now=datetime.now(UTC))

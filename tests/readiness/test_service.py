@@ -201,7 +201,8 @@ def test_gaps_grouped_by_reason_and_paginated(readiness_world: World) -> None:
     after = result.next_after
     while after is not None:
         page = run(
-            url, lambda conn, after=after: service.gaps(  # type: ignore[misc]
+            url,
+            lambda conn, after=after: service.gaps(  # type: ignore[misc]
                 conn, settings=SETTINGS, now=NOW, limit=3, after=after
             ),
         )
@@ -210,9 +211,7 @@ def test_gaps_grouped_by_reason_and_paginated(readiness_world: World) -> None:
     assert seen == EXPECTED_GAPS
     silent = run(
         url,
-        lambda conn: service.gaps(
-            conn, settings=SETTINGS, now=NOW, limit=10, reason="silent", area="tu-son"
-        ),
+        lambda conn: service.gaps(conn, settings=SETTINGS, now=NOW, limit=10, reason="silent", area="tu-son"),
     )
     assert [(g.external_id, g.last_seen) for g in silent.items] == [("T4", NOW - timedelta(days=3))]
     assert silent.summary == {"silent": {"transport": 1}}
