@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "api",
     "seed",
     "broker",
+    "simulate",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

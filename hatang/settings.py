@@ -169,6 +169,20 @@ class StreamSettings(BaseModel):
     )
 
 
+class SimulatorSettings(BaseModel):
+    """Simulated fleets (``hatang simulate``) and the small one ``make run`` keeps publishing."""
+
+    fleet_file: Path = Field(
+        default=Path(".data/simulators/fleet.json"),
+        description="The simulated fleet's device credentials (written mode 0600).",
+    )
+    api_url: str | None = Field(
+        default=None, description="Registry API the fleet is created through; unset: this host's API."
+    )
+    run_devices: int = Field(default=27, ge=0, description="`make run`: simulated devices (0: none).")
+    run_rate: float = Field(default=9.0, gt=0, description="`make run`: messages per second they send.")
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -191,3 +205,4 @@ class Settings(BaseSettings):
     readiness: ReadinessSettings = ReadinessSettings()
     timeseries: TimeseriesSettings = TimeseriesSettings()
     streams: StreamSettings = StreamSettings()
+    simulators: SimulatorSettings = SimulatorSettings()

@@ -1,6 +1,7 @@
 """The one publishing engine: many MQTT 5 device connections per process, paced by a token schedule.
 
-Owns :class:`BrokerAddress`/:func:`parse_url`, :class:`Connections` (one paho client per device,
+Owns :class:`BrokerAddress`/:func:`parse_url`, :class:`FanoutListener` (the latency probe on
+ingest's ``<prefix>/normalized/#`` fan-out), :class:`Connections` (one paho client per device,
 all driven by one ``selectors`` loop of the process: no thread per connection) and
 :func:`publish_schedule`, which sends ``rate × duration`` messages on a token schedule (message
 ``n`` is due at ``start + n/rate``; a worker that falls behind sends its backlog at once rather than
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
@@ -264,3 +267,62 @@ def publish_schedule(
             last_progress = now
     if progress is not None:
         progress(time.monotonic() - start_monotonic)
+
+
+class FanoutListener:
+    """Subscribes to ingest's fan-out and records, per device of ``devices`` in each fan-out message,
+    the seconds from its newest reading's time to the message's arrival (publish → commit → fan-out).
+
+    A fan-out message is published right after its batch commits, so this is the commit latency
+    plus one loopback hop; reading times are the publishers' send times (docs/load-testing.md).
+    """
+
+    def __init__(
+        self, address: BrokerAddress, *, topic_prefix: str, devices: set[str], client_id: str
+    ) -> None:
+        self._devices = devices
+        self._topic = f"{topic_prefix}/normalized/#"
+        self._lock = threading.Lock()
+        self.latencies: list[float] = []
+        self._subscribed = threading.Event()
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        self._client.username_pw_set(address.username, address.password)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._address = address
+
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if not reason.is_failure:
+            client.subscribe(self._topic, qos=0)
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
+        self._subscribed.set()
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        arrived = time.time()
+        try:
+            doc = orjson.loads(message.payload)
+            pairs = zip(doc["device"], doc["time"], strict=True)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return
+        newest: dict[str, float] = {}
+        for device, at in pairs:
+            if device in self._devices and at > newest.get(device, 0.0):
+                newest[device] = at
+        with self._lock:
+            self.latencies.extend(arrived - at for at in newest.values())
+
+    def __enter__(self) -> FanoutListener:
+        self._client.connect(self._address.host, self._address.port, keepalive=30)
+        self._client.loop_start()
+        if not self._subscribed.wait(10.0):
+            self.__exit__(None, None, None)
+            raise PublishError("could not subscribe to the fan-out", reason="timeout")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
