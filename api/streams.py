@@ -57,7 +57,7 @@ class StreamFilter:
         return (self.sector is None or self.sector == sector) and (self.areas is None or area in self.areas)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: clients are kept in a set
 class Subscriber:
     """One client's queue of chunks, bounded in readings; the oldest chunks go first when it is full."""
 

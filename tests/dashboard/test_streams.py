@@ -1,0 +1,179 @@
+"""Live streams: the hub's filters and bounded queues, and WebSocket/SSE clients fed over real MQTT."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+
+from api.streams import Hub, StreamFilter
+from hatang.settings import Settings
+from tests.plugins.api import Keys
+from tests.plugins.ingest import publish
+from tests.plugins.timeseries import Fleet
+
+PREFIX = "p/v1"
+
+
+def _message(devices: list[str], metrics: list[str], values: list[float], t: float = 1.7e9) -> bytes:
+    return orjson.dumps(
+        {"batch": 1, "device": devices, "metric": metrics, "time": [t + i for i in range(len(devices))],
+         "value": values}
+    )  # fmt: skip
+
+
+def _readings(hub_frames: list[bytes]) -> list[tuple[str, str, str, float]]:
+    out = []
+    for frame in hub_frames:
+        chunk = orjson.loads(frame)
+        pairs = zip(chunk["device"], chunk["value"], strict=True)
+        out += [(chunk["sector"], chunk["area"], d, v) for d, v in pairs]
+    return out
+
+
+def test_slices_and_per_reading_filters() -> None:
+    hub = Hub(prefix=PREFIX, queue_size=100, max_clients=10)
+    hub.directory.update([("wq-1", 1), ("loop-1", 2)])
+    everyone = hub.subscribe(StreamFilter())
+    water = hub.subscribe(StreamFilter(sector="water"))
+    tu_son = hub.subscribe(StreamFilter(areas=frozenset({"tu-son", "dong-ngan"})))
+    org_1 = hub.subscribe(StreamFilter(organisation_id=1))
+    level = hub.subscribe(StreamFilter(metric="water_level"))
+    hub.publish(f"{PREFIX}/normalized/water/dong-ngan",
+                _message(["wq-1", "wq-1", "wq-9"], ["water_ph", "water_level", "water_ph"], [7.1, 2.5, 6.9]))
+    hub.publish(f"{PREFIX}/normalized/transport/que-vo", _message(["loop-1"], ["traffic_flow"], [120]))
+    assert len(_readings(everyone.take())) == 4
+    assert [r[2:] for r in _readings(water.take())] == [("wq-1", 7.1), ("wq-1", 2.5), ("wq-9", 6.9)]
+    assert {r[1] for r in _readings(tu_son.take())} == {"dong-ngan"}
+    # wq-9 is not in the directory yet: withheld from organisation-bound clients, and asked about.
+    assert [r[2:] for r in _readings(org_1.take())] == [("wq-1", 7.1), ("wq-1", 2.5)]
+    assert hub.directory.unknown == {"wq-9"}
+    assert _readings(level.take()) == [("water", "dong-ngan", "wq-1", 2.5)]
+
+
+def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
+    hub = Hub(prefix=PREFIX, queue_size=5, max_clients=10)
+    slow = hub.subscribe(StreamFilter())
+    fast = hub.subscribe(StreamFilter())
+    for i in range(6):
+        hub.publish(f"{PREFIX}/normalized/water/a", _message(["d1", "d2"], ["m", "m"], [i, i]))
+        fast.take()
+    kept = _readings(slow.take())
+    assert [v for *_, v in kept] == [4, 4, 5, 5]  # the newest two chunks; four chunks dropped
+    assert slow.dropped == 8
+    assert fast.dropped == 0
+    frame = orjson.loads(slow.frame([]))
+    assert frame == {"type": "readings", "dropped": 8, "chunks": []}
+
+
+def test_malformed_messages_and_topics_are_ignored() -> None:
+    hub = Hub(prefix=PREFIX, queue_size=5, max_clients=1)
+    client = hub.subscribe(StreamFilter())
+    hub.publish(f"{PREFIX}/normalized/water/a", b"not json")
+    hub.publish(f"{PREFIX}/normalized/water/a", b'{"device": ["a"], "metric": [], "time": [], "value": []}')
+    hub.publish("elsewhere/water/a", _message(["d"], ["m"], [1]))
+    assert client.take() == []
+    with pytest.raises(RuntimeError, match="at most 1"):
+        hub.subscribe(StreamFilter())
+
+
+@pytest.fixture
+def api_settings(topic_prefix: str) -> Settings:
+    """The app under test listens on this test's own topics, with quick heartbeats."""
+    return Settings(topic_prefix=topic_prefix, streams={"heartbeat_s": 0.5, "queue_size": 1000})
+
+
+def _wait_feed(client: TestClient, *devices: str) -> None:
+    """Until the API is subscribed and its directory knows ``devices`` (polled every few seconds)."""
+    hub: Hub = client.app.state.stream_hub  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 20
+    while not hub.feed_connected or not set(devices) <= hub.directory.organisation_of.keys():
+        assert time.monotonic() < deadline, "the API never subscribed or never learnt the devices"
+        time.sleep(0.05)
+
+
+def _collect(
+    ws: WebSocketTestSession, want: int, timeout: float = 20
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    readings: list[Any] = []
+    frames: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(readings) < want and time.monotonic() < deadline:
+        frame = ws.receive_json()
+        frames.append(frame)
+        if frame["type"] == "readings":
+            for chunk in frame["chunks"]:
+                readings += list(zip(chunk["device"], chunk["metric"], chunk["value"], strict=True))
+    return readings, frames
+
+
+def test_websocket_clients_see_what_their_key_may_read(
+    api_client: TestClient, keys: Keys, fleet: Fleet, stack: Any, topic_prefix: str
+) -> None:
+    _wait_feed(api_client, "wq-1", "wq-2", "loop-1")
+    token_a = keys["viewer_a"]["Authorization"].removeprefix("Bearer ")
+    with (
+        api_client.websocket_connect(f"/v1/streams/readings?key={token_a}") as viewer,
+        api_client.websocket_connect("/v1/streams/readings", headers=keys["admin"]) as admin,
+        api_client.websocket_connect("/v1/streams/readings?sector=transport", headers=keys["admin"]) as roads,
+    ):
+        for ws in (viewer, admin, roads):
+            hello = ws.receive_json()
+            assert hello["type"] == "hello"
+            assert hello["feed"] == "connected"
+        publish(stack.mqtt_url, [
+            (f"{topic_prefix}/normalized/water/dong-ngan",
+             _message(["wq-1", "wq-2"], ["water_ph"] * 2, [7.0, 7.2])),
+            (f"{topic_prefix}/normalized/transport/que-vo", _message(["loop-1"], ["traffic_flow"], [300.0])),
+        ], qos=0)  # fmt: skip
+        got, _ = _collect(admin, 3)
+        assert sorted(got) == [
+            ("loop-1", "traffic_flow", 300.0), ("wq-1", "water_ph", 7.0), ("wq-2", "water_ph", 7.2)
+        ]
+        got, _ = _collect(roads, 1)
+        assert got == [("loop-1", "traffic_flow", 300.0)]
+        got, _ = _collect(viewer, 2)
+        assert sorted(got) == [("wq-1", "water_ph", 7.0), ("wq-2", "water_ph", 7.2)]
+        # loop-1 belongs to org-b: a viewer of org-a never receives it (a heartbeat follows, nothing else).
+        frame = viewer.receive_json()
+        while frame["type"] != "heartbeat":
+            assert frame["type"] != "readings" or all("loop-1" not in c["device"] for c in frame["chunks"])
+            frame = viewer.receive_json()
+
+
+def test_bad_keys_and_invisible_filters_are_refused(api_client: TestClient, keys: Keys, fleet: Fleet) -> None:
+    with api_client.websocket_connect("/v1/streams/readings?key=htg_nope") as ws:
+        assert ws.receive_json()["status"] == 401
+    with api_client.websocket_connect("/v1/streams/readings?device=loop-1", headers=keys["viewer_a"]) as ws:
+        assert ws.receive_json() == {"type": "error", "status": 404, "detail": "no device 'loop-1'"}
+    response = api_client.get("/v1/streams/readings")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    response = api_client.get("/v1/streams/readings?area=nowhere", headers=keys["admin"])
+    assert response.status_code == 404
+
+
+def test_server_sent_events(
+    api_client: TestClient, keys: Keys, fleet: Fleet, stack: Any, topic_prefix: str
+) -> None:
+    _wait_feed(api_client, "wq-1", "wq-2")
+    with api_client.stream("GET", "/v1/streams/readings?area=tu-son", headers=keys["operator_a"]) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines) == "event: hello"
+        publish(stack.mqtt_url, [
+            (f"{topic_prefix}/normalized/water/que-vo", _message(["wq-2"], ["water_ph"], [6.0])),
+            (f"{topic_prefix}/normalized/water/dong-ngan", _message(["wq-1"], ["water_ph"], [7.5])),
+        ], qos=0)  # fmt: skip
+        for line in lines:
+            if line.startswith("data: ") and '"readings"' in line:
+                frame = orjson.loads(line.removeprefix("data: "))
+                assert [(c["area"], c["device"], c["value"]) for c in frame["chunks"]] == [
+                    ("dong-ngan", ["wq-1"], [7.5])
+                ]
+                break
