@@ -61,6 +61,7 @@ class LoadResult:
     readings_acked: int = 0
     dead_acked: dict[str, int] = field(default_factory=dict)
     faults_acked: dict[str, int] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)
     silent_devices: int = 0
     behind_max_s: float = 0.0
     publish_s: float = 0.0  # wall time from the start until the last worker sent its last message
@@ -69,7 +70,7 @@ class LoadResult:
         """Fold one worker's tally in."""
         for key in ("sent", "acked", "refused", "unacked", "readings_acked", "silent_devices"):
             setattr(self, key, getattr(self, key) + part[key])
-        for key in ("dead_acked", "faults_acked"):
+        for key in ("dead_acked", "faults_acked", "refusals"):
             target: dict[str, int] = getattr(self, key)
             for name, n in part[key].items():
                 target[name] = target.get(name, 0) + n
@@ -86,6 +87,7 @@ def _worker(
     index: int,
     devices: tuple[SimDevice, ...],
     *,
+    silent: frozenset[str],
     ready: Any,
     go: Any,
     start_at: Synchronized[float],
@@ -100,7 +102,8 @@ def _worker(
             devices=devices, models=models, topic_prefix=spec.topic_prefix, seed=spec.seed,
             pack=spec.pack, run_id=f"{spec.run_id}-{index}",
         )  # fmt: skip
-        connections = Connections(spec.broker, qos=spec.qos, client_prefix=f"{spec.run_id}", tally=tally)
+        client_prefix = f"{spec.run_id}-{index}"  # unique per worker: one client id, one session
+        connections = Connections(spec.broker, qos=spec.qos, client_prefix=client_prefix, tally=tally)
         identities: list[tuple[str, str | None]] = [(d.external_id, d.secret) for d in devices]
         conns = connections.connect(identities, timeout_s=spec.connect_timeout_s)
         service_index = -1
@@ -113,8 +116,8 @@ def _worker(
             )
         rng = random.Random(spec.seed * 7919 + index)
         silent_at = [
-            spec.duration_s * rng.uniform(0.25, 0.75) if rng.random() < spec.faults.silent else float("inf")
-            for _ in devices
+            spec.duration_s * rng.uniform(0.25, 0.75) if d.external_id in silent else float("inf")
+            for d in devices
         ]
         ready.release()
         go.wait()
@@ -180,11 +183,15 @@ def run_load(spec: LoadSpec, *, status: Callable[[str], None] | None = None) -> 
     start_at: Synchronized[float] = ctx.Value("d", 0.0)
     progress: SynchronizedArray[int] = ctx.Array("q", processes * 2)
     results = ctx.Queue()
+    # Exactly round(fraction x devices) go silent (at least one when asked for any), drawn by the seed.
+    quiet = round(spec.faults.silent * len(spec.devices)) or (1 if spec.faults.silent > 0 else 0)
+    silent = frozenset(d.external_id for d in random.Random(spec.seed).sample(spec.devices, quiet))
     workers = [
         ctx.Process(
             target=_worker,
             args=(spec, i, part),
-            kwargs={"ready": ready, "go": go, "start_at": start_at, "progress": progress, "results": results},
+            kwargs={"silent": silent, "ready": ready, "go": go, "start_at": start_at, "progress": progress,
+                    "results": results},
             name=f"sim-worker-{i}",
             daemon=True,
         )

@@ -62,7 +62,8 @@ class Tally:
 
     sent: int = 0
     acked: int = 0
-    refused: int = 0  # PUBACK with a failure reason code (>= 0x80)
+    refused: int = 0  # PUBACK with a failure reason code (>= 0x80), or paho could not queue it
+    refusals: dict[str, int] = field(default_factory=dict)  # why, by reason code or paho error
     readings_acked: int = 0
     dead_acked: dict[str, int] = field(default_factory=dict)
     faults_acked: dict[str, int] = field(default_factory=dict)
@@ -114,6 +115,7 @@ class Connections:
         tally = self._tally
         if reason.is_failure:
             tally.refused += 1
+            tally.refusals[str(reason)] = tally.refusals.get(str(reason), 0) + 1
             return
         readings, dead, fault = entry
         tally.acked += 1
@@ -191,6 +193,8 @@ class Connections:
         self._tally.sent += 1
         if info.rc != paho.MQTT_ERR_SUCCESS:
             self._tally.refused += 1
+            name = paho.error_string(info.rc)
+            self._tally.refusals[name] = self._tally.refusals.get(name, 0) + 1
             return
         if info.is_published():  # QoS 0 written at once: on_publish ran before we could note it
             self._tally.acked += 1

@@ -119,6 +119,7 @@ def summarise(
         "messages_acked": result.acked,
         "messages_refused": result.refused,
         "messages_unacked": result.unacked,
+        "refusals": dict(sorted(result.refusals.items())),
         "faults_injected": dict(sorted(result.faults_acked.items())),
         "silent_devices": result.silent_devices,
         "devices": len(spec.devices),

@@ -234,7 +234,7 @@ class SolarSignal:
 
     def energy_kwh(self, t: float) -> float:
         """``energy0 + ∫ clear-sky power × 0.75`` (exact, never decreasing)."""
-        days = math.floor((t + 7 * 3600.0 - REF_EPOCH) / DAY_S)
+        days = math.floor((t - REF_EPOCH) / DAY_S)  # REF_EPOCH is a local midnight
         hours = days * self._bell_integral_h(24.0) + self._bell_integral_h(local_hour(t))
         return self.energy0_kwh + 0.9 * self.capacity_kw * self.g_max / 1000.0 * 0.75 * hours
 
@@ -384,7 +384,7 @@ class StreetlightSignal:
 
     def energy_kwh(self, t: float) -> float:
         """The luminaire's register: ``energy0 + ∫ power dt`` (exact, never decreasing)."""
-        days = math.floor((t + 7 * 3600.0 - REF_EPOCH) / DAY_S)
+        days = math.floor((t - REF_EPOCH) / DAY_S)  # REF_EPOCH is a local midnight
         return self.energy0_kwh + (days * self.day_wh + self._wh_today(local_hour(t))) / 1000.0
 
     def values(self, t: float) -> dict[str, float]:

@@ -104,7 +104,7 @@ class DailyProfile:
 
     def integral(self, t: float) -> float:
         """``∫ profile dt`` from :data:`REF_EPOCH` to ``t``, in profile-units × s."""
-        local = t + LOCAL_OFFSET_S - REF_EPOCH
+        local = t - REF_EPOCH  # REF_EPOCH is a local midnight
         days = math.floor(local / DAY_S)
         within_h = (local - days * DAY_S) / 3600.0
         return (days * _day_integral_h(self) + self._hours_integral(within_h)) * 3600.0
