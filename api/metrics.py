@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 from prometheus_client import Counter, Gauge, Histogram
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter(
@@ -26,14 +25,9 @@ BULK_ROWS = Counter(
 
 
 def route_of(scope: Scope) -> str:
-    """The template of the route that matches ``scope``, or ``unmatched``."""
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", ()):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    """The template of the route that handled ``scope`` (set by the router), or ``unmatched``."""
+    route = scope.get("route")
+    return str(getattr(route, "path", None) or "unmatched")
 
 
 class MetricsMiddleware:

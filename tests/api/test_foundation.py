@@ -98,3 +98,10 @@ def test_keys_are_shown_once_and_revocable(api_client: TestClient, keys: Keys) -
     assert api_client.delete(f"/v1/keys/{issued.json()['id']}", headers=keys["operator_b"]).status_code == 404
     assert api_client.delete(f"/v1/keys/{issued.json()['id']}", headers=keys["operator_a"]).status_code == 204
     assert api_client.get("/v1/organisations/org-a", headers=new_headers).status_code == 401
+
+
+def test_metrics_are_labelled_by_route_template(api_client: TestClient, keys: Keys) -> None:
+    api_client.get("/v1/organisations/org-a", headers=keys["admin"])
+    text = api_client.get("/metrics").text
+    assert 'route="/v1/organisations/{slug}"' in text
+    assert "org-a" not in text
