@@ -48,6 +48,12 @@ def _processes(settings: Settings) -> list[Process]:
     processes.append(Process("api", ["api"], f"http://{settings.api.host}:{settings.api.port}/docs"))
     if settings.mqtt_url is None:  # the local Mosquitto: keep its password file in step with the registry
         processes.append(Process("broker", ["broker", "sync", "--watch"], "password file from the registry"))
+    sim = settings.simulators
+    if sim.run_devices > 0:  # a small simulated fleet (made through the API once) keeps the dashboard alive
+        argv = ["simulate", "run", "--forever", "--ensure-fleet", str(sim.run_devices),
+                "--devices", str(sim.run_devices), "--rate", f"{sim.run_rate:g}"]  # fmt: skip
+        where = f"{sim.run_devices} simulated devices, {sim.run_rate:g} msg/s"
+        processes.append(Process("simulate", argv, where))
     return processes
 
 

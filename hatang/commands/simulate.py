@@ -29,7 +29,7 @@ from hatang.commands.broker import render
 from hatang.commands.seed import demo_key_file, seed
 from hatang.settings import Settings
 from hatang.stack import Stack
-from simulators.errors import SimulatorError
+from simulators.errors import PublishError, SimulatorError
 from simulators.fleet import Fleet, UrllibHttp, create_fleet, load_fleet, save_fleet
 from simulators.load import LoadSpec, run_load, stderr_status
 from simulators.messages import FaultPlan
@@ -164,7 +164,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.forever:
             print(f"hatang simulate: {len(devices)} devices at {args.rate:g} msg/s until stopped", flush=True)
             while True:
-                result = run_load(spec)
+                try:
+                    result = run_load(spec)
+                except PublishError as exc:  # e.g. the broker has not loaded new credentials yet
+                    print(f"hatang simulate: {exc}; retrying in 5 s", file=sys.stderr, flush=True)
+                    time.sleep(5)
+                    continue
                 print(f"hatang simulate: {result.sent} messages, {result.acked} acknowledged", flush=True)
         if args.no_report:
             result = run_load(spec, status=stderr_status)
