@@ -176,7 +176,7 @@ def responses(*slugs: str) -> dict[int | str, dict[str, Any]]:
 
 
 #: Problems every authenticated route may answer with.
-COMMON = ("unauthorized", "forbidden", "validation")
+COMMON = ("bad-request", "unauthorized", "forbidden", "validation")
 
 _HTTP_SLUGS = {
     400: "bad-request",

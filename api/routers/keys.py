@@ -60,7 +60,7 @@ def _public(row: service.ApiKey) -> KeyPublic:
     return KeyPublic.model_validate(row)
 
 
-@router.get("", summary="List API keys", responses=responses(*COMMON, "invalid-cursor"))
+@router.get("", summary="List API keys", responses=responses(*COMMON, "invalid-cursor", "not-found"))
 async def list_keys(
     *,
     principal: Writer,

@@ -3,24 +3,27 @@
 ``api_client`` is a Starlette ``TestClient`` (lifespan run, so the pool is open and contracts loaded)
 on a fresh migrated database; ``keys`` loads the packaged areas (Bắc Ninh, 2023) and holds bearer
 headers for an admin of the ``city`` organisation and an operator and a viewer of each of ``org-a``
-and ``org-b``. ``api_db`` is a
+and ``org-b``. ``api_server`` serves the app with a real uvicorn on a free port. ``api_db`` is a
 synchronous connection to the same database for arranging and inspecting data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from hatang.settings import Settings
-from hatang.stack import Stack
+from hatang.stack import Stack, free_port
 from registry.areas import load_areas, packaged_areas
 from registry.audit import CLI
 from registry.keys import Role, create_key
@@ -78,6 +81,27 @@ def api_client(db_url: str, stack: Stack, api_settings: Settings) -> Iterator[Te
 def keys(db_url: str) -> Keys:
     """The packaged areas, organisations ``city``, ``org-a``, ``org-b`` and a key of each role."""
     return asyncio.run(_issue(db_url))
+
+
+@pytest.fixture
+def api_server(db_url: str, stack: Stack, api_settings: Settings) -> Iterator[str]:
+    """The app served by a real uvicorn on a free loopback port (lifespan run); yields its base URL."""
+    app = create_app(api_settings, database_url=db_url, mqtt_url=stack.mqtt_url)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="api-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture
