@@ -28,15 +28,18 @@ from registry.readiness.errors import (
 Conn = psycopg.AsyncConnection[Any]
 
 # Descendants of one area through the current hierarchy (areas.parent_id), the area included. The
-# depth bound stops a parent cycle (a data error) from recursing forever.
-_SCOPE = sql.SQL(
-    """
-    scope (id, depth) AS (
-        SELECT id, 0 FROM areas WHERE id = %(area_id)s
+# depth bound stops a parent cycle (a data error) from recursing forever. Fetched first and passed
+# as an array: the planner then sees how many assets the scope holds (a commune's few hundred are
+# probed through the device index; a district's or the province's are hashed), which it cannot
+# guess through a recursive CTE.
+_SCOPE = """
+    WITH RECURSIVE scope (id, depth) AS (
+        SELECT id, 0 FROM areas WHERE id = %s
         UNION ALL
         SELECT a.id, s.depth + 1 FROM areas a JOIN scope s ON a.parent_id = s.id WHERE s.depth < 32
-    )"""
-)
+    )
+    SELECT DISTINCT id FROM scope
+"""
 
 # One row per essential asset in scope with what readiness needs of its active fitting devices.
 # A device "fits" when its model's sector is the asset's; ``last_seen`` is the freshest of them.
@@ -100,7 +103,7 @@ class Gap:
 def _filters(*, area_id: int | None, organisation_id: int | None, sector: str | None = None) -> sql.Composed:
     parts: list[sql.Composable] = []
     if area_id is not None:
-        parts.append(sql.SQL(" AND a.area_id IN (SELECT id FROM scope)"))
+        parts.append(sql.SQL(" AND a.area_id = ANY(%(area_ids)s)"))
     if organisation_id is not None:
         parts.append(sql.SQL(" AND a.organisation_id = %(organisation_id)s"))
     if sector is not None:
@@ -108,11 +111,12 @@ def _filters(*, area_id: int | None, organisation_id: int | None, sector: str | 
     return sql.Composed(parts)
 
 
-def _with(area_id: int | None, *ctes: sql.Composable) -> sql.Composable:
-    """``WITH [RECURSIVE] [scope, ]ctes...``: the area scope only when an area filter is given."""
-    if area_id is not None:
-        return sql.SQL("WITH RECURSIVE ") + sql.SQL(", ").join([_SCOPE, *ctes])
-    return sql.SQL("WITH ") + sql.SQL(", ").join(ctes) if ctes else sql.SQL("")
+async def _area_ids(conn: Conn, area_id: int | None) -> list[int] | None:
+    """``area_id`` and its descendants, or None without an area filter."""
+    if area_id is None:
+        return None
+    cur = await conn.execute(_SCOPE, (area_id,))
+    return [row[0] for row in await cur.fetchall()]
 
 
 async def area_id(conn: Conn, *, code: str) -> int:
@@ -141,14 +145,14 @@ async def live_counts(
     ``since`` is the start of the freshness window; sectors without essential assets are absent.
     """
     query = sql.SQL(
-        "{head} SELECT sector, count(*), count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready) "
-        "FROM per_asset GROUP BY sector"
-    ).format(
-        head=_with(
-            area_id, _PER_ASSET.format(filters=_filters(area_id=area_id, organisation_id=organisation_id))
-        )
-    )
-    params = {"since": since, "area_id": area_id, "organisation_id": organisation_id}
+        "WITH {per_asset} SELECT sector, count(*), count(*) FILTER (WHERE equipped),"
+        " count(*) FILTER (WHERE ready) FROM per_asset GROUP BY sector"
+    ).format(per_asset=_PER_ASSET.format(filters=_filters(area_id=area_id, organisation_id=organisation_id)))
+    params = {
+        "since": since,
+        "area_ids": await _area_ids(conn, area_id),
+        "organisation_id": organisation_id,
+    }
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         rows = await cur.fetchall()
@@ -226,18 +230,37 @@ async def gap_summary(
     organisation_id: int | None = None,
     sector: str | None = None,
 ) -> dict[tuple[str, str], int]:
-    """Essential assets not ready, counted by (reason, sector)."""
+    """Essential assets not ready, counted by (reason, sector).
+
+    One join of every asset in scope with its devices, grouped per asset (the page below probes
+    per asset instead, as it stops after a page).
+    """
     query = sql.SQL(
-        "{head} SELECT reason, sector, count(*) FROM ("
-        " SELECT a.sector, {reason} AS reason FROM assets a {facts}"
-        " WHERE a.essential {filters}) g WHERE reason IS NOT NULL GROUP BY reason, sector"
+        """
+        SELECT reason, sector, count(*) FROM (
+            SELECT f.sector, {reason} AS reason FROM (
+                SELECT a.sector,
+                       count(d.id) AS devices,
+                       count(d.id) FILTER (WHERE d.state = 'active') AS active,
+                       count(d.id) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
+                       max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen
+                FROM assets a
+                LEFT JOIN (devices d JOIN device_models m ON m.id = d.model_id) ON d.asset_id = a.id
+                WHERE a.essential {filters}
+                GROUP BY a.id
+            ) f
+        ) g
+        WHERE reason IS NOT NULL GROUP BY reason, sector
+        """
     ).format(
-        reason=_REASON,
-        facts=_FACTS,
-        filters=_filters(area_id=area_id, organisation_id=organisation_id, sector=sector),
-        head=_with(area_id),
+        reason=_REASON, filters=_filters(area_id=area_id, organisation_id=organisation_id, sector=sector)
     )
-    params = {"since": since, "area_id": area_id, "organisation_id": organisation_id, "sector": sector}
+    params = {
+        "since": since,
+        "area_ids": await _area_ids(conn, area_id),
+        "organisation_id": organisation_id,
+        "sector": sector,
+    }
     cur = await conn.execute(query, params)
     return {(reason, s): int(n) for reason, s, n in await cur.fetchall()}
 
@@ -258,7 +281,7 @@ async def gap_page(
     if after is not None:
         extra.append(sql.SQL(" AND a.id > %(after)s"))
     query = sql.SQL(
-        "{head} SELECT * FROM ("
+        "SELECT * FROM ("
         " SELECT a.id, a.external_id, a.name, a.kind, a.sector, ar.code, o.slug, {reason} AS reason,"
         "        f.devices, f.active, f.fitting, f.last_seen"
         " FROM assets a JOIN areas ar ON ar.id = a.area_id JOIN organisations o ON o.id = a.organisation_id"
@@ -272,13 +295,12 @@ async def gap_page(
         filters=_filters(area_id=area_id, organisation_id=organisation_id, sector=sector),
         extra=sql.Composed(extra),
         which=sql.SQL("reason = %(reason)s" if reason is not None else "reason IS NOT NULL"),
-        head=_with(area_id),
     )
     params = {
         "since": since,
         "limit": limit,
         "after": after,
-        "area_id": area_id,
+        "area_ids": await _area_ids(conn, area_id),
         "organisation_id": organisation_id,
         "sector": sector,
         "reason": reason,
