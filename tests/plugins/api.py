@@ -95,7 +95,8 @@ def api_server(db_url: str, stack: Stack, api_settings: Settings) -> Iterator[st
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API server did not start"
+        assert thread.is_alive(), "the API server stopped"
+        assert time.monotonic() < deadline, "the API server did not start"
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
