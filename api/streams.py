@@ -67,7 +67,6 @@ class Subscriber:
     held: int = 0
     dropped: int = 0
     delivered: int = 0
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, chunk: bytes, count: int) -> None:
         """Enqueue a chunk of ``count`` readings, dropping the oldest beyond capacity (never the newest)."""
@@ -79,7 +78,6 @@ class Subscriber:
             self.dropped += gone
             STREAM_DROPPED.inc(gone)
         STREAM_DELIVERED.inc(count)
-        self.wake.set()
 
     def take(self) -> list[bytes]:
         """Everything queued, oldest first; the queue is empty afterwards."""
@@ -87,7 +85,6 @@ class Subscriber:
         self.delivered += self.held
         self.chunks.clear()
         self.held = 0
-        self.wake.clear()
         return taken
 
     def frame(self, chunks: list[bytes]) -> bytes:
@@ -142,12 +139,10 @@ class Hub:
         STREAM_CLIENTS.set(len(self.subscribers))
 
     def set_feed(self, connected: bool) -> None:
-        """Record whether the broker subscription is up, and wake every client to say so."""
+        """Record whether the broker subscription is up (each client's sender tells its client)."""
         if connected != self.feed_connected:
             self.feed_connected = connected
             STREAM_FEED_UP.set(1 if connected else 0)
-            for subscriber in self.subscribers:
-                subscriber.wake.set()
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Dispatch one fan-out message to every subscriber it concerns (never awaits, never raises)."""

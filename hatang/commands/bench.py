@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 # Benchmark modules under hatang.bench.
-BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness")
+BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness", "streams")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
