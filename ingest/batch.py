@@ -15,8 +15,8 @@ from typing import NamedTuple
 import orjson
 
 from firmware_contracts import Reading, normalise
+from ingest.delivery import Delivery
 from ingest.devices import Device, DeviceCache
-from ingest.mqtt import Delivery
 from ingest.pgcopy import PG_EPOCH_US, ROW, frame
 
 #: Reason codes ingest adds to the contracts' own (firmware_contracts.REASONS).

@@ -23,7 +23,7 @@ import socket
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -31,22 +31,12 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ingest.delivery import Delivery
 from ingest.errors import BrokerError
 
 log = logging.getLogger("hatang.ingest.mqtt")
 
 _READ_CHUNK = 256 * 1024
-
-
-class Delivery(NamedTuple):
-    """One received message. ``session`` tells acknowledgements of an earlier connection apart."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    received_at: float
-    session: int
 
 
 @dataclass(frozen=True, slots=True)

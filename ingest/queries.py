@@ -39,6 +39,13 @@ async def load_devices(
         return [DeviceRow(*row) for row in await cur.fetchall()]
 
 
+async def load_device(conn: psycopg.AsyncConnection[Any], *, external_id: str) -> list[DeviceRow]:
+    """The device with this external id (an empty list when there is none)."""
+    async with conn.cursor() as cur:
+        await cur.execute(_DEVICES + " WHERE d.external_id = %s", (external_id,))
+        return [DeviceRow(*row) for row in await cur.fetchall()]
+
+
 async def load_metric_ids(conn: psycopg.AsyncConnection[Any]) -> dict[str, int]:
     """Metric name -> ``metrics.id``."""
     async with conn.cursor() as cur:

@@ -89,7 +89,6 @@ class Sink:
             connect_timeout=max(1, round(self._connect_timeout_s)),
             application_name="hatang-ingest",
         )
-        await self._conn.execute(_STAGING)
         await self._conn.commit()
 
     async def close(self) -> None:
@@ -103,7 +102,7 @@ class Sink:
         try:
             await self.connect()
             assert self._conn is not None
-            return await self._write(self._conn, batch, upserts)
+            return await write_batch(self._conn, batch, upserts, max_dead_payload=self._max_dead_payload)
         except psycopg.Error as exc:
             if self._conn is not None and (self._conn.closed or self._conn.broken):
                 self._conn = None
@@ -113,31 +112,36 @@ class Sink:
             message = f"batch not stored: {type(exc).__name__}: {exc}".strip()
             raise StoreError(message, sqlstate=sqlstate) from exc
 
-    async def _write(self, conn: psycopg.AsyncConnection[Any], batch: Batch, upserts: Upserts) -> Written:
-        offered = batch.row_count
-        inserted, fallback = offered, False
-        async with conn.transaction():
-            if offered:
-                data = batch.copy_data()
-                try:
-                    async with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_READINGS) as copy:
+
+async def write_batch(
+    conn: psycopg.AsyncConnection[Any], batch: Batch, upserts: Upserts, *, max_dead_payload: int
+) -> Written:
+    """Write ``batch`` in one transaction of ``conn`` (a savepoint if one is open); psycopg errors pass."""
+    offered = batch.row_count
+    inserted, fallback = offered, False
+    async with conn.transaction():
+        if offered:
+            data = batch.copy_data()
+            try:
+                async with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_READINGS) as copy:
+                    await copy.write(data)
+            except pgerrors.UniqueViolation:
+                fallback = True
+                async with conn.cursor() as cur:
+                    await cur.execute(_STAGING)
+                    async with cur.copy(_COPY_STAGING) as copy:
                         await copy.write(data)
-                except pgerrors.UniqueViolation:
-                    fallback = True
-                    async with conn.cursor() as cur:
-                        async with cur.copy(_COPY_STAGING) as copy:
-                            await copy.write(data)
-                        await cur.execute(_MERGE_STAGING)
-                        inserted = max(cur.rowcount, 0)
-                        await cur.execute("TRUNCATE ingest_staging")
-            async with conn.cursor() as cur:
-                if batch.dead:
-                    async with cur.copy(_COPY_DEAD) as copy:
-                        for dead in batch.dead:
-                            await copy.write_row(_dead_row(dead, self._max_dead_payload))
-                if upserts.latest_device:
-                    latest = upserts[:4]  # device, metric, time (µs), value
-                    await cur.execute(_UPSERT_LATEST, latest, prepare=True)
-                if upserts.seen_device:
-                    await cur.execute(_UPDATE_SEEN, (upserts.seen_device, upserts.seen_at), prepare=True)
-        return Written(offered=offered, inserted=inserted, dead_letters=len(batch.dead), fallback=fallback)
+                    await cur.execute(_MERGE_STAGING)
+                    inserted = max(cur.rowcount, 0)
+                    await cur.execute("TRUNCATE ingest_staging")
+        async with conn.cursor() as cur:
+            if batch.dead:
+                async with cur.copy(_COPY_DEAD) as copy:
+                    for dead in batch.dead:
+                        await copy.write_row(_dead_row(dead, max_dead_payload))
+            if upserts.latest_device:
+                latest = upserts[:4]  # device, metric, time (µs), value
+                await cur.execute(_UPSERT_LATEST, latest, prepare=True)
+            if upserts.seen_device:
+                await cur.execute(_UPDATE_SEEN, (upserts.seen_device, upserts.seen_at), prepare=True)
+    return Written(offered=offered, inserted=inserted, dead_letters=len(batch.dead), fallback=fallback)

@@ -238,7 +238,7 @@ class _Worker:
         while time.monotonic() < deadline:
             if self.metric("hatang_ingest_readings_stored_total") >= expected:
                 return time.time()
-            time.sleep(0.01)
+            time.sleep(0.1)  # each scrape costs the worker CPU: poll gently
         raise RuntimeError(
             f"worker stored {self.metric('hatang_ingest_readings_stored_total')} of {expected}"
         )
