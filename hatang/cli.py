@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "contracts",
     "ingest",
     "bench",
+    "timeseries",
     "settings",
     "keys",
     "api",

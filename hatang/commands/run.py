@@ -46,6 +46,7 @@ def _processes(settings: Settings) -> list[Process]:
     where = f"metrics http://127.0.0.1:{port}/metrics" if port else "MQTT worker"
     processes = [Process("ingest", ["ingest"], where)]
     processes.append(Process("api", ["api"], f"http://{settings.api.host}:{settings.api.port}/docs"))
+    processes.append(Process("rollups", ["timeseries", "maintain"], "rollups and retention of readings"))
     if settings.mqtt_url is None:  # the local Mosquitto: keep its password file in step with the registry
         processes.append(Process("broker", ["broker", "sync", "--watch"], "password file from the registry"))
     sim = settings.simulators
