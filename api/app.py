@@ -42,6 +42,7 @@ ROUTERS: tuple[str, ...] = (
     "readings",
     "streams",
     "dashboard",
+    "dead_letters",
 )
 
 DESCRIPTION = """\

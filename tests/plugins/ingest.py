@@ -50,6 +50,13 @@ class IngestFleet:
         return f"{self.prefix}/devices/{device}/telemetry"
 
 
+# Re-uses an area the test's database already holds (the API's fixtures load the packaged ones).
+_AREA = """
+    INSERT INTO areas (code, name, level) VALUES (%s, %s, 'commune')
+    ON CONFLICT (code) DO UPDATE SET code = EXCLUDED.code RETURNING id
+"""
+
+
 def build_fleet(db_url: str, prefix: str, *, active: int = 20, suspended: int = 2) -> IngestFleet:
     """Fill ``db_url``: contracts, an organisation, two communes, assets and devices."""
     tag = uuid.uuid4().hex[:6]
@@ -64,11 +71,7 @@ def build_fleet(db_url: str, prefix: str, *, active: int = 20, suspended: int = 
             conn, "INSERT INTO organisations (slug, name) VALUES ('bnwater', 'Bac Ninh Water') RETURNING id"
         )
         areas = [
-            _one(
-                conn,
-                "INSERT INTO areas (code, name, level) VALUES (%s, %s, 'commune') RETURNING id",
-                (code, code),
-            )
+            _one(conn, _AREA, (code, code))
             for code in ("kinh-bac", "vo-cuong")
         ]
         model_id = _one(conn, "SELECT id FROM device_models WHERE model = %s AND version = 1", (MODEL,))
