@@ -41,9 +41,28 @@ _SCOPE = """
     SELECT DISTINCT id FROM scope
 """
 
-# One row per essential asset in scope with what readiness needs of its active fitting devices.
-# A device "fits" when its model's sector is the asset's; ``last_seen`` is the freshest of them.
-_PER_ASSET = sql.SQL(
+# One row per essential asset in scope: equipped (an active device of a model of the asset's own
+# sector) and ready (one of those reported since %(since)s). Two shapes of the same definition:
+# within an area, per asset (the planner probes the device index for a commune's few hundred
+# assets); for all areas, the active devices are first reduced to one row per (asset, sector) and
+# hash-joined to the assets, about a third less work than grouping the joined rows per asset.
+_PER_ASSET_ALL = sql.SQL(
+    """
+    per_asset AS (
+        SELECT a.id, a.sector, a.area_id, a.organisation_id,
+               f.asset_id IS NOT NULL AS equipped,
+               coalesce(f.fresh, false) AS ready
+        FROM assets a
+        LEFT JOIN (
+            SELECT d.asset_id, m.sector, bool_or(d.last_seen >= %(since)s) AS fresh
+            FROM devices d JOIN device_models m ON m.id = d.model_id
+            WHERE d.state = 'active' AND d.asset_id IS NOT NULL
+            GROUP BY d.asset_id, m.sector
+        ) f ON f.asset_id = a.id AND f.sector = a.sector
+        WHERE a.essential {filters}
+    )"""
+)
+_PER_ASSET_SCOPED = sql.SQL(
     """
     per_asset AS (
         SELECT a.id, a.sector, a.area_id, a.organisation_id,
@@ -147,7 +166,11 @@ async def live_counts(
     query = sql.SQL(
         "WITH {per_asset} SELECT sector, count(*), count(*) FILTER (WHERE equipped),"
         " count(*) FILTER (WHERE ready) FROM per_asset GROUP BY sector"
-    ).format(per_asset=_PER_ASSET.format(filters=_filters(area_id=area_id, organisation_id=organisation_id)))
+    ).format(
+        per_asset=(_PER_ASSET_ALL if area_id is None else _PER_ASSET_SCOPED).format(
+            filters=_filters(area_id=area_id, organisation_id=organisation_id)
+        )
+    )
     params = {
         "since": since,
         "area_ids": await _area_ids(conn, area_id),
@@ -213,7 +236,7 @@ async def take_snapshot(
         FROM per_asset
         GROUP BY GROUPING SETS ((sector, organisation_id), (sector))
         """
-    ).format(per_asset=_PER_ASSET.format(filters=sql.SQL("")))
+    ).format(per_asset=_PER_ASSET_ALL.format(filters=sql.SQL("")))
     params = {"day": day, "since": since, "window": window, "taken_at": taken_at}
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hatang.readiness.snapshot'))")

@@ -7,14 +7,19 @@ figures are in ``EXPECTED``; the asset-by-asset reasoning is in the comments of 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
 
 from hatang.stack import Stack
 from tests.plugins.stack import TEMPLATE
+
+T = TypeVar("T")
 
 # 13:00 in Bắc Ninh (UTC+7) on 29 November 2026; the 2025 deadline has passed.
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
@@ -178,3 +183,13 @@ def readiness_world(quiet_template: None, db_url: str) -> World:
 def readiness_world_now(quiet_template: None, db_url: str) -> World:
     """The hand-computed province with reports timed relative to the real clock (for the API)."""
     return build_world(db_url, now=datetime.now(UTC))
+
+
+def run(db_url: str, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """Run ``work`` on an autocommit async connection to ``db_url``."""
+
+    async def main() -> T:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            return await work(conn)
+
+    return asyncio.run(main())

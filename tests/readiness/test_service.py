@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,21 +22,10 @@ from registry.readiness.errors import (
     UnknownOrganisationError,
 )
 from registry.readiness.service import Report
-from tests.plugins.readiness import EXPECTED, EXPECTED_GAPS, FRESH, NOW, World
+from tests.plugins.readiness import EXPECTED, EXPECTED_GAPS, FRESH, NOW, World, run
 
-T = TypeVar("T")
 SETTINGS = ReadinessSettings()
 TODAY = date(2026, 11, 29)
-
-
-def run(db_url: str, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-    """Run ``work`` on an autocommit async connection to ``db_url``."""
-
-    async def main() -> T:
-        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
-            return await work(conn)
-
-    return asyncio.run(main())
 
 
 def figures(report: Report) -> dict[str, tuple[int, int, int]]:
