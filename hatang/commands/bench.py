@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 # Benchmark modules under hatang.bench.
-BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness", "streams")
+BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness", "streams", "onboarding")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
