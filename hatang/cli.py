@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "seed",
     "broker",
     "simulate",
+    "readiness",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
