@@ -151,12 +151,11 @@ def projection(share: Decimal, counts: Counts, *, as_of: date, pace_per_day: flo
         return None
     gap = float(Fraction(share) - Fraction(counts.ready, counts.essential))
     # The tolerance keeps float noise (0.1 / 0.09999999999999999) from adding a whole day.
-    days = max(1, math.ceil(gap / pace_per_day - 1e-9))
-    try:
-        return as_of + timedelta(days=days)
-    except OverflowError:
-        # A pace so slow that the line reaches the target after year 9999: never, in practice.
+    days = gap / pace_per_day - 1e-9
+    if not days < (date.max - as_of).days:
+        # A pace so slow that the line reaches the target after year 9999 (or overflows): never.
         return None
+    return as_of + timedelta(days=max(1, math.ceil(days)))
 
 
 def status(target: Target | None, counts: Counts, *, as_of: date, projected: date | None) -> Status:

@@ -123,6 +123,7 @@ def test_projection_and_on_track() -> None:
 def test_an_imperceptible_pace_projects_nothing_rather_than_overflowing() -> None:
     counts = Counts(essential=100, equipped=50, ready=30)
     assert projection(FORTY, counts, as_of=date(2025, 1, 1), pace_per_day=1e-300) is None
+    assert projection(FORTY, counts, as_of=date(2025, 1, 1), pace_per_day=5e-324) is None
 
 
 def test_assess_replaces_a_history_point_of_the_same_day() -> None:
