@@ -232,4 +232,7 @@ def fanout(batch: Batch, layout: TopicLayout, *, batch_id: int) -> list[tuple[st
 
 def lags(batch: Batch, committed_at: float) -> list[float]:
     """Per accepted message: seconds from its newest reading's time to ``committed_at``."""
-    return [committed_at - max(r.time for r in readings) for _, readings, _ in batch.accepted]
+    return [
+        committed_at - (readings[0].time if len(readings) == 1 else max(r.time for r in readings))
+        for _, readings, _ in batch.accepted
+    ]

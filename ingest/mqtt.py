@@ -8,8 +8,10 @@ Why it reaches into aiomqtt 2.x internals (pinned ``<3``; docs/ingest.md):
 - aiomqtt has no manual-ack API (its issue #345): paho's ``manual_ack_set(True)`` is switched on
   *before* connecting, or paho acknowledges the persistent session's backlog, which arrives right
   after CONNACK, before anything is stored.
-- aiomqtt's message iterator costs a task and a queue hop per message and its queue may discard:
-  paho's ``on_message`` is replaced by one that appends to a plain list, bounded by Receive Maximum.
+- aiomqtt's message iterator costs a task and a queue hop per message and its queue may discard;
+  paho's PUBLISH handler builds a message object, parses every property and formats a debug line:
+  paho's ``_handle_publish`` is replaced by :func:`decode_publish` appending to a plain list, bounded
+  by Receive Maximum (paho 2.x internals, pinned ``<3`` like aiomqtt).
 - paho reads a packet with three or more ``recv`` calls: the socket is wrapped so that one ``recv``
   fills a buffer the packets are then parsed from, and reading pauses while the list is full.
 """
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import struct
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -37,6 +40,9 @@ from ingest.errors import BrokerError
 log = logging.getLogger("hatang.ingest.mqtt")
 
 _READ_CHUNK = 256 * 1024
+# A PUBACK without reason code or properties (success, MQTT 5 §3.4.2.1): type, length 2, packet id.
+_PUBACK = struct.Struct("!BBH")
+_PUBACK_BYTE = 0x40
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,33 @@ def parse_url(url: str) -> BrokerAddress:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
+
+
+def decode_publish(command: int, packet: bytes | bytearray) -> tuple[str, bytes, int, int] | None:
+    """An MQTT 5 PUBLISH's ``(topic, payload, packet id, qos)``; None for QoS 2 (paho handles it).
+
+    The properties are skipped, not parsed: ingest needs none of them, and the broker sends no topic
+    alias because the client announces no Topic Alias Maximum. A topic that is not UTF-8 (the
+    broker refuses those) is decoded with replacement characters rather than failing.
+    """
+    qos = (command & 0x06) >> 1
+    if qos == 2:
+        return None
+    end = 2 + int.from_bytes(packet[0:2], "big")
+    topic = packet[2:end].decode("utf-8", "replace")
+    mid = 0
+    if qos:
+        mid = int.from_bytes(packet[end : end + 2], "big")
+        end += 2
+    length, shift = 0, 0
+    while True:  # the properties' length, a variable byte integer
+        byte = packet[end]
+        end += 1
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+    return topic, bytes(packet[end + length :]), mid, qos
 
 
 class _BufferedSocket:
@@ -151,7 +184,10 @@ class Consumer:
         )
         inner: paho.Client = client._client
         inner.manual_ack_set(True)  # before connecting: the session's backlog follows CONNACK at once
-        inner.on_message = self._on_message
+        inner.on_message = self._on_message  # QoS 2 only (never subscribed to): paho's own path
+        inner.disable_logger()  # paho formats a debug line per packet otherwise
+        paho_publish = inner._handle_publish
+        inner._handle_publish = lambda: self._handle_publish(inner, paho_publish)  # type: ignore[method-assign]
         aiomqtt_open = inner.on_socket_open
         inner.on_socket_open = lambda c, userdata, sock: self._on_socket_open(aiomqtt_open, c, userdata, sock)
         self._client, self._paho = client, inner
@@ -225,10 +261,21 @@ class Consumer:
             self._paused = True
             self._loop.remove_reader(self._sock.fileno())
 
+    def _handle_publish(self, inner: paho.Client, paho_publish: Any) -> Any:
+        """paho's PUBLISH handler, lean: decode, file, never acknowledge (manual ack after commit)."""
+        packet = inner._in_packet
+        decoded = decode_publish(packet["command"], packet["packet"])
+        if decoded is None:
+            return paho_publish()
+        topic, payload, mid, qos = decoded
+        self._deliver(topic, payload, mid, qos)
+        return paho.MQTT_ERR_SUCCESS
+
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        payload = bytes(message.payload)  # already bytes from paho: no copy
-        now = time.time()
-        self._inbox.append(Delivery(message.topic, payload, message.mid, message.qos, now, self.session))
+        self._deliver(message.topic, bytes(message.payload), message.mid, message.qos)
+
+    def _deliver(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._inbox.append(Delivery(topic, payload, mid, qos, time.time(), self.session))
         if len(self._inbox) >= self._queue_bound and not self._paused:
             self._pause_reading()  # QoS 0 traffic is not bounded by Receive Maximum; this is
         self._arrived.set()
@@ -288,13 +335,14 @@ class Consumer:
         assert self._client is not None
         if self._closed or self._client._disconnected.done():
             return 0
-        acked = 0
-        ack, session = self._paho.ack, self.session
-        for delivery in deliveries:
-            if delivery.session == session and delivery.qos > 0:
-                ack(delivery.mid, delivery.qos)
-                acked += 1
-        return acked
+        session, pack = self.session, _PUBACK.pack
+        # One blob of PUBACKs queued as one packet: one send() for the batch instead of one per
+        # message. paho writes queued packets whole and in order, so the stream stays well-formed.
+        mids = [d.mid for d in deliveries if d.session == session and d.qos == 1]
+        blob = b"".join([pack(_PUBACK_BYTE, 2, mid) for mid in mids])
+        if blob:
+            self._paho._packet_queue(_PUBACK_BYTE, blob, 0, 1)
+        return len(blob) // _PUBACK.size
 
     async def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 0 (the live fan-out: best effort, never blocks on the consumer)."""

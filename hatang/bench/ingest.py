@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import statistics
@@ -232,6 +233,17 @@ class _Worker:
             return -1.0
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
 
+    def buckets(self, name: str) -> dict[float, float]:
+        """Cumulative counts of histogram ``name`` by upper bound."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+        found = {}
+        for line in text.splitlines():
+            if line.startswith(name + "_bucket{"):
+                bound = line.split('le="', 1)[1].split('"', 1)[0]
+                found[float(bound)] = float(line.rsplit(" ", 1)[1])
+        return found
+
     def wait_stored(self, expected: float, timeout: float = 300) -> float:
         """Poll the worker until it has stored ``expected`` readings; returns time.time() then."""
         deadline = time.monotonic() + timeout
@@ -253,29 +265,52 @@ class _Worker:
                 self.proc.wait()
 
 
-def _latency(
-    mqtt_url: str, prefix: str, devices: list[str], rate: float, seconds: float
-) -> tuple[list[float], int]:
-    """Publish single readings at ``rate`` for ``seconds``; latency of each on the fan-out."""
+def _listen(*, mqtt_url: str, prefix: str, since: float, total: int, seconds: float, out: str) -> None:
+    """In a process of its own (so that arrival times are not skewed by the publisher's GIL): stamp
+    each fan-out reading's arrival and write ``arrival - reading time`` per reading to ``out``."""
     address = parse_url(mqtt_url)
     arrivals: list[float] = []
-    lock = threading.Lock()
 
     def on_message(c: Any, u: Any, msg: paho.MQTTMessage) -> None:
         now = time.time()
-        body = orjson.loads(msg.payload)
-        with lock:
-            arrivals.extend(now - t for t in body["time"])
+        arrivals.extend(now - t for t in orjson.loads(msg.payload)["time"] if t >= since)
 
     listener = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-fan-{uuid.uuid4().hex[:8]}")
     listener.username_pw_set(address.username, address.password)
     listener.on_message = on_message
     listener.connect(address.host, address.port)
+    # Once subscribed, an empty file tells the publisher to start.
+    def on_subscribe(*args: Any) -> None:
+        Path(out).write_bytes(b"")
+
+    listener.on_subscribe = on_subscribe
     listener.subscribe(f"{prefix}/normalized/#", qos=0)
-    listener.loop_start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(arrivals) < total:
+        listener.loop(timeout=0.05)
+    listener.disconnect()
+    Path(out).write_bytes(orjson.dumps(arrivals))
+
+
+def _latency(
+    mqtt_url: str, prefix: str, devices: list[str], *, rate: float, seconds: float, workdir: Path
+) -> tuple[list[float], int]:
+    """Publish single readings at ``rate`` for ``seconds``; latency of each on the fan-out."""
+    total = int(rate * seconds)
+    out = workdir / "latency.json"
+    since = time.time()
+    listener = multiprocessing.get_context("spawn").Process(
+        target=_listen,
+        kwargs={"mqtt_url": mqtt_url, "prefix": prefix, "since": since, "total": total,
+                "seconds": seconds + 40, "out": str(out)},
+        daemon=True,
+    )
+    listener.start()
+    deadline = time.monotonic() + 30
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(0.5)
     publisher = _Publisher(mqtt_url)
-    total = int(rate * seconds)
     tick = 0.01
     per_tick = max(1, round(rate * tick))
     start = time.perf_counter()
@@ -287,12 +322,18 @@ def _latency(
         device = devices[i % len(devices)]
         publisher.send(f"{prefix}/devices/{device}/telemetry", _single(time.time(), 30.0 + i % 40))
     publisher.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(arrivals) < total:
-        time.sleep(0.05)
-    listener.loop_stop()
-    listener.disconnect()
+    listener.join(timeout=seconds + 60)
+    arrivals: list[float] = orjson.loads(out.read_bytes() or b"[]")
     return arrivals, total
+
+
+def _bucket_quantile(cumulative: dict[float, float], q: float) -> float:
+    """The upper bound of the histogram bucket holding quantile ``q`` (worker's own lag metric)."""
+    total = max(cumulative.values(), default=0.0)
+    for bound, count in cumulative.items():
+        if total and count >= q * total:
+            return bound
+    return float("nan")
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -380,9 +421,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         pack_s = worker.wait_stored(args.packs * per_pack) - began
 
         # (d) latency at a fixed offered rate, the worker live.
-        latencies, offered = _latency(stack.mqtt_url, prefix, devices, args.rate, args.latency_seconds)
+        lag_before = worker.buckets("hatang_ingest_lag_seconds")
+        latencies, offered = _latency(
+            stack.mqtt_url, prefix, devices, rate=args.rate, seconds=args.latency_seconds, workdir=workdir
+        )
         expected = args.messages + args.packs * per_pack + offered
         time.sleep(1.0)
+        lag_after = worker.buckets("hatang_ingest_lag_seconds")
+        lag = {bound: lag_after[bound] - lag_before.get(bound, 0.0) for bound in sorted(lag_after)}
         duplicates = worker.metric("hatang_ingest_readings_duplicate_total")
         worker.stop()
         with psycopg.connect(url) as conn:
@@ -421,6 +467,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "latency_p99_s": round(_quantile(latencies, 0.99), 4),
         "latency_max_s": round(max(latencies, default=float("nan")), 4),
         "latency_mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
+        "commit_lag_p50_le_s": _bucket_quantile(lag, 0.50),
+        "commit_lag_p99_le_s": _bucket_quantile(lag, 0.99),
         "lost": max(0, expected - distinct),
         "duplicated": rows - distinct + max(0, distinct - expected),
         "duplicates_skipped": int(duplicates),
