@@ -20,6 +20,7 @@ from tests.plugins.ingest import (
     count_readings,
     pack_load,
     wait_rows,
+    wait_template_quiet,
 )
 
 pytestmark = pytest.mark.slow
@@ -62,6 +63,7 @@ def test_postgres_restarted(ingest_fleet: IngestFleet, workers: Workers, stack: 
     check_exactly_once(ingest_fleet.db_url, load)
     assert worker.proc.poll() is None
     assert worker.metric("hatang_ingest_store_failures_total") >= 1
+    wait_template_quiet(stack)
 
 
 def test_mosquitto_restarted(ingest_fleet: IngestFleet, workers: Workers, stack: Stack) -> None:

@@ -348,3 +348,21 @@ class Publisher(threading.Thread):
         assert not self.is_alive(), "publisher still running"
         if self.error is not None:
             raise self.error
+
+
+def wait_template_quiet(stack: Stack, *, timeout: float = 30) -> None:
+    """Wait until no session uses the suite's template database.
+
+    After a PostgreSQL restart TimescaleDB's background scheduler reconnects to every database,
+    the template included, for a moment; the next test's ``CREATE DATABASE ... TEMPLATE`` would fail.
+    """
+    assert stack.postgres is not None
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(stack.postgres.admin_url(), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'hatang_template'"
+            ).fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.1)
