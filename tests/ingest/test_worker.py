@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -134,3 +135,27 @@ def test_fanout_publishes_one_message_per_sector_and_area(
     assert devices == sorted(fleet.active)
     assert len(received) <= 2 * 2  # one message per slice per batch, a batch or two
     assert all(p["metric"] == ["water_pressure"] * len(p["device"]) for _, p in received)
+
+
+def test_sigterm_drains_commits_acknowledges_and_exits(ingest_fleet: IngestFleet, workers: Workers) -> None:
+    fleet = ingest_fleet
+    worker = workers.start(flush_interval_ms="600000", batch_size="100000")  # holds what it takes
+    now = int(time.time()) - 600
+    messages = [(fleet.topic(d), single(d, now + i, 40.0)) for i in range(20) for d in fleet.active]
+    publish(workers.stack.mqtt_url, messages)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and worker.metric("hatang_ingest_messages_received_total") < len(
+        messages
+    ):
+        time.sleep(0.05)
+    assert count_readings(fleet.db_url)[0] == 0  # received, held, not yet committed
+    started = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(timeout=20) == 0
+    assert time.monotonic() - started < 15
+    assert count_readings(fleet.db_url) == (len(messages), len(messages))
+    # Acknowledged before exiting: a restarted worker gets nothing back, so stores no duplicate.
+    again = workers.start()
+    time.sleep(2.0)
+    assert again.metric("hatang_ingest_messages_received_total") == 0
+    assert again.metric("hatang_ingest_readings_duplicate_total") == 0
