@@ -298,19 +298,23 @@ class Consumer:
         if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
             raise BrokerError(f"subscribe failed: {task.exception()}", reason="subscribe")
 
-    async def wait(self, within: float) -> None:
-        """Return when messages are held, after ``within`` seconds, or raise if the connection broke."""
+    async def wait(self, within: float, *, interrupt: asyncio.Event | None = None) -> None:
+        """Return when messages are held, after ``within`` seconds or once ``interrupt`` is set;
+        raise BrokerError if the connection broke."""
         self.check()
-        if self._inbox:
+        if self._inbox or (interrupt is not None and interrupt.is_set()):
             return
         self._arrived.clear()
         assert self._client is not None
-        waiter: asyncio.Future[Any] = asyncio.ensure_future(self._arrived.wait())
-        watched: list[asyncio.Future[Any]] = [waiter, self._client._disconnected]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._arrived.wait())]
+        if interrupt is not None:
+            waiters.append(asyncio.ensure_future(interrupt.wait()))
         try:
+            watched = [*waiters, self._client._disconnected]
             await asyncio.wait(watched, timeout=within, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiter.cancel()
+            for waiter in waiters:
+                waiter.cancel()
         self.check()
 
     def pause(self) -> None:

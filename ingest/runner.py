@@ -201,7 +201,7 @@ class Worker:
                         break
                 else:
                     due = opened + interval - time.monotonic() if batch.deliveries else interval
-                    await consumer.wait(max(0.0, due))
+                    await consumer.wait(max(0.0, due), interrupt=self.stop)
                 taken = consumer.take(_TAKE_CHUNK)
                 if taken:
                     received.inc(len(taken))
