@@ -310,7 +310,17 @@ async def run(
         stopped.cancel()
         if worker.ready.is_set():
             consumer = asyncio.create_task(worker.consume(), name="consumer")
-            await stop.wait()
+            stopped = asyncio.create_task(stop.wait())
+            loops = (consumer, writer, watcher)
+            await asyncio.wait([stopped, *loops], return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            failed = [t for t in loops if t.done() and (t.cancelled() or t.exception() or not stop.is_set())]
+            if failed:  # a loop died (a bug): exit non-zero, the broker keeps what is unacknowledged
+                for task in failed:
+                    error = None if task.cancelled() else task.exception()
+                    log.error("worker loop failed", extra={"loop": task.get_name()}, exc_info=error)
+                exit_code = 1
+                stop.set()
             log.info("stopping: draining what is held", extra={"unacked": worker.unacked})
             try:
                 await asyncio.wait_for(asyncio.shield(consumer), timeout=settings.ingest.drain_timeout_s)
@@ -318,13 +328,15 @@ async def run(
                 log.warning("drain timed out; unacknowledged messages stay with the broker")
                 consumer.cancel()
                 exit_code = 1
-            with contextlib.suppress(asyncio.CancelledError, BrokerError):
+            except Exception:  # the consumer's failure, logged above
+                exit_code = 1
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await consumer
     finally:
         for task in (watcher, writer):
             task.cancel()
         for task in (watcher, writer):
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await worker.sink.close()
     log.info("stopped", extra={"batches": worker.batches})
