@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import struct
 import time
 from dataclasses import dataclass
@@ -53,18 +54,21 @@ class BrokerAddress:
     port: int
     username: str | None
     password: str | None
+    tls: bool = False
 
 
 def parse_url(url: str) -> BrokerAddress:
-    """``mqtt://user:pass@host:port`` as a :class:`BrokerAddress` (port 1883 by default)."""
+    """``mqtt://user:pass@host:port`` (port 1883) or ``mqtts://...`` (TLS, port 8883)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+    tls = parts.scheme in ("mqtts", "ssl")
+    if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl") or not parts.hostname:
         raise BrokerError(f"not an mqtt:// URL: {parts.scheme}://{parts.hostname or ''}", reason="bad_url")
     return BrokerAddress(
         host=parts.hostname,
-        port=parts.port or 1883,
+        port=parts.port or (8883 if tls else 1883),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        tls=tls,
     )
 
 
@@ -115,7 +119,9 @@ class _BufferedSocket:
         return chunk
 
     def pending(self) -> int:
-        return len(self._buf) - self._pos
+        # TLS: a record decrypted beyond what recv returned waits inside the SSL object.
+        inner = self._sock.pending() if isinstance(self._sock, ssl.SSLSocket) else 0
+        return len(self._buf) - self._pos + inner
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -181,6 +187,8 @@ class Consumer:
             keepalive=self._keepalive_s,
             max_queued_incoming_messages=0,  # unbounded; and unused: on_message is replaced below
             timeout=30,
+            # The system's CA store (SSL_CERT_FILE / SSL_CERT_DIR select another, as in the chart).
+            tls_context=ssl.create_default_context() if address.tls else None,
         )
         inner: paho.Client = client._client
         inner.manual_ack_set(True)  # before connecting: the session's backlog follows CONNACK at once

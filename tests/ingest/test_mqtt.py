@@ -53,3 +53,5 @@ def test_parse_url() -> None:
         "127.0.0.1", 51883, "hatang-service", "s@cret",
     )  # fmt: skip
     assert parse_url("mqtt://broker").port == 1883
+    secure = parse_url("mqtts://u:p@broker.example")
+    assert (secure.port, secure.tls) == (8883, True)
