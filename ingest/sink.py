@@ -33,9 +33,12 @@ _UPSERT_LATEST = """
     ON CONFLICT (device_id, metric_id) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
     WHERE latest_readings.time < EXCLUDED.time
 """
+# Rows are locked in id order first, so that concurrent writers never deadlock on devices.
 _UPDATE_SEEN = """
+    WITH u AS (SELECT id, to_timestamp(at) AS at FROM unnest(%s::bigint[], %s::float8[]) AS v(id, at)),
+    locked AS (SELECT d.id FROM devices d JOIN u USING (id) ORDER BY d.id FOR NO KEY UPDATE OF d)
     UPDATE devices AS d SET last_seen = u.at
-    FROM (SELECT id, to_timestamp(at) AS at FROM unnest(%s::bigint[], %s::float8[]) AS v(id, at)) AS u
+    FROM u JOIN locked USING (id)
     WHERE d.id = u.id AND (d.last_seen IS NULL OR d.last_seen < u.at)
 """
 

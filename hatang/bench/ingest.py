@@ -233,6 +233,11 @@ class _Worker:
             return -1.0
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the worker process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def buckets(self, name: str) -> dict[float, float]:
         """Cumulative counts of histogram ``name`` by upper bound."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as resp:
@@ -404,7 +409,11 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         bare_s = asyncio.run(_bare_drain(bare_consumer, args.messages, batch))
         worker = _Worker(env, workdir / "single.log")
         began = worker.connected_at()
+        cpu_began = worker.cpu_seconds()
         single_s = worker.wait_stored(args.messages) - began
+        # Share of one core the worker got while draining: near 1.0, it is CPU-bound on its own work.
+        single_cpu_share = (worker.cpu_seconds() - cpu_began) / single_s
+        commits = worker.buckets("hatang_ingest_commit_seconds")
         worker.stop()
 
         # (c) packs: queued while the worker is away, then drained.
@@ -457,6 +466,9 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "bare_sub_msgs_s": round(bare_rate),
         "single_msgs_s": round(single_rate),
         "ratio_single_vs_bare": round(single_rate / bare_rate, 3),
+        "single_worker_cpu_share": round(single_cpu_share, 2),
+        "single_commit_p50_le_s": _bucket_quantile(commits, 0.5),
+        "single_commit_p99_le_s": _bucket_quantile(commits, 0.99),
         "pack_readings_s": round(pack_rate),
         "pack_msgs_s": round(args.packs / pack_s),
         "ratio_pack_vs_copy": round(pack_rate / raw_copy, 3),
