@@ -5,10 +5,10 @@ Owns :func:`run` and :class:`Worker`. Three loops share one event loop:
   and the metric ids current, never a query per message;
 - the builder takes messages from the broker, files them into a :class:`~ingest.batch.Batch` and
   hands the batch over at N readings or T milliseconds;
-- the writer commits each batch (retrying with backoff while the database is away), then
-  acknowledges its messages, then publishes the fan-out.
-The hand-over holds one batch: while the writer is stuck the builder waits, the worker stops
-reading once ``queue_bound`` messages are held, and the broker keeps the rest.
+- two writers, each on its own connection, commit batches (retrying with backoff while the
+  database is away), then acknowledge their messages, then publish the fan-out.
+The hand-over holds as many batches as there are writers: while the writers are stuck the builder
+waits, the worker stops reading once ``queue_bound`` messages are held, and the broker keeps the rest.
 """
 
 from __future__ import annotations
