@@ -16,9 +16,6 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
-from hatang.stack import Stack
-from tests.plugins.stack import TEMPLATE
-
 T = TypeVar("T")
 
 # 13:00 in Bắc Ninh (UTC+7) on 29 November 2026; the 2025 deadline has passed.
@@ -158,29 +155,14 @@ def build_world(db_url: str, *, now: datetime = NOW) -> World:
     return World(db_url=db_url, now=now, areas=areas, organisations=organisations, assets=assets)
 
 
-@pytest.fixture(scope="session")
-def quiet_template(stack: Stack) -> None:
-    """Make the suite's template database a real template, so cloning it cannot race.
-
-    TimescaleDB's per-database scheduler stays connected to the template; its loader stops it for
-    ``CREATE DATABASE ... TEMPLATE`` but the launcher restarts it, so clones fail now and then with
-    "source database is being accessed by other users". The launcher skips databases that are
-    templates and refuse connections; the scheduler already running is ended once.
-    """
-    assert stack.postgres is not None
-    with psycopg.connect(stack.postgres.admin_url(), autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{TEMPLATE}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,))
-
-
 @pytest.fixture
-def readiness_world(quiet_template: None, db_url: str) -> World:
+def readiness_world(db_url: str) -> World:
     """The test's own database holding the hand-computed province at the fixed ``NOW``."""
     return build_world(db_url)
 
 
 @pytest.fixture
-def readiness_world_now(quiet_template: None, db_url: str) -> World:
+def readiness_world_now(db_url: str) -> World:
     """The hand-computed province with reports timed relative to the real clock (for the API)."""
     return build_world(db_url, now=datetime.now(UTC))
 

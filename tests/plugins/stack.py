@@ -38,10 +38,25 @@ def stack() -> Iterator[Stack]:
         for url in (test_stack.postgres.admin_url(TEMPLATE), test_stack.database_url):
             with psycopg.connect(url) as conn:
                 migrate(conn)
+        _seal_template(test_stack)
         yield test_stack
     finally:
         test_stack.down()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _seal_template(test_stack: Stack) -> None:
+    """Make the template a real template, so cloning it cannot race.
+
+    TimescaleDB's per-database scheduler stays connected to the template; its loader stops it for
+    ``CREATE DATABASE ... TEMPLATE`` but the launcher restarts it, so clones would fail now and then
+    with "source database is being accessed by other users". The launcher skips databases that are
+    templates and refuse connections; the scheduler already running is ended once.
+    """
+    assert test_stack.postgres is not None
+    with psycopg.connect(test_stack.postgres.admin_url(), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{TEMPLATE}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,))
 
 
 @pytest.fixture

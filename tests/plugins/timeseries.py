@@ -1,9 +1,10 @@
 """Pytest plugin: a small fleet with readings, for time-series queries, rollups, streams and the page.
 
 ``fleet`` loads the firmware contracts into the test's database and adds two organisations, four
-areas (reused where the packaged ones are loaded) (a province, two districts, a commune), three assets in three sectors and five devices (one
-suspended, one never seen); ``Fleet.add_readings`` writes deterministic pseudo-random readings with
-COPY, the way ingest lands them, and keeps ``latest_readings`` and ``devices.last_seen`` in step.
+areas (a province, two districts, a commune; reused where the packaged ones are loaded), three
+assets in three sectors and five devices (one suspended, one never seen); ``Fleet.add_readings``
+writes deterministic pseudo-random readings with COPY, the way ingest lands them, and keeps
+``latest_readings`` and ``devices.last_seen`` in step.
 """
 
 from __future__ import annotations
@@ -129,11 +130,7 @@ def make_fleet(conn: psycopg.Connection[Any]) -> Fleet:
 
 
 @pytest.fixture
-def fleet(quiet_template: None, db_url: str) -> Iterator[Fleet]:
-    """The fleet in this test's database, with an autocommit connection to it.
-
-    ``quiet_template`` (tests/plugins/readiness.py) keeps TimescaleDB's scheduler off the template
-    database, which otherwise makes cloning it fail now and then.
-    """
+def fleet(db_url: str) -> Iterator[Fleet]:
+    """The fleet in this test's database, with an autocommit connection to it."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         yield make_fleet(conn)

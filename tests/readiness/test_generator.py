@@ -22,7 +22,7 @@ def _counts(report: Report) -> dict[str, tuple[int, int, int]]:
 
 
 @pytest.fixture
-def province(quiet_template: None, db_url: str) -> str:
+def province(db_url: str) -> str:
     with psycopg.connect(db_url) as conn:
         made = generate(conn, assets=2_000, devices=4_000, now=NOW, seed=7)
     assert (made.essential_assets, made.other_assets, made.devices) == (2_000, 200, 4_000)
