@@ -1,0 +1,37 @@
+"""Registry triggers on devices ignore ingest's last_seen writes and see every other change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from tests.plugins.ingest import build_fleet
+
+
+def _updated_at(conn: psycopg.Connection[Any], external_id: str) -> Any:
+    row = conn.execute("SELECT updated_at FROM devices WHERE external_id = %s", (external_id,)).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _notified(listener: psycopg.Connection[Any]) -> list[str]:
+    return [n.payload for n in listener.notifies(timeout=0.5)]
+
+
+def test_last_seen_neither_touches_nor_notifies(db_url: str, topic_prefix: str) -> None:
+    fleet = build_fleet(db_url, topic_prefix, active=2, suspended=0)
+    device = fleet.active[0]
+    with (
+        psycopg.connect(db_url, autocommit=True) as conn,
+        psycopg.connect(db_url, autocommit=True) as listener,
+    ):
+        listener.execute("LISTEN hatang_registry")
+        before = _updated_at(conn, device)
+        conn.execute("UPDATE devices SET last_seen = now() WHERE external_id = %s", (device,))
+        assert _updated_at(conn, device) == before
+        assert _notified(listener) == []
+
+        conn.execute("UPDATE devices SET state = 'suspended' WHERE external_id = %s", (device,))
+        assert _updated_at(conn, device) > before
+        assert _notified(listener) == ["devices"]
