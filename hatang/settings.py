@@ -54,6 +54,11 @@ class RegistrySettings(BaseModel):
     broker_debounce_s: float = Field(
         default=0.2, ge=0, description="`broker sync --watch`: delay after a change before rendering."
     )
+    mosquitto_dir: Path | None = Field(
+        default=None,
+        description="`broker sync`: directory of a Mosquitto hatang does not start (passwd, acl, "
+        "mosquitto.pid, service.secret); unset: the local stack's.",
+    )
 
 
 class ReadinessSettings(BaseModel):

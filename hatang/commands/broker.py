@@ -67,17 +67,26 @@ def watch(
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.from_settings(settings)
-    if stack.mosquitto is None:
+    mosquitto = stack.mosquitto
+    if settings.registry.mosquitto_dir is not None:
+        # A Mosquitto started by someone else (a compose service, a sidecar) sharing its auth files
+        # and, for the SIGHUP, its process namespace with us.
+        mosquitto = LocalMosquitto(
+            data_dir=settings.registry.mosquitto_dir,
+            port=settings.stack.mqtt_port,
+            topic_prefix=settings.topic_prefix,
+        )
+    if mosquitto is None:
         print(
-            "hatang broker: HATANG_MQTT_URL names an external broker; it authenticates devices itself "
-            "(see docs/registry.md, EMQX's PostgreSQL authentication)",
+            "hatang broker: HATANG_MQTT_URL names an external broker: set HATANG_REGISTRY__MOSQUITTO_DIR "
+            "to a Mosquitto's auth directory, or let the broker read PostgreSQL itself (docs/registry.md)",
             file=sys.stderr,
         )
         return 2
     if args.watch:
-        watch(stack.database_url, stack.mosquitto, debounce_s=settings.registry.broker_debounce_s)
+        watch(stack.database_url, mosquitto, debounce_s=settings.registry.broker_debounce_s)
         return 0
     with psycopg.connect(stack.database_url) as conn:
-        count = render(conn, stack.mosquitto)
+        count = render(conn, mosquitto)
     print(f"hatang broker: rendered {count} active devices")
     return 0

@@ -122,8 +122,7 @@ class LocalMosquitto:
         _atomic_write(
             self.acl_file, render_acl_file(topic_prefix=self.topic_prefix, service_users=[SERVICE_USER])
         )
-        if self.running():
-            self.reload()
+        self.reload()
 
     def _pid(self) -> int | None:
         try:
@@ -160,7 +159,7 @@ class LocalMosquitto:
         return True
 
     def reload(self) -> None:
-        """SIGHUP: Mosquitto re-reads its password and ACL files."""
+        """SIGHUP: Mosquitto re-reads its password and ACL files (nothing when it does not run)."""
         pid = self._pid()
         if pid is not None:
             os.kill(pid, signal.SIGHUP)

@@ -7,11 +7,15 @@ connects with its own secret only while active and may publish only under its ow
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -213,3 +217,34 @@ def test_watch_renders_after_a_registry_change(db_url: str, stack: Stack, names:
         assert _connect_code(port, a, issued[a].secret) != 0
     finally:
         watcher.join()
+
+
+def test_sync_renders_for_a_mosquitto_it_did_not_start(
+    db_url: str, stack: Stack, names: list[str], tmp_path: Path
+) -> None:
+    """External broker URL + HATANG_REGISTRY__MOSQUITTO_DIR: the compose/sidecar way."""
+    assert stack.mosquitto is not None
+    issued = asyncio.run(_devices(db_url, names))
+    env = {
+        **os.environ,
+        "HATANG_DATABASE_URL": db_url,
+        "HATANG_MQTT_URL": stack.mqtt_url,
+        "HATANG_STACK__DATA_DIR": str(tmp_path / "unused"),
+    }
+    refused = subprocess.run(
+        [sys.executable, "-m", "hatang.cli", "broker", "sync"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "HATANG_REGISTRY__MOSQUITTO_DIR" in refused.stderr
+    env["HATANG_REGISTRY__MOSQUITTO_DIR"] = str(stack.mosquitto.data_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "hatang.cli", "broker", "sync"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "rendered 2 active devices" in done.stdout
+    time.sleep(0.3)  # SIGHUP is asynchronous
+    a = names[0]
+    assert _connect_code(_service(stack)[0], a, issued[a].secret) == 0
+    assert not (tmp_path / "unused").exists()
