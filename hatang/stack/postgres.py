@@ -6,9 +6,7 @@ machine's own clusters; when a ``HATANG_DATABASE_URL`` is set the stack does not
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,15 +149,6 @@ class LocalPostgres:
             check=False,
         )
         return True
-
-    def kill(self) -> None:
-        """SIGKILL-like crash: stop with immediate mode (the postmaster aborts without checkpoint)."""
-        self.stop(mode="immediate")
-
-    def reload(self) -> None:
-        """Ask the postmaster to re-read its configuration."""
-        pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, signal.SIGHUP)
 
     def ensure_database(self) -> bool:
         """Create the platform's database (with TimescaleDB) if absent; returns whether created."""
