@@ -34,13 +34,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import orjson
 import paho.mqtt.client as paho
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from hatang.bench.cpu import CpuMeter, cpu_seconds, with_children
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port
@@ -200,6 +204,32 @@ async def _bare_drain(spec: tuple[str, str, str, str, int], expected: int, batch
         return time.perf_counter() - start
 
 
+async def _stock_drain(spec: tuple[str, str, str, str, int], expected: int) -> float:
+    """aiomqtt as shipped: its message iterator, QoS 1 acknowledged by the library on arrival,
+    counting only; seconds from CONNACK to the last message. The session exists (subscribed)."""
+    address = parse_url(spec[0])
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 120
+    client = aiomqtt.Client(
+        address.host,
+        address.port,
+        username=address.username,
+        password=address.password,
+        identifier=spec[1],
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=False,
+        properties=properties,
+    )
+    count = 0
+    async with client:
+        start = time.perf_counter()
+        async for _ in client.messages:
+            count += 1
+            if count >= expected:
+                break
+        return time.perf_counter() - start
+
+
 class _Worker:
     """``hatang ingest`` as a subprocess, read through its log and its metrics endpoint."""
 
@@ -235,8 +265,7 @@ class _Worker:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the worker process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def buckets(self, name: str) -> dict[float, float]:
         """Cumulative counts of histogram ``name`` by upper bound."""
@@ -250,12 +279,13 @@ class _Worker:
         return found
 
     def wait_stored(self, expected: float, timeout: float = 300) -> float:
-        """Poll the worker until it has stored ``expected`` readings; returns time.time() then."""
+        """Poll the worker until it has stored ``expected`` readings; returns the time of the commit
+        that did it (the worker's own clock, so the poll interval adds nothing)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.metric("hatang_ingest_readings_stored_total") >= expected:
-                return time.time()
-            time.sleep(0.1)  # each scrape costs the worker CPU: poll gently
+                return self.metric("hatang_ingest_last_commit_timestamp_seconds")
+            time.sleep(0.25)  # each scrape costs the worker CPU: poll gently
         raise RuntimeError(
             f"worker stored {self.metric('hatang_ingest_readings_stored_total')} of {expected}"
         )
@@ -332,6 +362,29 @@ def _latency(
     return arrivals, total
 
 
+def _per_message_us(cpu: dict[str, float] | None, messages: int) -> dict[str, float] | None:
+    """CPU microseconds per message of each process group of a phase."""
+    return None if cpu is None else {name: round(s * 1e6 / messages, 2) for name, s in cpu.items()}
+
+
+def _ratio_ceiling(
+    bare: dict[str, float] | None, single: dict[str, float] | None, bare_rate: float
+) -> float | None:
+    """The best ``ratio_single_vs_bare`` this machine allows, from the CPU each phase measured.
+
+    Suppose hatang's own work were free, so that the worker cost only what the bare subscriber does
+    (its CPU per message, B), while the broker and the database cost what they did for the worker
+    (M + P per message). One process uses at most one core and all of them share the machine's
+    cores, so the worker could drain at most ``min(1 / B, cores / (B + M + P))`` messages a second.
+    """
+    if bare is None or single is None:
+        return None
+    b = bare["subscriber"] / 1e6
+    shared = b + (single["mosquitto"] + single["postgresql"]) / 1e6
+    cores = len(os.sched_getaffinity(0))
+    return round(min(1 / b, cores / shared) / bare_rate, 3)
+
+
 def _bucket_quantile(cumulative: dict[float, float], q: float) -> float:
     """The upper bound of the histogram bucket holding quantile ``q`` (worker's own lag metric)."""
     total = max(cumulative.values(), default=0.0)
@@ -370,7 +423,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             metric_row = conn.execute("SELECT id FROM metrics WHERE name = 'water_pressure'").fetchone()
             assert metric_row is not None
         base = time.time() - 2 * 24 * 3600
-        group, bare_group = f"bench-{tag}", f"bench-{tag}-bare"
+        group, bare_group, stock_group = f"bench-{tag}", f"bench-{tag}-bare", f"bench-{tag}-stock"
         env = {
             **os.environ,
             "HATANG_DATABASE_URL": url,
@@ -382,6 +435,18 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         }
         worker_consumer = (stack.mqtt_url, f"{group}-w1", group, prefix, batch)
         bare_consumer = (stack.mqtt_url, f"{bare_group}-1", bare_group, prefix, batch)
+        stock_consumer = (stack.mqtt_url, f"{stock_group}-1", stock_group, prefix, batch)
+        postgres, mosquitto = stack.postgres, stack.mosquitto
+
+        def meter(process: str, pid: int) -> CpuMeter | None:
+            """CPU of one phase: its own process, the broker and the database (local stack only)."""
+            if postgres is None or mosquitto is None:
+                return None
+            return CpuMeter({
+                process: lambda: [pid],
+                "mosquitto": lambda: [p] if (p := mosquitto.pid()) else [],
+                "postgresql": lambda: with_children(postgres.pid()),
+            })
 
         # (a) raw COPY of the pack phase's readings.
         per_pack = 50
@@ -399,6 +464,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         # (b) and (c), single-reading messages: queue them for both sessions, then drain each.
         asyncio.run(_touch_session(worker_consumer))
         asyncio.run(_touch_session(bare_consumer))
+        asyncio.run(_touch_session(stock_consumer))
         publisher = _Publisher(stack.mqtt_url)
         for i in range(args.messages):
             device = devices[i % len(devices)]
@@ -406,11 +472,20 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                 f"{prefix}/devices/{device}/telemetry", _single(base + i // len(devices), 30.0 + i % 40)
             )
         publisher.close()
+        bare_meter = meter("subscriber", os.getpid())
+        if bare_meter:
+            bare_meter.start()
         bare_s = asyncio.run(_bare_drain(bare_consumer, args.messages, batch))
+        bare_cpu = bare_meter.stop() if bare_meter else None
+        stock_s = asyncio.run(_stock_drain(stock_consumer, args.messages))
         worker = _Worker(env, workdir / "single.log")
+        single_meter = meter("worker", worker.proc.pid)
         began = worker.connected_at()
+        if single_meter:
+            single_meter.start()
         cpu_began = worker.cpu_seconds()
         single_s = worker.wait_stored(args.messages) - began
+        single_cpu = single_meter.stop() if single_meter else None
         # Share of one core the worker got while draining: near 1.0, it is CPU-bound on its own work.
         single_cpu_share = (worker.cpu_seconds() - cpu_began) / single_s
         commits = worker.buckets("hatang_ingest_commit_seconds")
@@ -456,6 +531,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     single_rate = args.messages / single_s
     bare_rate = args.messages / bare_s
     pack_rate = args.packs * per_pack / pack_s
+    bare_us = _per_message_us(bare_cpu, args.messages)
+    single_us = _per_message_us(single_cpu, args.messages)
     return {
         "benchmark": "ingest",
         "batch_size": batch,
@@ -466,6 +543,11 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "bare_sub_msgs_s": round(bare_rate),
         "single_msgs_s": round(single_rate),
         "ratio_single_vs_bare": round(single_rate / bare_rate, 3),
+        "stock_sub_msgs_s": round(args.messages / stock_s),
+        "ratio_single_vs_stock": round(single_rate * stock_s / args.messages, 3),
+        "bare_cpu_us_per_msg": bare_us,
+        "single_cpu_us_per_msg": single_us,
+        "ratio_ceiling": _ratio_ceiling(bare_us, single_us, bare_rate),
         "single_worker_cpu_share": round(single_cpu_share, 2),
         "single_commit_p50_le_s": _bucket_quantile(commits, 0.5),
         "single_commit_p99_le_s": _bucket_quantile(commits, 0.99),
@@ -493,6 +575,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ("(a) raw COPY into readings", f"{result['raw_copy_readings_s']:,} readings/s", ""),
         ("(b) bare subscriber (drain)", f"{result['bare_sub_msgs_s']:,} msg/s", ""),
         (
+            "(b') aiomqtt as shipped (drain)",
+            f"{result['stock_sub_msgs_s']:,} msg/s",
+            f"(c) is {result['ratio_single_vs_stock']} x this",
+        ),
+        (
             "(c) hatang, single readings",
             f"{result['single_msgs_s']:,} msg/s",
             f"{result['ratio_single_vs_bare']} x (b)",
@@ -509,6 +596,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ),
         ("lost / duplicated", f"{result['lost']} / {result['duplicated']}", ""),
     ]
+    if result["ratio_ceiling"] is not None:
+        bare, single = result["bare_cpu_us_per_msg"], result["single_cpu_us_per_msg"]
+        rows += [
+            ("CPU us/msg, (b)", " ".join(f"{k} {v}" for k, v in bare.items()), ""),
+            ("CPU us/msg, (c) single", " ".join(f"{k} {v}" for k, v in single.items()), ""),
+            ("best (c)/(b) these CPUs allow", f"{result['ratio_ceiling']}", "if hatang's own work were free"),
+        ]
     for name, figure, ratio in rows:
         print(f"{name:<32} {figure:>34}  {ratio}")
     print(json.dumps(result))

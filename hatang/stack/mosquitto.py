@@ -124,7 +124,8 @@ class LocalMosquitto:
         )
         self.reload()
 
-    def _pid(self) -> int | None:
+    def pid(self) -> int | None:
+        """The running daemon's process id (from its pid file), or None."""
         try:
             pid = int(self.pid_file.read_text().strip())
             os.kill(pid, 0)
@@ -134,7 +135,7 @@ class LocalMosquitto:
 
     def running(self) -> bool:
         """Whether this broker runs (by its pid file and port)."""
-        return self._pid() is not None and port_open(self.port)
+        return self.pid() is not None and port_open(self.port)
 
     def start(self) -> bool:
         """Start the broker as a daemon unless it runs; returns whether it was started now."""
@@ -149,18 +150,18 @@ class LocalMosquitto:
 
     def stop(self, *, sig: signal.Signals = signal.SIGTERM) -> bool:
         """Stop the broker (SIGTERM saves persistence first); returns whether it was running."""
-        pid = self._pid()
+        pid = self.pid()
         if pid is None:
             return False
         os.kill(pid, sig)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and self._pid() is not None:
+        while time.monotonic() < deadline and self.pid() is not None:
             time.sleep(0.05)
         return True
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto re-reads its password and ACL files (nothing when it does not run)."""
-        pid = self._pid()
+        pid = self.pid()
         if pid is not None:
             os.kill(pid, signal.SIGHUP)
 

@@ -119,6 +119,13 @@ class LocalPostgres:
             target.write_text(body)
             chown_to(target, SERVER_USER)
 
+    def pid(self) -> int | None:
+        """The postmaster's process id (the first line of its pid file), or None when stopped."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, PermissionError, ValueError):
+            return None
+
     def running(self) -> bool:
         """Whether this cluster's postmaster runs (by its pid file and port)."""
         return (self.data_dir / "postmaster.pid").exists() and port_open(self.port)
