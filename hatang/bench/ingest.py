@@ -60,7 +60,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``bench ingest``."""
     parser = subparsers.add_parser("ingest", help="ingest end to end beside raw COPY and a bare subscriber")
     parser.add_argument(
-        "--messages", type=int, default=50_000, help="single-reading messages (default 50,000)"
+        "--messages",
+        type=int,
+        default=200_000,
+        help="single-reading messages (default 200,000: the bare drain lasts about a second)",
     )
     parser.add_argument("--packs", type=int, default=4_000, help="50-record SenML packs (default 4,000)")
     parser.add_argument("--devices", type=int, default=500, help="devices in the fleet (default 500)")
