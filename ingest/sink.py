@@ -104,6 +104,10 @@ class DatabaseThread:
         """Run ``coro`` on the database loop; cancelling the caller cancels it there too."""
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
+    async def cancel_pending(self) -> None:
+        """Cancel what still runs there (writes whose callers were cancelled) and wait for it."""
+        await self.run(_cancel_other_tasks())
+
     def close(self) -> None:
         """Stop the loop and its thread (the sinks are closed first)."""
         if self._loop.is_closed():
@@ -112,6 +116,14 @@ class DatabaseThread:
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+async def _cancel_other_tasks() -> None:
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class Sink:

@@ -15,7 +15,7 @@ from hatang.settings import Settings
 from hatang.stack import Stack
 from ingest.logs import configure
 from ingest.metrics import IngestMetrics
-from ingest.runner import run
+from ingest.runner import run, tune_interpreter
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -36,6 +36,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"ingest": settings.ingest.model_copy(update=overrides)})
     configure()
     stack = Stack.from_settings(settings)
+    tune_interpreter()  # this process is the worker's own: start-up is over, objects so far are frozen
     return asyncio.run(_main(settings, stack))
 
 

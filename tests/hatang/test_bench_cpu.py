@@ -8,6 +8,7 @@ import sys
 import time
 
 from hatang.bench.cpu import CpuMeter, cpu_seconds, with_children
+from hatang.bench.ingest import cpu_budget
 
 
 def _spin(seconds: float) -> None:
@@ -40,3 +41,19 @@ def test_children_and_gone_processes() -> None:
         child.wait()
     assert cpu_seconds(child.pid) == 0.0  # reaped: nothing to read
     assert with_children(None) == []
+
+
+def test_cpu_budget_of_the_ingest_bench() -> None:
+    # The bare subscriber: 5 µs a message at 200,000 msg/s (CPU-bound); the broker 3.5 µs, the
+    # database 5 µs; the worker 11 µs. Goal 0.7 is 140,000 msg/s: on 2 cores W + 8.5 <= 14.29 µs.
+    budget = cpu_budget(
+        {"subscriber": 5.0, "mosquitto": 3.5, "postgresql": 0.0},
+        {"worker": 11.0, "mosquitto": 6.0, "postgresql": 5.0},
+        200_000,
+        cores=2,
+    )
+    assert budget is not None
+    assert budget["own_us"] == 6.0
+    assert budget["own_budget_us"] == round(2 / 0.14 - 3.5 - 5.0 - 5.0, 2)
+    assert budget["ratio_ceiling"] == round(2 / (5.0 + 3.5 + 5.0) * 1e6 / 200_000, 3)
+    assert cpu_budget(None, None, 1.0) is None
