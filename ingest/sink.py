@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -68,6 +68,16 @@ class Written(NamedTuple):
     def duplicates(self) -> int:
         """Readings already in the table (redeliveries), skipped."""
         return self.offered - self.inserted
+
+
+def _array(values: Sequence[int] | Sequence[float]) -> str:
+    """A PostgreSQL array literal of numbers, cast by the statement (``%s::bigint[]``).
+
+    psycopg dumps a list element by element in Python: with thousands of devices per batch that
+    was a fifth of the worker's samples (py-spy, bench ingest --devices 20000); ``repr`` of an int
+    or a float, joined in C, is 3-5x cheaper and exact (``repr`` round-trips a float).
+    """
+    return "{" + ",".join(map(repr, values)) + "}"
 
 
 def _dead_row(dead: DeadLetter, max_payload: int) -> tuple[Any, ...]:
@@ -224,8 +234,9 @@ async def write_batch(
                     for dead in batch.dead:
                         await copy.write_row(_dead_row(dead, max_dead_payload))
             if upserts.latest_device:
-                latest = upserts[:4]  # device, metric, time (µs), value
+                latest = [_array(column) for column in upserts[:4]]  # device, metric, time (µs), value
                 await cur.execute(_UPSERT_LATEST, latest, prepare=True)
             if upserts.seen_device:
-                await cur.execute(_UPDATE_SEEN, (upserts.seen_device, upserts.seen_at), prepare=True)
+                seen = (_array(upserts.seen_device), _array(upserts.seen_at))
+                await cur.execute(_UPDATE_SEEN, seen, prepare=True)
     return Written(offered=offered, inserted=inserted, dead_letters=len(batch.dead), fallback=fallback)
