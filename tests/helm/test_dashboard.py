@@ -57,7 +57,7 @@ def test_prometheus_queries_name_metrics_ingest_exports() -> None:
 def test_dashboard_covers_rate_lag_rejections_and_readiness() -> None:
     exprs = " ".join(t["expr"] for t in _targets("prometheus"))
     for metric in ("readings_stored_total", "lag_seconds_bucket", "rejections_total", "commit_seconds_bucket",
-                   "queue_messages"):
+                   "queue_messages", "last_commit_timestamp_seconds"):
         assert f"hatang_ingest_{metric}" in exprs
     assert any("readiness_snapshots" in t["rawSql"] for t in _targets("timescaledb"))
 
