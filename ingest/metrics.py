@@ -14,6 +14,7 @@ from functools import partial
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 _BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000)
 _COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -58,15 +59,10 @@ class BatchHistogram(Collector):
         cumulative, buckets = 0, []
         for bound, count in zip([*self._bounds, float("inf")], counts, strict=True):
             cumulative += count
-            buckets.append(("+Inf" if bound == float("inf") else _le(bound), float(cumulative)))
+            buckets.append((floatToGoString(bound), float(cumulative)))  # type: ignore[no-untyped-call]
         family = HistogramMetricFamily(self._name, self._documentation)
         family.add_metric([], buckets, total)
         yield family
-
-
-def _le(bound: float) -> str:
-    """A bucket bound as prometheus_client writes it (``1.0``, ``0.025``)."""
-    return repr(float(bound))
 
 
 class IngestMetrics:

@@ -40,8 +40,8 @@ log = logging.getLogger("hatang.ingest")
 _FULL_RELOAD_S = 300.0  # catches deleted devices, which an updated_at refresh cannot see
 _TAKE_CHUNK = 2000
 # Batches committed concurrently, each writer on its own connection: one writer waiting for its
-# commit left the worker's CPU 40% idle (bench: single_worker_cpu_share 0.55-0.58). Acknowledgements
-# need no order; upserts only move forward and lock rows in key order.
+# commit left the worker's CPU 40% idle (bench: single_worker_cpu_share 0.55-0.58). Upserts only move
+# forward and lock rows in key order; acknowledgements keep the hand-over order (see _Handover).
 _WRITERS = 2
 # The database thread (ingest.sink.DatabaseThread) waits for the GIL at each of a batch's dozen
 # socket waits: at Python's default 5 ms a 5,000-row COPY took 66 ms beside a busy loop, at 0.5 ms

@@ -39,7 +39,8 @@ _UPSERT_LATEST = """
 """
 # Rows are locked in id order first, so that concurrent writers never deadlock on devices (LockRows
 # runs above the Sort). The lock and the update each join devices once: joining the two CTEs to each
-# other instead (no statistics: a nested loop) cost 630 ms per 5,000 devices, measured.
+# other instead (no statistics on CTEs) could be planned as a nested loop: 630 ms per 5,000 devices
+# in a scratch database, 81 ms this way (measured).
 _UPDATE_SEEN = """
     WITH locked AS (
         SELECT d.id, u.at
