@@ -8,7 +8,7 @@ Benchmarks use it to say where a phase's time went per message, beside the rates
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -48,7 +48,7 @@ class CpuMeter:
     counted (benchmarks keep their connections open across a phase).
     """
 
-    def __init__(self, groups: dict[str, Callable[[], Iterable[int]]]) -> None:
+    def __init__(self, groups: Mapping[str, Callable[[], Iterable[int]]]) -> None:
         self._groups = groups
         self._before: dict[str, dict[int, float]] = {}
 

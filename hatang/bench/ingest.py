@@ -34,6 +34,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ from paho.mqtt.properties import Properties
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from hatang.bench.cpu import CpuMeter, cpu_seconds, with_children
+from hatang.bench.cpu import CpuMeter, with_children
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port
@@ -271,10 +272,6 @@ class _Worker:
             return -1.0
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the worker process so far (Linux /proc)."""
-        return cpu_seconds(self.proc.pid)
-
     def buckets(self, name: str) -> dict[float, float]:
         """Cumulative counts of histogram ``name`` by upper bound."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as resp:
@@ -370,17 +367,17 @@ def _latency(
     return arrivals, total
 
 
-def _per_message_us(cpu: dict[str, float] | None, messages: int) -> dict[str, float] | None:
+def _per_message_us(cpu: dict[str, float], messages: int) -> dict[str, float]:
     """CPU microseconds per message of each process group of a phase."""
-    return None if cpu is None else {name: round(s * 1e6 / messages, 2) for name, s in cpu.items()}
+    return {name: round(s * 1e6 / messages, 2) for name, s in cpu.items()}
 
 
 _RATIO_GOAL = 0.7  # issue 5's goal for ratio_single_vs_bare on a 2-core machine
 
 
 def cpu_budget(
-    bare: dict[str, float] | None,
-    single: dict[str, float] | None,
+    bare: dict[str, float],
+    single: dict[str, float],
     bare_rate: float,
     cores: int | None = None,
 ) -> dict[str, float] | None:
@@ -391,9 +388,10 @@ def cpu_budget(
     costing W per message drains at most ``min(1 / W, cores / (W + M + P))`` messages a second
     (one process, one core; every process shares the cores). ``ratio_ceiling`` is that bound's
     ratio to (b) with W = B, as if hatang's own work were free; ``own_budget_us`` is the most
-    ``W - B`` may be for the goal ratio; ``own_us`` is what it is.
+    ``W - B`` may be for the goal ratio; ``own_us`` is what it is. None without the broker's and
+    the database's figures (external services).
     """
-    if bare is None or single is None:
+    if "mosquitto" not in bare or "mosquitto" not in single:
         return None
     b, w = bare["subscriber"], single["worker"]
     m, p = min(bare["mosquitto"], single["mosquitto"]), single["postgresql"]
@@ -462,15 +460,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         stock_consumer = (stack.mqtt_url, f"{stock_group}-1", stock_group, prefix, batch)
         postgres, mosquitto = stack.postgres, stack.mosquitto
 
-        def meter(process: str, pid: int) -> CpuMeter | None:
-            """CPU of one phase: its own process, the broker and the database (local stack only)."""
-            if postgres is None or mosquitto is None:
-                return None
-            return CpuMeter({
-                process: lambda: [pid],
-                "mosquitto": lambda: [p] if (p := mosquitto.pid()) else [],
-                "postgresql": lambda: with_children(postgres.pid()),
-            })
+        def meter(process: str, pid: int) -> CpuMeter:
+            """CPU of one phase: its own process, and the broker and the database when they are the
+            local stack's (external services' processes are not ours to read)."""
+            groups: dict[str, Callable[[], list[int]]] = {process: lambda: [pid]}
+            if postgres is not None and mosquitto is not None:
+                groups["mosquitto"] = lambda: [p] if (p := mosquitto.pid()) else []
+                groups["postgresql"] = lambda: with_children(postgres.pid())
+            return CpuMeter(groups)
 
         # (a) raw COPY of the pack phase's readings.
         per_pack = 50
@@ -498,21 +495,18 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         publisher.close()
         tune_interpreter()  # the settings the worker runs with, for the subscribers measured here
         bare_meter = meter("subscriber", os.getpid())
-        if bare_meter:
-            bare_meter.start()
+        bare_meter.start()
         bare_s = asyncio.run(_bare_drain(bare_consumer, args.messages, batch))
-        bare_cpu = bare_meter.stop() if bare_meter else None
+        bare_cpu = bare_meter.stop()
         stock_s = asyncio.run(_stock_drain(stock_consumer, args.messages))
         worker = _Worker(env, workdir / "single.log")
         single_meter = meter("worker", worker.proc.pid)
         began = worker.connected_at()
-        if single_meter:
-            single_meter.start()
-        cpu_began = worker.cpu_seconds()
+        single_meter.start()
         single_s = worker.wait_stored(args.messages) - began
-        single_cpu = single_meter.stop() if single_meter else None
+        single_cpu = single_meter.stop()
         # Share of one core the worker got while draining: near 1.0, it is CPU-bound on its own work.
-        single_cpu_share = (worker.cpu_seconds() - cpu_began) / single_s
+        single_cpu_share = single_cpu["worker"] / single_s
         commits = worker.buckets("hatang_ingest_commit_seconds")
         worker.stop()
 
