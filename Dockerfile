@@ -20,9 +20,11 @@ RUN /opt/hatang/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open
 COPY hatang ./hatang
 COPY firmware_contracts ./firmware_contracts
 COPY registry ./registry
+COPY timeseries ./timeseries
 COPY ingest ./ingest
 COPY api ./api
 COPY simulators ./simulators
+COPY bench ./bench
 RUN /opt/hatang/bin/pip install --no-cache-dir --no-deps . \
     && /opt/hatang/bin/python -m compileall -q /opt/hatang/lib
 

@@ -32,6 +32,7 @@ from registry.errors import (
     NotFoundError,
     RegistryError,
 )
+from timeseries import InvalidArgumentError, MissingError, TimeseriesError
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,14 @@ async def _on_registry(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, "bad-request", str(exc))
 
 
+async def _on_timeseries(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, MissingError):
+        return problem_response(request, "not-found", str(exc), entity=exc.entity, key=exc.key)
+    if isinstance(exc, InvalidArgumentError):
+        return problem_response(request, "invalid-reference", str(exc), field=exc.field, value=exc.value)
+    return problem_response(request, "bad-request", str(exc))
+
+
 async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     # Validation should have caught these; the database's own checks are the last line, and a
     # value it refuses is still the client's fault, not a server error.
@@ -275,6 +284,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RegistryError, _on_registry)
+    app.add_exception_handler(TimeseriesError, _on_timeseries)
     app.add_exception_handler(psycopg.Error, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)
 

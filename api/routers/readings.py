@@ -1,7 +1,7 @@
 """``/v1/readings``, ``/v1/readings/aggregate``, ``/v1/latest`` and ``/v1/device-health``: time-series reads.
 
 A non-admin key sees only its own organisation's devices (an unknown or invisible device is a 404).
-The SQL and the rollup logic live in ``registry.timeseries`` (docs/dashboard.md); this module maps
+The SQL and the rollup logic live in ``timeseries`` (docs/dashboard.md); this module maps
 requests, reads the backend the lifespan detected, and shapes responses.
 """
 
@@ -17,13 +17,13 @@ import psycopg
 from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+import timeseries
 from api.auth import Reader
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from hatang.settings import Settings
-from registry import timeseries
-from registry.timeseries import Backend, Bucket, GroupBy, Scope
+from timeseries import Backend, Bucket, GroupBy, Scope
 
 router = APIRouter(tags=["readings"])
 

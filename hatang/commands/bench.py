@@ -1,4 +1,4 @@
-"""``hatang bench NAME``: the benchmarks of ``hatang.bench``."""
+"""``hatang bench NAME``: the benchmarks of ``bench``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import importlib
 from typing import Any
 
-# Benchmark modules under hatang.bench.
+# Benchmark modules under bench.
 BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness", "streams", "onboarding")
 
 
@@ -15,4 +15,4 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser("bench", help="run a benchmark (prints JSON as its last line)")
     inner = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name in BENCHMARKS:
-        importlib.import_module(f"hatang.bench.{name}").register(inner)
+        importlib.import_module(f"bench.{name}").register(inner)

@@ -1,7 +1,7 @@
 """``hatang timeseries``: rollup and retention maintenance (the job ``make run`` keeps running).
 
 ``maintain`` is the periodic job: at start it prepares the backend the TimescaleDB edition allows
-(``registry.timeseries.ensure``), then on the Apache edition refreshes the rollup tables every
+(``timeseries.ensure``), then on the Apache edition refreshes the rollup tables every
 ``HATANG_TIMESERIES__REFRESH_INTERVAL_S`` and applies retention every ``RETENTION_INTERVAL_S``
 (on the community edition continuous-aggregate and retention policies do both inside the database).
 Several replicas are safe: one refresh runs at a time (an advisory lock), the others skip.
@@ -21,10 +21,10 @@ from typing import Any
 
 import psycopg
 
+import timeseries
 from hatang.db import timescale_info
 from hatang.settings import Settings, TimeseriesSettings
 from hatang.stack import Stack
-from registry import timeseries
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

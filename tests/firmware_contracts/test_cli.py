@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.normalise import measure
 from firmware_contracts import DeviceModel
-from hatang.bench.normalise import measure
 from hatang.cli import main
 
 

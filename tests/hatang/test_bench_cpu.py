@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 
-from hatang.bench.cpu import CpuMeter, cpu_seconds, with_children
-from hatang.bench.ingest import cpu_budget
+from bench.cpu import CpuMeter, cpu_seconds, with_children
+from bench.ingest import cpu_budget
 
 
 def _spin(seconds: float) -> None:

@@ -13,11 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED: dict[str, set[str]] = {
     "firmware_contracts": set(),
     "registry": {"firmware_contracts", "hatang.settings", "hatang.db"},
+    "timeseries": {"hatang.settings", "hatang.db"},
     "ingest": {"registry", "firmware_contracts", "hatang.settings", "hatang.db"},
-    "api": {"registry", "ingest", "firmware_contracts", "hatang.settings", "hatang.db"},
+    "api": {"registry", "ingest", "timeseries", "firmware_contracts", "hatang.settings", "hatang.db"},
     "simulators": {"registry", "firmware_contracts", "hatang.settings", "hatang.db"},
+    "bench": {"api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "hatang"},
 }
-FIRST_PARTY = {"firmware_contracts", "registry", "ingest", "api", "simulators", "hatang"}
+FIRST_PARTY = {
+    "firmware_contracts", "registry", "timeseries", "ingest", "api", "simulators", "bench", "hatang",
+}  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:

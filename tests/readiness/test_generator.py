@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from bench.province import DISTRICTS, generate
 from hatang.settings import ReadinessSettings
 from registry.readiness import service, snapshots
-from registry.readiness.generator import DISTRICTS, generate
 from registry.readiness.service import Report
 from tests.plugins.readiness import run
 

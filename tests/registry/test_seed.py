@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 
 from hatang.commands.seed import seed
-from registry.demo import ORGANISATIONS, demo_assets
+from hatang.demo import ORGANISATIONS, demo_assets
 
 
 def test_seed_is_idempotent_and_keeps_its_admin_key(db_url: str, tmp_path: Path) -> None:

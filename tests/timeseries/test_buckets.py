@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hatang.db import TimescaleInfo
-from registry.timeseries import Bucket, InvalidBucketError, align, check_origin, choose_backend
-from registry.timeseries.buckets import floor_to
+from timeseries import Bucket, InvalidBucketError, align, check_origin, choose_backend
+from timeseries.buckets import floor_to
 
 ORIGIN = datetime(2000, 1, 3, tzinfo=timezone(timedelta(hours=7)))
 

@@ -16,7 +16,8 @@ import psycopg
 import pytest
 
 from hatang.db import timescale_info
-from registry.timeseries import (
+from tests.plugins.timeseries import Fleet, irregular_times
+from timeseries import (
     Bucket,
     GroupBy,
     RefreshBusyError,
@@ -28,7 +29,6 @@ from registry.timeseries import (
     ensure,
     refresh,
 )
-from tests.plugins.timeseries import Fleet, irregular_times
 
 ORIGIN = datetime(2000, 1, 3, tzinfo=timezone(timedelta(hours=7)))
 Row = tuple[datetime, str, int, float, float, float, float, float]

@@ -22,9 +22,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from registry.timeseries.buckets import Backend, Bucket, Level, align
-from registry.timeseries.errors import InvalidRangeError, UnknownMetricError
-from registry.timeseries.scope import SCOPE_FROM, SECTOR, Scope
+from timeseries.buckets import Backend, Bucket, Level, align
+from timeseries.errors import InvalidRangeError, UnknownMetricError
+from timeseries.scope import SCOPE_FROM, SECTOR, Scope
 
 GroupBy = Literal["device", "asset", "area", "sector"]
 GROUP_BY: tuple[GroupBy, ...] = ("device", "asset", "area", "sector")

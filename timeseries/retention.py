@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from registry.timeseries.rollups import LATE_AFTER
+from timeseries.rollups import LATE_AFTER
 
 
 @dataclass(frozen=True, slots=True)

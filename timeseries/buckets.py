@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from hatang.db import TimescaleInfo
-from registry.timeseries.errors import InvalidBucketError
+from timeseries.errors import InvalidBucketError
 
 Level = Literal["1m", "1h"]
 Backend = Literal["continuous", "tables"]

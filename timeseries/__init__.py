@@ -5,19 +5,21 @@
 pure parts they share. docs/dashboard.md explains rollups, their backends and retention.
 """
 
-from registry.timeseries.aggregates import GROUP_BY, AggregateRow, GroupBy, aggregate, aggregate_query
-from registry.timeseries.buckets import Backend, Bucket, Level, align, check_origin, choose_backend
-from registry.timeseries.errors import (
+from timeseries.aggregates import GROUP_BY, AggregateRow, GroupBy, aggregate, aggregate_query
+from timeseries.buckets import Backend, Bucket, Level, align, check_origin, choose_backend
+from timeseries.errors import (
+    InvalidArgumentError,
     InvalidBucketError,
     InvalidRangeError,
+    MissingError,
     TimeseriesError,
     UnknownDeviceError,
     UnknownMetricError,
 )
-from registry.timeseries.latest import HEALTH_STATES, HealthCount, LatestValue, health, latest
-from registry.timeseries.readings import RawReading, from_time_key, raw_readings, time_key
-from registry.timeseries.retention import RetentionReport, apply_retention
-from registry.timeseries.rollups import (
+from timeseries.latest import HEALTH_STATES, HealthCount, LatestValue, health, latest
+from timeseries.readings import RawReading, from_time_key, raw_readings, time_key
+from timeseries.retention import RetentionReport, apply_retention
+from timeseries.rollups import (
     LATE_AFTER,
     REFRESH_LAG,
     RefreshBusyError,
@@ -26,7 +28,7 @@ from registry.timeseries.rollups import (
     ensure,
     refresh,
 )
-from registry.timeseries.scope import Scope
+from timeseries.scope import Scope
 
 __all__ = [
     "GROUP_BY",
@@ -38,10 +40,12 @@ __all__ = [
     "Bucket",
     "GroupBy",
     "HealthCount",
+    "InvalidArgumentError",
     "InvalidBucketError",
     "InvalidRangeError",
     "LatestValue",
     "Level",
+    "MissingError",
     "RawReading",
     "RefreshBusyError",
     "RefreshReport",

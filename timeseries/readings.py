@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
-from registry.timeseries.aggregates import metric_id
-from registry.timeseries.errors import InvalidRangeError, UnknownDeviceError
+from timeseries.aggregates import metric_id
+from timeseries.errors import InvalidRangeError, UnknownDeviceError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 Owns the readiness benchmark. In a scratch database beside the configured one (the local stack's,
 or the server of ``--url``; created, migrated and dropped by the run) it generates essential assets
-and devices (``registry.readiness.generator``), then times, in the same run: the endpoint through
+and devices (``bench.province``), then times, in the same run: the endpoint through
 the real application (httpx ASGI transport, lifespan entered, a real admin key) for the whole
 province and for one district, the same figures by the service alone (no HTTP), the first page of
 gaps, and one snapshot. It counts scans of the ``readings`` hypertable before and after (must stay
@@ -26,13 +26,13 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from api.app import create_app
+from bench.province import generate
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
 from registry.audit import CLI
 from registry.keys import create_key
 from registry.readiness import service, snapshots
-from registry.readiness.generator import generate
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from registry.timeseries.scope import SCOPE_FROM, SECTOR, Scope
+from timeseries.scope import SCOPE_FROM, SECTOR, Scope
 
 HEALTH_STATES: tuple[str, ...] = ("online", "silent", "suspended", "provisioned")
 

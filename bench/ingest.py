@@ -12,7 +12,7 @@ follows the commit, at a fixed offered 5,000 messages/s. For (b) and (c) the mes
 the broker for the subscriber's persistent session first and the drain is timed, so the publisher
 never sets the pace. (b) and (b') run with the interpreter settings the worker runs with
 (:func:`ingest.runner.tune_interpreter`). With the local stack, the CPU time of the subscriber or
-worker, Mosquitto and PostgreSQL is read per phase (:mod:`hatang.bench.cpu`) and turned into what
+worker, Mosquitto and PostgreSQL is read per phase (:mod:`bench.cpu`) and turned into what
 the machine allows (:func:`cpu_budget`). Prints a table, then one JSON object as its last line.
 
 The publisher here is deliberately plain paho, independent of ``ingest``.
@@ -49,7 +49,7 @@ from paho.mqtt.properties import Properties
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from hatang.bench.cpu import CpuMeter, with_children
+from bench.cpu import CpuMeter, with_children
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port

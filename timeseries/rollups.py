@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 
 from hatang.db import TimescaleInfo
-from registry.timeseries.buckets import Backend, choose_backend
+from timeseries.buckets import Backend, choose_backend
 
 LATE_AFTER = timedelta(minutes=2)  # the WHEN clause of the readings_late trigger (migration 0400)
 REFRESH_LAG = timedelta(minutes=1)
