@@ -115,7 +115,7 @@ class IngestSettings(BaseModel):
     )
     metrics_port: int = Field(
         default=9108, ge=0, le=65535,
-        description="Prometheus metrics port (0: no endpoint).",
+        description="Port of /metrics, /healthz and /readyz (0: no endpoint).",
     )
     db_retry_initial_s: float = Field(
         default=0.2, gt=0,
@@ -128,6 +128,10 @@ class IngestSettings(BaseModel):
     drain_timeout_s: float = Field(
         default=15.0, gt=0,
         description="On SIGTERM: time allowed to commit and acknowledge what is held before exiting.",
+    )
+    ready_stall_s: float = Field(
+        default=60.0, gt=0,
+        description="/readyz fails when messages are held and no batch has committed for this long.",
     )
     fanout: bool = Field(
         default=True,
@@ -159,6 +163,21 @@ class TimeseriesSettings(BaseModel):
     )
     max_aggregate_rows: int = Field(
         default=20000, ge=1, description="Most rows (groups x buckets) one aggregate request may return."
+    )
+
+
+class SchedulerSettings(BaseModel):
+    """The scheduler role (``hatang scheduler``): one leader runs the periodic jobs."""
+
+    name: str | None = Field(
+        default=None, description="Name recorded with each job run; unset: <host>:<pid>."
+    )
+    poll_s: float = Field(
+        default=5.0, gt=0,
+        description="How often a standby tries to take the lead (and the leader checks jobs).",
+    )
+    metrics_port: int = Field(
+        default=9110, ge=0, le=65535, description="Prometheus metrics port of the scheduler (0: none)."
     )
 
 
@@ -209,5 +228,6 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     readiness: ReadinessSettings = ReadinessSettings()
     timeseries: TimeseriesSettings = TimeseriesSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     streams: StreamSettings = StreamSettings()
     simulators: SimulatorSettings = SimulatorSettings()

@@ -30,6 +30,7 @@ from hatang.settings import Settings
 from ingest.batch import Batch, TopicLayout, Upserts, fanout, intake, lags, upserts
 from ingest.devices import DeviceCache
 from ingest.errors import BrokerError, StoreError
+from ingest.health import Health, serve
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer
 from ingest.queries import load_devices, load_metric_ids
@@ -104,6 +105,7 @@ class Worker:
     unacked: int = 0
     batches: int = 0
     last_acked: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    health: Health = field(init=False)
 
     def __post_init__(self) -> None:
         c = self.settings.contracts
@@ -118,6 +120,7 @@ class Worker:
             for _ in range(_WRITERS)
         ]
         self.client_id = self.settings.ingest.client_id or f"hatang-ingest-{socket.gethostname()}"
+        self.health = Health(stall_s=self.settings.ingest.ready_stall_s, pending=lambda: self.unacked)
 
     # -- registry -------------------------------------------------------------------------------
 
@@ -151,6 +154,7 @@ class Worker:
                         extra={"devices": len(self.devices), "metrics": len(self.metric_ids)},
                     )
                     self.ready.set()
+                    self.health.database_connected = True
                     backoff.reset()
                     while True:
                         tables: set[str] = set()
@@ -164,6 +168,7 @@ class Worker:
                         elif tables:
                             await self._reload(conn, full=False)
             except psycopg.Error as exc:
+                self.health.database_connected = False
                 delay = backoff.next()
                 log.warning(
                     "registry connection failed; retrying", extra={"error": str(exc), "retry_s": delay}
@@ -196,10 +201,12 @@ class Worker:
                         "connected to the broker", extra={"client_id": self.client_id, "session": session}
                     )
                     backoff.reset()
+                    self.health.broker_connected = True
                     await self._pump(consumer)
                     await self.handover.join()  # everything taken is committed and acknowledged
                     return
             except BrokerError as exc:
+                self.health.broker_connected = False
                 self.metrics.broker_reconnects.inc()
                 delay = backoff.next()
                 log.warning(
@@ -236,6 +243,8 @@ class Worker:
                     await consumer.wait(max(0.0, due), interrupt=self.stop)
                 taken = consumer.take(_TAKE_CHUNK)
                 if taken:
+                    if not self.unacked:  # held messages after none: the stall clock starts now
+                        self.health.progressed()
                     received.inc(len(taken))
                     self.unacked += len(taken)
                     self.metrics.queue_messages.set(self.unacked + consumer.held)
@@ -274,6 +283,7 @@ class Worker:
                         break
                     except StoreError as exc:
                         m.store_failures.inc()
+                        self.health.store_failing = True
                         delay = backoff.next()
                         log.warning(
                             "batch not stored; retrying",
@@ -284,6 +294,8 @@ class Worker:
                     log.info("database writes resumed")
                     backoff.reset()
                 committed = time.time()
+                self.health.store_failing = False
+                self.health.progressed()
                 m.commit_seconds.observe(time.monotonic() - started)
                 m.last_commit.set(committed)
                 await item.previous_acked.wait()
@@ -342,8 +354,12 @@ async def run(
     mqtt_url: str,
     stop: asyncio.Event,
     metrics: IngestMetrics | None = None,
+    serve_port: int = 0,
 ) -> int:
-    """Run a worker until ``stop`` is set, then drain within ``drain_timeout_s``; returns an exit code."""
+    """Run a worker until ``stop`` is set, then drain within ``drain_timeout_s``; returns an exit code.
+
+    ``serve_port`` (not 0): serve ``/healthz``, ``/readyz`` and ``/metrics`` there (``ingest.health``).
+    """
     metrics = metrics or IngestMetrics()
     worker = Worker(
         settings=settings,
@@ -353,6 +369,7 @@ async def run(
         metrics=metrics,
         stop=stop,
     )
+    endpoint = asyncio.create_task(serve(worker.health, metrics.registry, port=serve_port), name="endpoint")
     watcher = asyncio.create_task(worker.watch_registry(), name="registry")
     writers = [
         asyncio.create_task(worker.write(sink), name=f"writer-{i}") for i, sink in enumerate(worker.sinks)
@@ -389,9 +406,9 @@ async def run(
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await consumer
     finally:
-        for task in (watcher, *writers):
+        for task in (watcher, *writers, endpoint):
             task.cancel()
-        for task in (watcher, *writers):
+        for task in (watcher, *writers, endpoint):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await worker.database.cancel_pending()  # writes whose writer was cancelled: rolled back

@@ -46,6 +46,7 @@ async def _main(settings: Settings, stack: Stack) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     metrics = IngestMetrics()
-    metrics.serve(settings.ingest.metrics_port)
     urls = {"database_url": stack.database_url, "mqtt_url": stack.mqtt_url}
-    return await run(settings=settings, stop=stop, metrics=metrics, **urls)
+    # /healthz, /readyz and /metrics are served on the metrics port, from the worker's own event loop.
+    port = settings.ingest.metrics_port
+    return await run(settings=settings, stop=stop, metrics=metrics, serve_port=port, **urls)
