@@ -1,6 +1,7 @@
 """The scheduler's Prometheus metrics, on a registry of their own (served on their own port).
 
-Names follow STYLE.md §13 (``hatang_scheduler_*``); the only label is the job name (a closed set).
+Names follow STYLE.md §13 (``hatang_scheduler_*``); the only label is ``task``, the job name (a closed
+set; not ``job``, which is Prometheus's own target label).
 The alert "scheduler not running" (helm PrometheusRule) reads ``hatang_scheduler_leader`` and
 ``hatang_scheduler_job_last_success_timestamp_seconds``.
 """
@@ -25,16 +26,17 @@ class SchedulerMetrics:
         )
         counter = partial(Counter, registry=r)
         self.runs = counter(
-            "hatang_scheduler_job_runs_total", "Job runs, by job and outcome.", ["job", "outcome"]
+            "hatang_scheduler_job_runs_total", "Job runs, by task (the job's name) and outcome.",
+            ["task", "outcome"],
         )
         self.last_success = Gauge(
             "hatang_scheduler_job_last_success_timestamp_seconds",
             "Unix time the job last finished without error.",
-            ["job"],
+            ["task"],
             registry=r,
         )
         self.duration = Histogram(
-            "hatang_scheduler_job_duration_seconds", "Time one job run took.", ["job"],
+            "hatang_scheduler_job_duration_seconds", "Time one job run took.", ["task"],
             buckets=_DURATION_BUCKETS, registry=r,
         )  # fmt: skip
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import promql_parser
+from prometheus_client.metrics import MetricWrapperBase
+
 from tests.helm.test_chart import by_kind, containers, render, scenario
 
 
@@ -35,3 +38,54 @@ def test_probes_use_the_health_endpoints() -> None:
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
         assert container["readinessProbe"]["httpGet"]["port"] in ports, name
+
+
+def _selectors(expr: Any, out: set[str]) -> set[str]:
+    """Every metric name a parsed PromQL expression selects."""
+    if type(expr).__name__ == "VectorSelector":
+        out.add(expr.name)
+        return out
+    for attr in ("lhs", "rhs", "expr", "param", "vector_selector"):
+        child = getattr(expr, attr, None)
+        if child is not None:
+            _selectors(child, out)
+    for arg in getattr(expr, "args", None) or ():
+        _selectors(arg, out)
+    return out
+
+
+def exported_metrics() -> set[str]:
+    """The series names hatang's processes export: ingest, scheduler and API registries."""
+    import api.metrics
+    from hatang.scheduler import SchedulerMetrics
+    from ingest.metrics import IngestMetrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    families = [*IngestMetrics().registry.collect(), *SchedulerMetrics().registry.collect()]
+    for value in vars(api.metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            families.extend(value.collect())
+    # Labelled families have no samples until first used: derive the series names from the type.
+    return {f.name + suffix for f in families for suffix in suffixes[f.type]}
+
+
+def test_every_alert_expression_parses_and_names_exported_metrics() -> None:
+    docs = render(scenario("production-values.yaml"))
+    (rule,) = by_kind(docs, "PrometheusRule")
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert set(alerts) == {
+        "HatangIngestLagHigh", "HatangIngestNoCommit", "HatangIngestStoreFailures",
+        "HatangBrokerReconnectStorm", "HatangDeadLetterRate", "HatangApi5xxRate",
+        "HatangSchedulerNotRunning", "HatangSchedulerJobFailing",
+    }  # fmt: skip
+    exported = exported_metrics()
+    assert {"hatang_api_requests_total", "hatang_scheduler_leader", "hatang_ingest_lag_seconds_bucket"} <= (
+        exported
+    )
+    for name, alert in alerts.items():
+        named = _selectors(promql_parser.parse(alert["expr"]), set())
+        assert named, name
+        assert named - exported == set(), name
+        assert alert["labels"]["severity"] in {"warning", "critical"}
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert not by_kind(render(scenario("default-values.yaml")), "PrometheusRule")  # off by default
