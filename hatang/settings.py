@@ -41,6 +41,10 @@ class ApiSettings(BaseModel):
     pool_max: int = Field(default=10, ge=1, description="Most database connections the API opens.")
     page_limit: int = Field(default=50, ge=1, description="Items per page when a request names no limit.")
     max_page_limit: int = Field(default=500, ge=1, description="Largest page a request may ask for.")
+    read_timeout_s: float = Field(
+        default=3.0, gt=0,
+        description="Wait for a read-replica connection before answering 503 (HATANG_DATABASE_READ_URL).",
+    )
     bulk_max_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Largest bulk-onboarding upload accepted, in bytes."
     )
@@ -216,6 +220,11 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset means the local stack's own cluster."
+    )
+    database_read_url: SecretStr | None = Field(
+        default=None,
+        description="A read replica's URL: the API's read paths (readings, aggregates, latest, readiness) "
+        "use it, writes never; unset: everything on HATANG_DATABASE_URL.",
     )
     mqtt_url: SecretStr | None = Field(
         default=None, description="MQTT broker URL (mqtt://user:pass@host:port); unset means the local stack."

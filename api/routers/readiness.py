@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
-from api.db import Conn
+from api.db import Conn, ReadConn
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
 from hatang.settings import ReadinessSettings
@@ -204,7 +204,7 @@ async def get_readiness(
     *,
     request: Request,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
     at: Annotated[date | None, Query(description="A past day (from its snapshot); today if absent.")] = None,
@@ -240,7 +240,7 @@ async def get_history(
     *,
     request: Request,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
     start: Annotated[date | None, Query(alias="from", description="First day; 90 days before `to`.")] = None,
@@ -288,7 +288,7 @@ async def get_gaps(
     *,
     request: Request,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     params: Paging,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
@@ -325,7 +325,7 @@ def _gap(gap: Gap) -> GapPublic:
 
 
 @router.get("/targets", summary="The targets readiness is measured against", responses=responses(*COMMON))
-async def list_targets(principal: Reader, conn: Conn) -> list[TargetPublic]:
+async def list_targets(principal: Reader, conn: ReadConn) -> list[TargetPublic]:
     return [TargetPublic.model_validate(t) for t in await service.targets(conn)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import promql_parser
+import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from tests.helm.test_chart import by_kind, containers, render, scenario
@@ -89,3 +90,23 @@ def test_every_alert_expression_parses_and_names_exported_metrics() -> None:
         assert alert["labels"]["severity"] in {"warning", "critical"}
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert not by_kind(render(scenario("default-values.yaml")), "PrometheusRule")  # off by default
+
+
+def test_the_read_replica_url_comes_from_the_secret() -> None:
+    docs = render(scenario("production-values.yaml"))
+    api = next(containers(_named(docs, "Deployment", "city-hatang-api")))
+    env = {item["name"]: item for item in api["env"]}
+    ref = env["HATANG_DATABASE_READ_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "hatang-production", "key": "database-read-url"}
+    for config in by_kind(docs, "ConfigMap"):
+        assert "HATANG_DATABASE_READ_URL" not in config.get("data", {})
+
+
+def test_the_schema_refuses_the_read_replica_url_in_plain_settings() -> None:
+    import helm_python as helm
+
+    from tests.helm.test_chart import CHART
+
+    values = scenario("default-values.yaml") | {"settings": {"database_read_url": "postgresql://u:p@h/db"}}
+    with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError, match="settings"):
+        chart.validate_schema(chart.merge_values(values))
