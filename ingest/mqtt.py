@@ -11,7 +11,7 @@ Why it reaches into aiomqtt 2.x internals (pinned ``<3``; docs/ingest.md):
 - aiomqtt's message iterator costs a task and a queue hop per message and its queue may discard;
   paho's PUBLISH handler builds a message object, parses every property and formats a debug line:
   paho's ``_handle_publish`` is replaced by :func:`decode_publish` appending to a plain list, bounded
-  by Receive Maximum (paho 2.x internals, pinned ``<3`` like aiomqtt).
+  by Receive Maximum (paho 2.x internals: paho and aiomqtt are pinned exactly in pyproject.toml).
 - paho reads a packet with three or more ``recv`` calls: the socket is wrapped so that one ``recv``
   fills a buffer the packets are then parsed from, and reading pauses while the list is full.
 """
