@@ -106,6 +106,8 @@ class Worker:
     batches: int = 0
     last_acked: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
     health: Health = field(init=False)
+    leave: bool = False
+    current: Consumer | None = None
 
     def __post_init__(self) -> None:
         c = self.settings.contracts
@@ -188,6 +190,7 @@ class Worker:
             queue_bound=cfg.queue_bound,
             subscribe_timeout_s=cfg.subscribe_timeout_s,
             session=session,
+            leave=self.leave,
         )
 
     async def consume(self) -> None:
@@ -197,6 +200,7 @@ class Worker:
         while not self.stop.is_set():
             try:
                 async with self._consumer(session) as consumer:
+                    self.current = consumer
                     log.info(
                         "connected to the broker", extra={"client_id": self.client_id, "session": session}
                     )
@@ -215,6 +219,19 @@ class Worker:
                 session += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), timeout=delay)
+
+    async def leave_when_drained(self, quiet_s: float) -> None:
+        """``--leave``: once unsubscribed, stop when nothing is held or unacknowledged and nothing
+        has arrived for ``quiet_s`` (the session's queue is empty: the broker sends it at once)."""
+        while not self.stop.is_set():
+            consumer = self.current
+            if consumer is not None and consumer.unsubscribed.is_set():
+                idle = time.monotonic() - consumer.last_delivery
+                if not consumer.held and not self.unacked and idle >= quiet_s:
+                    log.info("left the group: the session is drained", extra={"client_id": self.client_id})
+                    self.stop.set()
+                    return
+            await asyncio.sleep(0.1)
 
     async def _flush(self, batch: Batch, consumer: Consumer) -> None:
         self.batches += 1
@@ -355,10 +372,14 @@ async def run(
     stop: asyncio.Event,
     metrics: IngestMetrics | None = None,
     serve_port: int = 0,
+    leave_quiet_s: float | None = None,
 ) -> int:
     """Run a worker until ``stop`` is set, then drain within ``drain_timeout_s``; returns an exit code.
 
     ``serve_port`` (not 0): serve ``/healthz``, ``/readyz`` and ``/metrics`` there (``ingest.health``).
+    ``leave_quiet_s`` (not None): leave the group instead of joining it: resume this client id's
+    session, unsubscribe, store what the session had queued, and stop once it has been quiet that
+    long (docs/deploy.md, "Scaling ingest down").
     """
     metrics = metrics or IngestMetrics()
     worker = Worker(
@@ -368,6 +389,7 @@ async def run(
         models=load_models(),
         metrics=metrics,
         stop=stop,
+        leave=leave_quiet_s is not None,
     )
     endpoint = asyncio.create_task(serve(worker.health, metrics.registry, port=serve_port), name="endpoint")
     watcher = asyncio.create_task(worker.watch_registry(), name="registry")
@@ -383,6 +405,8 @@ async def run(
         stopped.cancel()
         if worker.ready.is_set():
             consumer = asyncio.create_task(worker.consume(), name="consumer")
+            if leave_quiet_s is not None:
+                writers.append(asyncio.create_task(worker.leave_when_drained(leave_quiet_s), name="leave"))
             stopped = asyncio.create_task(stop.wait())
             loops = (consumer, *writers, watcher)
             await asyncio.wait([stopped, *loops], return_when=asyncio.FIRST_COMPLETED)
