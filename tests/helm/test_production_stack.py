@@ -110,3 +110,10 @@ def test_the_schema_refuses_the_read_replica_url_in_plain_settings() -> None:
     values = scenario("default-values.yaml") | {"settings": {"database_read_url": "postgresql://u:p@h/db"}}
     with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError, match="settings"):
         chart.validate_schema(chart.merge_values(values))
+
+
+def test_ingest_autoscaling_never_scales_down_by_itself() -> None:
+    docs = render(scenario("production-values.yaml"))
+    hpa = _named(docs, "HorizontalPodAutoscaler", "city-hatang-ingest")
+    assert hpa["spec"]["behavior"]["scaleDown"] == {"selectPolicy": "Disabled"}
+    assert hpa["spec"]["behavior"]["scaleUp"]["policies"]
