@@ -94,3 +94,11 @@ def test_image_installs_the_lock_and_pins_its_base_by_digest() -> None:
     assert "-r requirements/runtime.lock -r requirements/build.lock" in DOCKERFILE
     assert "--no-deps --no-build-isolation ." in DOCKERFILE  # the project adds nothing unlocked
     assert "requirements" not in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_compose_runs_the_scheduler_and_checks_ingest_health() -> None:
+    services = COMPOSE["services"]
+    assert services["scheduler"]["command"] == ["scheduler"]
+    assert services["scheduler"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    probe = " ".join(services["ingest"]["healthcheck"]["test"])
+    assert "127.0.0.1:9108/healthz" in probe

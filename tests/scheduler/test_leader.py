@@ -119,3 +119,12 @@ def test_two_schedulers_one_leader_each_job_once_per_interval(
     assert "leader: " + standby in schedulers[standby][1].read_text()
     assert all(r[3] for r in runs)
     _assert_once_per_interval(runs)
+
+
+def test_make_run_supervises_the_scheduler_role() -> None:
+    from hatang.commands.run import _processes
+    from hatang.settings import Settings
+
+    argvs = [p.argv for p in _processes(Settings())]
+    assert ["scheduler"] in argvs
+    assert ["timeseries", "maintain"] not in argvs  # the scheduler does it, once
