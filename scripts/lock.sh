@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make lock`: (re)generate the hashed lock files from pyproject.toml with uv. Run it after changing
-# dependencies (or to take upgrades), commit the three files, and `make test`.
+# dependencies, commit the three files, and `make test`. Versions already locked are kept (uv prefers
+# the existing output's pins), so only what changed moves; `make lock-upgrade` (this script with
+# --upgrade) takes the newest versions pyproject.toml allows.
 #   requirements/runtime.lock  what the image installs (pyproject's dependencies)
 #   requirements/dev.lock      what .venv installs: runtime + the dev extra, the same versions
 #   requirements/build.lock    what building the project's own wheel needs (hatchling)
@@ -8,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=.venv/bin/uv
+EXTRA=("$@")  # e.g. --upgrade
 if [ ! -x "$UV" ]; then
     # Bootstrap: the uv version pinned in the current dev lock (any uv if there is none yet).
     [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -16,7 +19,7 @@ if [ ! -x "$UV" ]; then
 fi
 compile() {
     "$UV" pip compile --quiet --universal --python-version 3.11 --generate-hashes \
-        --custom-compile-command "make lock" "$@"
+        --custom-compile-command "make lock" "${EXTRA[@]}" "$@"
 }
 compile pyproject.toml -o requirements/runtime.lock
 compile pyproject.toml --extra dev -c requirements/runtime.lock -o requirements/dev.lock
