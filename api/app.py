@@ -39,6 +39,7 @@ ROUTERS: tuple[str, ...] = (
     "bulk",
     "audit",
     "readiness",
+    "zones",
     "readings",
     "streams",
     "dashboard",

@@ -7,6 +7,7 @@ environment. Every variable is ``HATANG_`` + the field name; nested sections use
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -76,6 +77,17 @@ class ReadinessSettings(BaseModel):
     pace_window_days: int = Field(
         default=30, ge=2, description="Days of snapshots the projection's pace is fitted over."
     )
+    zone_latency_bound_s: float = Field(
+        default=1.0, gt=0,
+        description="A zone is low-latency ready when that quantile of delivery latency is at most this (s).",
+    )
+    zone_latency_quantile: Decimal = Field(
+        default=Decimal("0.95"), gt=0, le=1, max_digits=5, decimal_places=4,
+        description="The quantile of delivery latency (reading time to commit) a zone is judged by.",
+    )
+    latency_retention_days: int = Field(
+        default=8, ge=1, description="Per-device hourly latency histograms older than this are dropped.",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -132,6 +144,10 @@ class IngestSettings(BaseModel):
     fanout: bool = Field(
         default=True,
         description="Republish each committed batch under <prefix>/normalized/<sector>/<area> (QoS 0).",
+    )
+    latency_flush_s: float = Field(
+        default=60, gt=0,
+        description="How often the per-device delivery-latency histograms are added to the database.",
     )
 
 

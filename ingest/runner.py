@@ -30,6 +30,7 @@ from hatang.settings import Settings
 from ingest.batch import Batch, TopicLayout, Upserts, fanout, intake, lags, upserts
 from ingest.devices import DeviceCache
 from ingest.errors import BrokerError, StoreError
+from ingest.latency import LatencyBook
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer
 from ingest.queries import load_devices, load_metric_ids
@@ -104,6 +105,8 @@ class Worker:
     unacked: int = 0
     batches: int = 0
     last_acked: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    latency: LatencyBook = field(default_factory=LatencyBook)
+    latency_flushed: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         c = self.settings.contracts
@@ -298,6 +301,7 @@ class Worker:
                 for reason, count in batch.rejected_by_reason.items():
                     m.rejected.labels(reason).inc(count)
                 m.lag_seconds.observe_many(lags(batch, committed))
+                await self._count_latency(sink, batch, committed)
                 if written.fallback:
                     log.info(
                         "duplicates skipped", extra={"offered": written.offered, "inserted": written.inserted}
@@ -308,6 +312,23 @@ class Worker:
                 if item is not None:
                     item.acked.set()  # never hold up the next batch's acknowledgement for good
                 self.handover.task_done()
+
+    async def _count_latency(self, sink: Sink, batch: Batch, committed: float) -> None:
+        """Add the batch to the per-device latency book; store the book when it is due."""
+        book = self.latency
+        for device, readings, _ in batch.accepted:
+            newest = readings[0].time if len(readings) == 1 else max(r.time for r in readings)
+            book.add(device.id, reading_time=newest, committed_at=committed)
+        now = time.monotonic()
+        if not book or now - self.latency_flushed < self.settings.ingest.latency_flush_s:
+            return
+        self.latency_flushed = now
+        taken = book.take()
+        try:
+            await sink.write_latency(taken)
+        except StoreError as exc:  # statistics only: keep them for the next flush
+            book.put_back(taken)
+            log.warning("latency statistics not stored; kept for the next flush", extra={"error": str(exc)})
 
     async def _publish(self, consumer: Consumer, batch: Batch) -> None:
         try:
@@ -388,6 +409,9 @@ async def run(
                 exit_code = 1
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await consumer
+            if worker.latency:  # what was counted since the last flush (best effort)
+                with contextlib.suppress(StoreError, TimeoutError):
+                    await asyncio.wait_for(worker.sinks[0].write_latency(worker.latency.take()), timeout=5)
     finally:
         for task in (watcher, *writers):
             task.cancel()

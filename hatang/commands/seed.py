@@ -28,6 +28,7 @@ from registry.credentials import new_upload_key
 from registry.keys import authenticate, create_key
 from registry.onboarding import BulkOutcome, onboard
 from registry.organisations import ensure_organisation
+from registry.zones import load_zones, packaged_zones
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -65,6 +66,7 @@ def seed(database_url: str, *, key_file: Path) -> tuple[BulkOutcome, str]:
 async def _load(database_url: str, token: str) -> tuple[BulkOutcome, str]:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await load_areas(conn, specs=packaged_areas(), actor=CLI)
+        await load_zones(conn, specs=packaged_zones(), actor=CLI)
         admin_org = None
         for slug, name in ORGANISATIONS.items():
             org = await ensure_organisation(conn, slug=slug, name=name, actor=CLI)
