@@ -1,6 +1,7 @@
 """Per-device delivery-latency histograms, kept in memory and added to the database periodically.
 
-Owns :class:`LatencyBook` and the one statement that stores it. Each committed batch adds, per
+Owns :class:`LatencyBook`, the :class:`LatencyRecorder` the writers share, and the one statement
+that stores a book. Each committed batch adds, per
 accepted message, the seconds from its newest reading's time to the commit into the book (a
 dictionary keyed by device and hour: one list index per message, no I/O); every
 ``HATANG_INGEST__LATENCY_FLUSH_S`` the writer hands the book's rows to :func:`store`, which adds
@@ -11,12 +12,21 @@ It must not decide readiness: the buckets and the rule are ``registry.readiness.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from ingest.errors import StoreError
 from registry.readiness.latency import BUCKETS, bucket
+
+if TYPE_CHECKING:
+    from ingest.batch import Batch
+    from ingest.sink import Sink
+
+log = logging.getLogger("hatang.ingest")
 
 # Adds each row's bucket counts to the stored ones (element by element). Devices deleted since the
 # batch committed are skipped rather than failing the whole statement on the foreign key.
@@ -98,3 +108,33 @@ async def store(conn: psycopg.AsyncConnection[Any], book: LatencyBook) -> int:
     async with conn.transaction():
         cur = await conn.execute(_STORE, params)
     return max(cur.rowcount, 0)
+
+
+@dataclass(slots=True)
+class LatencyRecorder:
+    """The worker's one book, shared by its writers, and when it was last flushed."""
+
+    flush_s: float
+    book: LatencyBook = field(default_factory=LatencyBook)
+    flushed: float = field(default_factory=time.monotonic)
+
+    async def record(self, sink: Sink, batch: Batch, committed_at: float) -> None:
+        """Count every accepted message of a committed batch; store the book through ``sink`` when due."""
+        book = self.book
+        for device, readings, _ in batch.accepted:
+            newest = readings[0].time if len(readings) == 1 else max(r.time for r in readings)
+            book.add(device.id, reading_time=newest, committed_at=committed_at)
+        if book and time.monotonic() - self.flushed >= self.flush_s:
+            await self.flush(sink)
+
+    async def flush(self, sink: Sink) -> None:
+        """Store what the book holds; on failure keep it for the next flush (statistics, not data)."""
+        self.flushed = time.monotonic()
+        taken = self.book.take()
+        if not taken:
+            return
+        try:
+            await sink.write_latency(taken)
+        except StoreError as exc:
+            self.book.put_back(taken)
+            log.warning("latency statistics not stored; kept for the next flush", extra={"error": str(exc)})
