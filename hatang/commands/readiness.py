@@ -13,7 +13,6 @@ import asyncio
 import csv
 import io
 import json
-import math
 import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -24,15 +23,11 @@ import psycopg
 from hatang.settings import Settings
 from hatang.stack import Stack
 from registry.readiness import ReadinessError, service, snapshots, zones
-from registry.readiness.core import Assessment
+from registry.readiness.export import sector_row, sectors_csv, zone_row, zones_csv
 from registry.readiness.service import REASONS, Gaps, Report
-from registry.readiness.zones import ZoneReport, ZoneStatus
+from registry.readiness.zones import ZoneReport
 
 FORMATS = ("table", "json", "csv")
-COLUMNS = (
-    "sector", "essential", "equipped", "ready", "ready_share", "target_share", "deadline", "status",
-    "required", "still_needed", "pace_per_day", "projected",
-)  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -68,27 +63,9 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--org", default=None, help="organisation slug (the assets' owner)")
 
 
-def _row(a: Assessment) -> dict[str, Any]:
-    target = a.target
-    return {
-        "sector": a.sector,
-        "essential": a.counts.essential,
-        "equipped": a.counts.equipped,
-        "ready": a.counts.ready,
-        "ready_share": a.ready_share,
-        "target_share": None if target is None else str(target.share),
-        "deadline": None if target is None else target.deadline.isoformat(),
-        "status": a.status.value,
-        "required": a.required,
-        "still_needed": a.still_needed,
-        "pace_per_day": a.pace_per_day,
-        "projected": None if a.projected is None else a.projected.isoformat(),
-    }
-
-
 def render(report: Report, fmt: str) -> str:
     """The report as a table, JSON or CSV."""
-    rows = [_row(a) for a in report.sectors]
+    rows = [sector_row(a) for a in report.sectors]
     if fmt == "json":
         return json.dumps(
             {
@@ -102,11 +79,7 @@ def render(report: Report, fmt: str) -> str:
             ensure_ascii=False,
         )
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue().rstrip("\n")
+        return sectors_csv(report.sectors)
     parts = (report.area and f"area {report.area}", report.organisation and f"org {report.organisation}")
     scope = ", ".join(p for p in parts if p) or "whole province"
     window_h = report.freshness_window / timedelta(hours=1)
@@ -200,29 +173,9 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-ZONE_COLUMNS = (
-    "zone", "kind", "in_target", "active_devices", "fresh_devices", "messages", "latency_s", "ready",
-    "reason",
-)  # fmt: skip
-
-
-def _zone_row(z: ZoneStatus) -> dict[str, Any]:
-    return {
-        "zone": z.code,
-        "kind": z.kind,
-        "in_target": z.in_target,
-        "active_devices": z.active_devices,
-        "fresh_devices": z.fresh_devices,
-        "messages": z.messages,
-        "latency_s": None if z.latency_s is None or math.isinf(z.latency_s) else z.latency_s,
-        "ready": z.ready,
-        "reason": None if z.reason is None else z.reason.value,
-    }
-
-
 def render_zones(report: ZoneReport, fmt: str) -> str:
     """Zone readiness as a table, JSON or CSV."""
-    rows = [_zone_row(z) for z in report.zones]
+    rows = [zone_row(z) for z in report.zones]
     a = report.assessment
     if fmt == "json":
         return json.dumps(
@@ -243,11 +196,7 @@ def render_zones(report: ZoneReport, fmt: str) -> str:
             ensure_ascii=False,
         )  # fmt: skip
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=ZONE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue().rstrip("\n")
+        return zones_csv(report.zones)
     window_h = report.freshness_window / timedelta(hours=1)
     share = "-" if a.ready_share is None else f"{100 * a.ready_share:.0f}%"
     target = (
