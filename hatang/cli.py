@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "broker",
     "simulate",
     "readiness",
+    "report",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

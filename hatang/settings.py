@@ -90,6 +90,15 @@ class ReadinessSettings(BaseModel):
     )
 
 
+class ReportSettings(BaseModel):
+    """The yearly report (docs/readiness.md): how its PDF is printed."""
+
+    chromium: str = Field(
+        default="/usr/bin/chromium",
+        description="The browser the report's PDF is printed with (never downloaded).",
+    )
+
+
 class IngestSettings(BaseModel):
     """The ingest worker: MQTT session, batching, backpressure and its metrics endpoint."""
 
@@ -224,6 +233,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     registry: RegistrySettings = RegistrySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    report: ReportSettings = ReportSettings()
     timeseries: TimeseriesSettings = TimeseriesSettings()
     streams: StreamSettings = StreamSettings()
     simulators: SimulatorSettings = SimulatorSettings()
