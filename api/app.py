@@ -40,6 +40,7 @@ ROUTERS: tuple[str, ...] = (
     "audit",
     "readiness",
     "zones",
+    "open_data",
     "readings",
     "streams",
     "dashboard",

@@ -99,6 +99,26 @@ class ReportSettings(BaseModel):
     )
 
 
+class OpenDataSettings(BaseModel):
+    """The public read-only surface under /open/v1 (docs/open-data.md): off unless switched on."""
+
+    enabled: bool = Field(
+        default=False, description="Serve /open/v1 without an API key (read-only, aggregate)."
+    )
+    rate_limit: str = Field(
+        default="120/minute", description="Requests one client address may make to /open/v1 (limits syntax)."
+    )
+    max_age_s: int = Field(default=300, ge=0, description="Cache-Control max-age of /open/v1 responses.")
+    licence: str = Field(
+        default="CC-BY-4.0", description="SPDX id of the licence the open data is published under."
+    )
+    attribution: str = Field(
+        default="UBND tỉnh Bắc Ninh — hatang",
+        description="Who to credit, stated in every /open/v1 response.",
+    )
+    max_features: int = Field(default=20000, gt=0, description="Most assets one GeoJSON page may hold.")
+
+
 class IngestSettings(BaseModel):
     """The ingest worker: MQTT session, batching, backpressure and its metrics endpoint."""
 
@@ -234,6 +254,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     readiness: ReadinessSettings = ReadinessSettings()
     report: ReportSettings = ReportSettings()
+    open_data: OpenDataSettings = OpenDataSettings()
     timeseries: TimeseriesSettings = TimeseriesSettings()
     streams: StreamSettings = StreamSettings()
     simulators: SimulatorSettings = SimulatorSettings()

@@ -213,6 +213,11 @@ async def get_readiness(
     report = await service.readiness(
         conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation
     )
+    return readiness_public(report)
+
+
+def readiness_public(report: service.Report) -> ReadinessPublic:
+    """The public shape of a readiness report (also what the open data serves)."""
     essential = sum(a.counts.essential for a in report.sectors)
     ready = sum(a.counts.ready for a in report.sectors)
     return ReadinessPublic(

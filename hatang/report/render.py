@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from registry.readiness.core import Assessment, Point, Target
-from registry.readiness.export import sector_row, sectors_csv, to_csv, zones_csv
+from registry.readiness.export import AREAS_COLUMNS, sector_row, sectors_csv, to_csv, zones_csv
 from registry.readiness.yearly import YearReport
 
 SECTOR_NAMES: dict[str, tuple[str, str]] = {
@@ -47,7 +47,6 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "research_centre": ("Trung tâm nghiên cứu", "Research centre"),
     "industrial_park": ("Khu công nghiệp", "Industrial park"),
 }
-AREAS_COLUMNS = ("area", "sector", "essential", "equipped", "ready", "ready_share", "status")
 HISTORY_COLUMNS = ("day", "series", "essential", "equipped", "ready", "ready_share")
 # Chart geometry (SVG user units).
 _W, _H, _PAD = 520.0, 150.0, 28.0

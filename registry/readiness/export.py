@@ -21,6 +21,7 @@ COLUMNS: tuple[str, ...] = (
     "sector", "essential", "equipped", "ready", "ready_share", "target_share", "deadline", "status",
     "required", "still_needed", "pace_per_day", "projected",
 )  # fmt: skip
+AREAS_COLUMNS: tuple[str, ...] = ("area", "sector", "essential", "equipped", "ready", "ready_share", "status")
 ZONE_COLUMNS: tuple[str, ...] = (
     "zone", "kind", "in_target", "active_devices", "fresh_devices", "messages", "latency_s", "ready",
     "reason",

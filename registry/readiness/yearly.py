@@ -67,7 +67,7 @@ async def report_day(conn: Conn, *, year: int, today: date) -> date:
     return found
 
 
-async def _areas(conn: Conn) -> list[tuple[str, str, str, str]]:
+async def top_areas(conn: Conn) -> list[tuple[str, str, str, str]]:
     """The province(s) and their current children, in service: the report's rows by area."""
     cur = await conn.execute(
         """
@@ -101,7 +101,7 @@ async def gather(
                 conn, settings=settings, now=now, at=day, area=code, organisation=organisation
             ),
         )
-        for code, name, name_en, level in await _areas(conn)
+        for code, name, name_en, level in await top_areas(conn)
     ]
     start = date(year, 1, 1)
     try:
