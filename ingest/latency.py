@@ -1,40 +1,45 @@
 """Per-device delivery-latency histograms, kept in memory and added to the database periodically.
 
 Owns :class:`LatencyBook`, the :class:`LatencyRecorder` the writers share, and the one statement
-that stores a book. Each committed batch adds, per
-accepted message, the seconds from its newest reading's time to the commit into the book (a
-dictionary keyed by device and hour: one list index per message, no I/O); every
-``HATANG_INGEST__LATENCY_FLUSH_S`` the writer hands the book's rows to :func:`store`, which adds
-them to ``device_latency`` in one statement. So a device sending one message a second costs one
-row update a minute, not sixty. Zone readiness (``registry.readiness.zones``) reads the rows.
-It must not decide readiness: the buckets and the rule are ``registry.readiness.latency``'s.
+that stores a book. Each committed batch adds the latencies the writer already computed for its
+metrics (``ingest.batch.lags``: newest reading time to commit, per accepted message) to the book —
+one dictionary lookup, one bisection and two list updates per message, the hour looked up once per
+batch — and every ``HATANG_INGEST__LATENCY_FLUSH_S`` the book goes to ``device_latency`` in one
+statement. So a device sending one message a second costs one row update a minute, not sixty. Zone
+readiness (``registry.readiness.zones``) reads the rows. It must not decide readiness: the buckets
+and the rule are ``registry.readiness.latency``'s.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import sql
 
 from ingest.errors import StoreError
-from registry.readiness.latency import BUCKETS, bucket
+from registry.readiness.latency import BOUNDS, BUCKETS
 
 if TYPE_CHECKING:
-    from ingest.batch import Batch
     from ingest.sink import Sink
 
 log = logging.getLogger("hatang.ingest")
 
-# Adds each row's bucket counts to the stored ones (element by element). Devices deleted since the
-# batch committed are skipped rather than failing the whole statement on the foreign key.
-_STORE = """
+# One array per bucket (not one flat array sliced per row, which copies it per row: quadratic), all
+# unnested side by side. Adds each row's counts to the stored ones, bucket by bucket. Devices deleted
+# since the batch committed are skipped rather than failing the statement on the foreign key.
+_BUCKET_COLUMNS = [sql.Identifier(f"b{i}") for i in range(BUCKETS)]
+_STORE = sql.SQL(
+    """
     INSERT INTO device_latency AS l (device_id, hour, counts, messages, sum_s)
-    SELECT u.d, to_timestamp(u.h), (%(counts)s::int[])[(u.i - 1) * %(k)s + 1 : u.i * %(k)s], u.n, u.s
-    FROM unnest(%(devices)s::bigint[], %(hours)s::float8[], %(messages)s::bigint[], %(sums)s::float8[])
-         WITH ORDINALITY AS u(d, h, n, s, i)
+    SELECT u.d, to_timestamp(u.h), ARRAY[{buckets}], {messages}, u.s
+    FROM unnest(%(devices)s::bigint[], %(hours)s::float8[], %(sums)s::float8[], {arrays})
+         AS u(d, h, s, {columns})
     WHERE EXISTS (SELECT 1 FROM devices WHERE id = u.d)
     ORDER BY u.d, u.h
     ON CONFLICT (device_id, hour) DO UPDATE SET
@@ -43,68 +48,71 @@ _STORE = """
         ),
         messages = l.messages + EXCLUDED.messages,
         sum_s = l.sum_s + EXCLUDED.sum_s
-"""
-
-
-@dataclass(slots=True)
-class _Cell:
-    counts: list[int]
-    messages: int = 0
-    sum_s: float = 0.0
+    """
+).format(
+    buckets=sql.SQL(", ").join(sql.SQL("u.{}").format(c) for c in _BUCKET_COLUMNS),
+    messages=sql.SQL(" + ").join(sql.SQL("u.{}").format(c) for c in _BUCKET_COLUMNS),
+    arrays=sql.SQL(", ").join(sql.Placeholder(f"b{i}") + sql.SQL("::int[]") for i in range(BUCKETS)),
+    columns=sql.SQL(", ").join(_BUCKET_COLUMNS),
+)
 
 
 @dataclass(slots=True)
 class LatencyBook:
-    """Latency histograms per (device id, hour start in Unix seconds) since the last flush."""
+    """Per hour start (Unix seconds) and device id: counts per bucket, then the sum of seconds."""
 
-    cells: dict[tuple[int, int], _Cell] = field(default_factory=dict)
+    hours: dict[int, dict[int, list[float]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.cells)
+        return sum(len(cells) for cells in self.hours.values())
 
-    def add(self, device_id: int, *, reading_time: float, committed_at: float) -> None:
-        """Count one message: its newest reading's time and its batch's commit (Unix seconds)."""
-        latency = committed_at - reading_time
-        key = (device_id, int(committed_at // 3600) * 3600)
-        cell = self.cells.get(key)
-        if cell is None:
-            cell = self.cells[key] = _Cell(counts=[0] * BUCKETS)
-        cell.counts[bucket(latency)] += 1
-        cell.messages += 1
-        cell.sum_s += max(latency, 0.0)
+    def add(self, devices: Iterable[int], latencies: Iterable[float], *, committed_at: float) -> None:
+        """Count one batch: each message's device and latency (seconds), all committed at ``committed_at``."""
+        hour = int(committed_at // 3600) * 3600
+        cells = self.hours.get(hour)
+        if cells is None:
+            cells = self.hours[hour] = {}
+        bounds, total = BOUNDS, BUCKETS
+        for device_id, latency in zip(devices, latencies, strict=True):
+            cell = cells.get(device_id)
+            if cell is None:
+                cell = cells[device_id] = [0] * (total + 1)
+            cell[bisect_left(bounds, latency)] += 1
+            if latency > 0:  # a device clock ahead of ours counts in the lowest bucket, adds nothing
+                cell[total] += latency
 
     def take(self) -> LatencyBook:
         """The book so far, leaving this one empty (what a flush writes)."""
-        taken = LatencyBook(cells=self.cells)
-        self.cells = {}
+        taken = LatencyBook(hours=self.hours)
+        self.hours = {}
         return taken
 
     def put_back(self, other: LatencyBook) -> None:
         """Merge a book whose flush failed back in, so the next flush carries it."""
-        for key, cell in other.cells.items():
-            mine = self.cells.get(key)
-            if mine is None:
-                self.cells[key] = cell
-                continue
-            mine.counts = [a + b for a, b in zip(mine.counts, cell.counts, strict=True)]
-            mine.messages += cell.messages
-            mine.sum_s += cell.sum_s
+        for hour, cells in other.hours.items():
+            mine = self.hours.setdefault(hour, {})
+            for device_id, cell in cells.items():
+                kept = mine.get(device_id)
+                mine[device_id] = cell if kept is None else [a + b for a, b in zip(kept, cell, strict=True)]
+
+    def rows(self) -> list[tuple[int, int, Sequence[float]]]:
+        """``(device id, hour start, cell)`` in key order (the order rows are locked in)."""
+        found = [(device, hour, cell) for hour, cells in self.hours.items() for device, cell in cells.items()]
+        return sorted(found, key=lambda row: (row[0], row[1]))
 
 
 async def store(conn: psycopg.AsyncConnection[Any], book: LatencyBook) -> int:
     """Add ``book`` to ``device_latency`` in one statement (its own transaction); returns rows written."""
-    if not book.cells:
+    rows = book.rows()
+    if not rows:
         return 0
-    keys = sorted(book.cells)
-    cells = [book.cells[key] for key in keys]
-    params = {
-        "k": BUCKETS,
-        "devices": [d for d, _ in keys],
-        "hours": [float(h) for _, h in keys],
-        "messages": [c.messages for c in cells],
-        "sums": [c.sum_s for c in cells],
-        "counts": [n for c in cells for n in c.counts],
+    params: dict[str, Any] = {
+        "devices": [d for d, _, _ in rows],
+        "hours": [float(h) for _, h, _ in rows],
+        "sums": [float(c[BUCKETS]) for _, _, c in rows],
     }
+    for i in range(BUCKETS):
+        params[f"b{i}"] = [int(c[i]) for _, _, c in rows]
     async with conn.transaction():
         cur = await conn.execute(_STORE, params)
     return max(cur.rowcount, 0)
@@ -118,20 +126,19 @@ class LatencyRecorder:
     book: LatencyBook = field(default_factory=LatencyBook)
     flushed: float = field(default_factory=time.monotonic)
 
-    async def record(self, sink: Sink, batch: Batch, committed_at: float) -> None:
-        """Count every accepted message of a committed batch; store the book through ``sink`` when due."""
-        book = self.book
-        for device, readings, _ in batch.accepted:
-            newest = readings[0].time if len(readings) == 1 else max(r.time for r in readings)
-            book.add(device.id, reading_time=newest, committed_at=committed_at)
-        if book and time.monotonic() - self.flushed >= self.flush_s:
+    async def record(
+        self, sink: Sink, devices: Iterable[int], latencies: Sequence[float], committed_at: float
+    ) -> None:
+        """Count a committed batch's messages; store the book through ``sink`` when it is due."""
+        self.book.add(devices, latencies, committed_at=committed_at)
+        if self.book.hours and time.monotonic() - self.flushed >= self.flush_s:
             await self.flush(sink)
 
     async def flush(self, sink: Sink) -> None:
         """Store what the book holds; on failure keep it for the next flush (statistics, not data)."""
         self.flushed = time.monotonic()
         taken = self.book.take()
-        if not taken:
+        if not taken.hours:
             return
         try:
             await sink.write_latency(taken)

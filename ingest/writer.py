@@ -84,9 +84,10 @@ class Writer:
         m.batch_readings.observe(written.offered)
         for reason, count in batch.rejected_by_reason.items():
             m.rejected.labels(reason).inc(count)
-        m.lag_seconds.observe_many(lags(batch, committed))
+        lag = lags(batch, committed)
+        m.lag_seconds.observe_many(lag)
         if self.latency is not None:
-            await self.latency.record(self.sink, batch, committed)
+            await self.latency.record(self.sink, (d.id for d, _, _ in batch.accepted), lag, committed)
         if written.fallback:
             log.info("duplicates skipped", extra={"offered": written.offered, "inserted": written.inserted})
         if self.fanout and batch.accepted:

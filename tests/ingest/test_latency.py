@@ -31,18 +31,17 @@ def test_book_counts_per_device_and_hour_and_stores_by_adding(ingest_fleet: Inge
         first, second = _device_ids(conn, ingest_fleet)[:2]
     hour = 1_780_000_000 // 3600 * 3600
     book = LatencyBook()
-    book.add(first, reading_time=hour + 10 - 0.3, committed_at=hour + 10)  # 0.3 s: the 0.5 s bucket
-    book.add(first, reading_time=hour + 20 - 40, committed_at=hour + 20)  # 40 s: the 60 s bucket
-    book.add(first, reading_time=hour + 3600 + 5, committed_at=hour + 3600 + 1)  # clock ahead: lowest
-    book.add(second, reading_time=hour, committed_at=hour + 1000)  # overflow
-    book.add(10**12, reading_time=hour, committed_at=hour + 1)  # no such device: skipped on store
+    # 0.3 s (the 0.5 s bucket) and 40 s (the 60 s bucket) for one device; 1,000 s (overflow) for
+    # another; a device that does not exist is skipped when stored.
+    book.add([first, first, second, 10**12], [0.3, 40.0, 1000.0, 1.0], committed_at=hour + 10)
+    book.add([first], [-4.0], committed_at=hour + 3600 + 1)  # a clock ahead: the lowest bucket, next hour
     assert len(book) == 4
     taken = book.take()
     assert len(book) == 0
     assert _store(ingest_fleet.db_url, taken) == 3
     # A second flush of the same hour adds to the row, bucket by bucket.
     again = LatencyBook()
-    again.add(first, reading_time=hour + 30 - 0.3, committed_at=hour + 30)
+    again.add([first], [0.3], committed_at=hour + 30)
     assert _store(ingest_fleet.db_url, again) == 1
     with psycopg.connect(ingest_fleet.db_url) as conn:
         rows = conn.execute(
@@ -66,12 +65,12 @@ def test_book_counts_per_device_and_hour_and_stores_by_adding(ingest_fleet: Inge
 
 def test_failed_flush_is_put_back() -> None:
     book = LatencyBook()
-    book.add(1, reading_time=0.0, committed_at=0.2)
+    book.add([1], [0.2], committed_at=0.5)
     taken = book.take()
-    book.add(1, reading_time=1.0, committed_at=1.2)
+    book.add([1], [0.2], committed_at=1.5)
     book.put_back(taken)
-    cell = book.cells[(1, 0)]
-    assert (cell.messages, sum(cell.counts), cell.counts[bucket(0.2)]) == (2, 2, 2)
+    cell = book.hours[0][1]
+    assert (sum(cell[:BUCKETS]), cell[bucket(0.2)]) == (2, 2)
 
 
 def test_worker_keeps_latency_without_a_write_per_message(
