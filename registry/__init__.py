@@ -2,8 +2,9 @@
 
 Other packages use what ``__all__`` lists: the service modules the API's routers call (``areas``,
 ``assets``, ``audit``, ``devices``, ``keys``, ``models``, ``organisations``, ``readiness``,
-``zones``), and the names below for the broker's credential files, bulk onboarding and the contracts sync. Every other
-module is private to the package (docs/architecture.md, "Public surfaces").
+``zones``), and the names below for the broker's credential files, bulk onboarding and the
+contracts sync. Every other module is private to the package (docs/architecture.md, "Public
+surfaces").
 """
 
 from registry import areas, assets, audit, devices, keys, models, organisations, readiness, zones
