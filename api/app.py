@@ -40,6 +40,7 @@ ROUTERS: tuple[str, ...] = (
     "audit",
     "readiness",
     "zones",
+    "sectors",
     "open_data",
     "readings",
     "streams",

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 DEVICE_ID = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 ASSET_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 KIND = r"^[a-z][a-z0-9_]{0,62}$"
+SECTOR = r"^[a-z][a-z0-9_]{0,62}$"
 MAX_METADATA_BYTES = 16_384
 
 
@@ -28,6 +29,11 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
             f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON without NUL characters"
         )
     return value
+
+
+#: A sector's code. Sectors are data (``sectors``, migration 1002): the pattern is the domain's
+#: check; whether the sector exists is the database's (an unknown one is a 422 invalid-reference).
+Sector = Annotated[str, StringConstraints(pattern=SECTOR, max_length=63)]
 
 
 #: Free-form JSON object attached to an asset or device (at most 16 KiB).

@@ -269,6 +269,10 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     constraint = getattr(diag, "constraint_name", None) or ""
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return problem_response(request, "conflict", "a unique value is already taken", constraint=constraint)
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation) and constraint.endswith("_sector_fk"):
+        # Sectors are data (migration 1002): naming one that is not a row is a bad reference.
+        return problem_response(request, "invalid-reference", "no such sector", field="sector",
+                                constraint=constraint)  # fmt: skip
     if isinstance(exc, psycopg.errors.ForeignKeyViolation):
         return problem_response(request, "conflict", "the row is referenced or refers to nothing",
                                 constraint=constraint)  # fmt: skip

@@ -20,7 +20,6 @@ from typing import Any
 import psycopg
 
 from registry.contracts import sync_contracts
-from registry.readiness.core import SECTORS
 
 # The province's district-level units in 2023 (the plan's geography), before the 2025 merger.
 DISTRICTS: tuple[tuple[str, str], ...] = (
@@ -90,7 +89,7 @@ def generate(
     rng = random.Random(seed)
     sync_contracts(conn)
     with conn.transaction():
-        models: dict[str, list[int]] = {sector: [] for sector in SECTORS}
+        models: dict[str, list[int]] = {sector: [] for sector in SECTOR_SHARE}
         for model_id, sector in conn.execute("SELECT id, sector FROM device_models ORDER BY id").fetchall():
             models[sector].append(model_id)
         missing = [sector for sector, ids in models.items() if not ids]

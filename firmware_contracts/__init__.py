@@ -7,7 +7,7 @@ readings and rejections, never raising. Everything else in the package is privat
 
 from __future__ import annotations
 
-from firmware_contracts.catalogue import SECTORS, FiwareMapping, Metric, load_catalogue
+from firmware_contracts.catalogue import FiwareMapping, Metric, load_catalogue, sectors
 from firmware_contracts.compiled import CompiledField, CompiledModel, Limits, compile_model
 from firmware_contracts.encode import encode_native, encode_senml
 from firmware_contracts.errors import ContractError, UnitError
@@ -18,7 +18,6 @@ from firmware_contracts.schema import json_schema
 
 __all__ = [
     "REASONS",
-    "SECTORS",
     "CompiledField",
     "CompiledModel",
     "ContractError",
@@ -41,4 +40,5 @@ __all__ = [
     "load_model_file",
     "load_models",
     "normalise",
+    "sectors",
 ]

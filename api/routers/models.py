@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import Reader
 from api.db import Conn
+from api.fields import Sector
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from registry import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["device models"])
 
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 MODEL = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn
+from api.fields import Sector
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
 from hatang.settings import ReadinessSettings
@@ -27,7 +28,6 @@ from registry.readiness.queries import Gap
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
 
 CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 Reason = Literal["no_device", "device_not_active", "wrong_sector", "never_reported", "silent"]
 AreaQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Area code; its descendants are included.")

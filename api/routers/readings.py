@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import timeseries
 from api.auth import Reader
 from api.db import Conn
+from api.fields import Sector
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from hatang.settings import Settings
@@ -30,7 +31,6 @@ router = APIRouter(tags=["readings"])
 CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 DEVICE = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 METRIC = r"^[a-z][a-z0-9_]{0,62}$"
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 SectorQuery = Annotated[Sector | None, Query(description="Only devices of this sector.")]
 AreaQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Area code; its descendants are included.")

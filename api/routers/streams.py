@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 import psycopg
@@ -25,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import Principal
+from api.fields import Sector
 from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
@@ -39,7 +40,6 @@ CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # How often a client's queue is flushed: fewer, larger frames under load, at most this much added lag.
 COALESCE_S = 0.1
 
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 SectorQuery = Annotated[Sector | None, Query(description="Only this sector.")]
 AreaQuery = Annotated[str | None, Query(pattern=CODE, max_length=63, description="Area and descendants.")]
 OrganisationQuery = Annotated[

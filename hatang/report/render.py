@@ -19,14 +19,8 @@ from registry.readiness.core import Assessment, Point, Target
 from registry.readiness.export import AREAS_COLUMNS, sector_row, sectors_csv, to_csv, zones_csv
 from registry.readiness.yearly import YearReport
 
-SECTOR_NAMES: dict[str, tuple[str, str]] = {
-    "transport": ("Giao thông", "Transport"),
-    "energy": ("Năng lượng", "Energy"),
-    "electricity": ("Điện", "Electricity"),
-    "water": ("Nước", "Water"),
-    "urban": ("Đô thị", "Urban"),
-    "zones": ("Các khu (IoT độ trễ thấp)", "Zones (low-latency IoT)"),
-}
+# The zones' series beside the sectors' (whose names are data: the ``sectors`` rows).
+ZONES_NAME = ("Các khu (IoT độ trễ thấp)", "Zones (low-latency IoT)")
 STATUS_NAMES: dict[str, tuple[str, str]] = {
     "met": ("đạt", "met"),
     "on_track": ("đúng tiến độ", "on track"),
@@ -109,7 +103,8 @@ def _target_on(targets: list[Target], key: str, day: date) -> Target | None:
     return next((t for t in mine if t.deadline >= day), mine[-1] if mine else None)
 
 
-def _environment() -> Environment:
+def _environment(report: YearReport) -> Environment:
+    names = {s.code: (s.name, s.name_en or s.name) for s in report.sectors} | {"zones": ZONES_NAME}
     env = Environment(
         loader=PackageLoader("hatang.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -121,7 +116,7 @@ def _environment() -> Environment:
     env.filters["num"] = lambda v: "—" if v is None else f"{v:,}".replace(",", " ")
     env.globals.update(
         inf=math.inf,
-        sector=lambda k: _name(SECTOR_NAMES, k),
+        sector=lambda k: _name(names, k),
         status=lambda k: _name(STATUS_NAMES, k),
         reason=lambda k: _name(REASON_NAMES, k or ""),
         kind=lambda k: _name(KIND_NAMES, k),
@@ -157,7 +152,7 @@ def render_html(report: YearReport) -> str:
         )
     )  # fmt: skip
     return (
-        _environment()
+        _environment(report)
         .get_template("readiness.html.j2")
         .render(
             r=report,

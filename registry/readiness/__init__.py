@@ -5,7 +5,7 @@ the SQL; ``service`` the functions the API and the command line call; ``snapshot
 ``generator`` a synthetic province for benchmarks. docs/readiness.md holds the definitions.
 """
 
-from registry.readiness.core import SECTORS, Assessment, Counts, Point, Status, Target, assess
+from registry.readiness.core import Assessment, Counts, Point, Status, Target, assess
 from registry.readiness.errors import (
     FutureDateError,
     InvalidCountsError,
@@ -18,7 +18,6 @@ from registry.readiness.errors import (
 )
 
 __all__ = [
-    "SECTORS",
     "Assessment",
     "Counts",
     "FutureDateError",

@@ -20,6 +20,7 @@ from registry.readiness.errors import FutureDateError, SnapshotMissingError
 from registry.readiness.queries import Conn
 from registry.readiness.service import History, Report
 from registry.readiness.zones import ZoneReport
+from registry.sectors import Sector, list_sectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class YearReport:
     zone_history: list[Point]
     targets: list[Target]
     zone_targets: list[Target]
+    sectors: list[Sector]
 
 
 async def report_day(conn: Conn, *, year: int, today: date) -> date:
@@ -122,4 +124,5 @@ async def gather(
         zone_history=await zones.series(conn, start=start, end=day),
         targets=await service.targets(conn),
         zone_targets=await zones.zone_targets(conn),
+        sectors=await list_sectors(conn),
     )
