@@ -11,11 +11,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-DEVICE_ID = r"^[a-z0-9][a-z0-9_-]{1,63}$"
-ASSET_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
-KIND = r"^[a-z][a-z0-9_]{0,62}$"
-SECTOR = r"^[a-z][a-z0-9_]{0,62}$"
+from firmware_contracts.vocabulary import ASSET_ID, DEVICE_ID, KIND, SECTOR_CODE, SLUG
+
+# The identifier patterns are the vocabulary's (firmware_contracts.vocabulary), named here for the schemas.
+__all__ = [
+    "ASSET_ID", "DEVICE_ID", "KIND", "MAX_METADATA_BYTES", "SECTOR_CODE", "SLUG", "Metadata", "Sector",
+    "Text", "no_nul",
+]  # fmt: skip
 MAX_METADATA_BYTES = 16_384
 
 
@@ -33,7 +35,7 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
 
 #: A sector's code. Sectors are data (``sectors``, migration 1002): the pattern is the domain's
 #: check; whether the sector exists is the database's (an unknown one is a 422 invalid-reference).
-Sector = Annotated[str, StringConstraints(pattern=SECTOR, max_length=63)]
+Sector = Annotated[str, StringConstraints(pattern=SECTOR_CODE, max_length=63)]
 
 
 #: Free-form JSON object attached to an asset or device (at most 16 KiB).

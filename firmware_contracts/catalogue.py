@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from firmware_contracts.errors import ContractError
+from firmware_contracts.vocabulary import SECTOR_CODE
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _FIWARE_KEYS = frozenset({"entity", "attribute", "scale"})
@@ -65,7 +66,7 @@ def _metric(name: str, raw: Any, source: str) -> Metric:
         raise ContractError(source, f"metric {name!r}: missing or invalid {exc}") from None
     # Sectors are data (the registry's ``sectors`` rows): a contract names one by its code, and the
     # registry refuses to load a contract whose sector it does not know.
-    if not _NAME.fullmatch(sector):
+    if not re.fullmatch(SECTOR_CODE, sector):
         raise ContractError(source, f"metric {name!r}: sector {sector!r} is not a sector code")
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ContractError(source, f"metric {name!r}: range [{low}, {high}] is empty or not finite")

@@ -14,7 +14,7 @@ from api.db import Conn
 from api.fields import ASSET_ID, KIND, SLUG, Metadata, Sector, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from api.routers.areas import CODE
+from firmware_contracts.vocabulary import CODE
 from registry import assets as service
 from registry.organisations import get_organisation
 

@@ -13,11 +13,11 @@ from api.db import Conn
 from api.fields import Sector
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import MODEL
 from registry import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["device models"])
 
-MODEL = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
 
 
 class ModelSummary(BaseModel):

@@ -31,6 +31,7 @@ from api.db import Conn
 from api.problems import COMMON, Problem, responses
 from api.routers.readiness import AreaQuery, ReadinessPublic, readiness_public
 from api.routers.zones import public as zones_public
+from firmware_contracts.vocabulary import CODE, METRIC, SECTOR_CODE
 from hatang.settings import OpenDataSettings, Settings
 from registry.readiness import public, service, yearly, zones
 from registry.readiness.export import AREAS_COLUMNS, sector_row, sectors_csv, to_csv, zones_csv
@@ -38,9 +39,6 @@ from registry.readiness.queries import area_id, descendants
 from timeseries import Bucket, Scope
 
 LICENCES = {"CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/"}
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
-METRIC = r"^[a-z][a-z0-9_]{0,62}$"
-SECTOR = r"^[a-z][a-z0-9_]{0,62}$"
 AGGREGATE_COLUMNS = ("bucket", "area", "count", "avg", "min", "max", "last", "last_time")
 # Longest range of hourly aggregates one request may ask for.
 MAX_AGGREGATE_DAYS = 31
@@ -196,7 +194,7 @@ async def assets_geojson(
     request: Request,
     conn: Conn,
     area: AreaQuery = None,
-    sector: Annotated[str | None, Query(pattern=SECTOR, max_length=63)] = None,
+    sector: Annotated[str | None, Query(pattern=SECTOR_CODE, max_length=63)] = None,
     limit: Annotated[
         int | None, Query(ge=1, description="Assets per page (at most the configured maximum).")
     ] = None,

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn
-from api.fields import SECTOR
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import SECTOR_CODE
 from registry import sectors as service
 
 router = APIRouter(prefix="/v1/sectors", tags=["sectors"])
@@ -32,7 +32,7 @@ class SectorCreate(BaseModel):
         },
     )  # fmt: skip
 
-    code: str = Field(pattern=SECTOR, max_length=63)
+    code: str = Field(pattern=SECTOR_CODE, max_length=63)
     name: str = Field(min_length=1, max_length=200)
     name_en: str = Field(default="", max_length=200)
     position: int = Field(default=100, ge=0, le=32767, description="Place in listings (the plan's: 1-5).")

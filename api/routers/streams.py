@@ -29,6 +29,7 @@ from api.fields import Sector
 from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
+from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC
 from hatang.settings import Settings
 from registry import NotFoundError, area_codes_under, authenticate, get_device, get_organisation
 from timeseries import MissingError, metric_id
@@ -36,7 +37,6 @@ from timeseries import MissingError, metric_id
 router = APIRouter(tags=["streams"])
 
 PATH = "/v1/streams/readings"
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # How often a client's queue is flushed: fewer, larger frames under load, at most this much added lag.
 COALESCE_S = 0.1
 
@@ -46,10 +46,10 @@ OrganisationQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Organisation slug.")
 ]
 DeviceQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$", max_length=64, description="One device.")
+    str | None, Query(pattern=DEVICE_ID, max_length=64, description="One device.")
 ]
 MetricQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,62}$", max_length=63, description="One metric.")
+    str | None, Query(pattern=METRIC, max_length=63, description="One metric.")
 ]
 KeyQuery = Annotated[
     str | None, Query(max_length=200, description="The API key, for browsers (else the header).")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Admin, Reader
 from api.db import Conn
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import CODE, KIND
 from hatang.settings import ReadinessSettings
 from registry import zones as registry_zones
 from registry.readiness import zones as service
@@ -26,8 +27,6 @@ from registry.readiness.zones import ZoneReport, ZoneStatus
 
 router = APIRouter(tags=["zones"])
 
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
-KIND = r"^[a-z][a-z0-9_]{0,62}$"
 
 
 class ZoneCreate(BaseModel):

@@ -22,9 +22,8 @@ import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import Stack
-from registry.readiness import ReadinessError, service, snapshots, zones
+from registry.readiness import GAP_REASONS, Gaps, ReadinessError, Report, service, snapshots, zones
 from registry.readiness.export import sector_row, sectors_csv, zone_row, zones_csv
-from registry.readiness.service import REASONS, Gaps, Report
 from registry.readiness.zones import ZoneReport
 
 FORMATS = ("table", "json", "csv")
@@ -41,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     gaps = inner.add_parser("gaps", help="essential assets not ready now, and why")
     _scope_arguments(gaps)
     gaps.add_argument("--sector", default=None)
-    gaps.add_argument("--reason", choices=REASONS, default=None)
+    gaps.add_argument("--reason", choices=GAP_REASONS, default=None)
     gaps.add_argument("--limit", type=int, default=50, help="assets listed (default 50)")
     gaps.add_argument("--format", choices=FORMATS, default="table")
     gaps.set_defaults(func=_gaps)

@@ -3,7 +3,7 @@
 -- domain (0001); a later plan — this one already names "y tế, giáo dục" (health, education) in its
 -- step-by-step IoT clause — adds a sector with a row here, not a code change or a migration.
 CREATE TABLE sectors (
-    code        text PRIMARY KEY CHECK (code ~ '^[a-z][a-z0-9_]{0,62}$'),
+    code        text PRIMARY KEY CHECK (code ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
     name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     name_en     text NOT NULL DEFAULT '',
     position    smallint NOT NULL DEFAULT 100,
@@ -19,7 +19,7 @@ INSERT INTO sectors (code, name, name_en, position, source) VALUES
 
 -- The domain keeps its name (every column typed `sector` stays as it is); the list moves to the table.
 ALTER DOMAIN sector DROP CONSTRAINT sector_check;
-ALTER DOMAIN sector ADD CONSTRAINT sector_code CHECK (VALUE ~ '^[a-z][a-z0-9_]{0,62}$');
+ALTER DOMAIN sector ADD CONSTRAINT sector_code CHECK (VALUE ~ '^[a-z0-9][a-z0-9-]{0,62}$');
 ALTER TABLE assets ADD CONSTRAINT assets_sector_fk FOREIGN KEY (sector) REFERENCES sectors (code);
 ALTER TABLE metrics ADD CONSTRAINT metrics_sector_fk FOREIGN KEY (sector) REFERENCES sectors (code);
 ALTER TABLE device_models ADD CONSTRAINT device_models_sector_fk FOREIGN KEY (sector) REFERENCES sectors (code);

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from hatang.settings import ReadinessSettings
@@ -23,8 +23,10 @@ from registry.readiness.errors import FutureDateError, SnapshotMissingError
 from registry.readiness.queries import Conn, Gap
 from registry.sectors import sector_codes
 
-# Gap reasons, first cause first (docs/readiness.md).
-REASONS: tuple[str, ...] = ("no_device", "device_not_active", "wrong_sector", "never_reported", "silent")
+#: Why an essential asset does not count as ready (docs/readiness.md).
+GapReason = Literal["no_device", "device_not_active", "wrong_sector", "never_reported", "silent"]
+#: Gap reasons, first cause first.
+GAP_REASONS: tuple[GapReason, ...] = get_args(GapReason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +210,9 @@ async def gaps(
         conn, since=since, area_id=area_id, organisation_id=org_id, sector=sector
     )
     sectors = await sector_codes(conn)
-    summary = {
+    summary: dict[str, dict[str, int]] = {
         why: {s: counted[(why, s)] for s in sectors if (why, s) in counted}
-        for why in REASONS
+        for why in GAP_REASONS
         if reason is None or why == reason
     }
     items = await queries.gap_page(
