@@ -22,8 +22,8 @@ from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
 from firmware_contracts.vocabulary import CODE
 from hatang.settings import ReadinessSettings
-from registry.readiness import GapReason, service
-from registry.readiness.core import Assessment, Status
+from registry.readiness import GapReason, service, zones
+from registry.readiness.core import Assessment, Point, Status
 from registry.readiness.queries import Gap
 
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
@@ -104,6 +104,21 @@ class HistoryPublic(BaseModel):
     area: str | None
     organisation: str | None
     sectors: list[SectorHistoryPublic]
+    zones: list[HistoryPoint] | None = Field(
+        description="The zones the 'all zones' target counts, per snapshot day (`essential`: zones, "
+        "`equipped`: with an active device, `ready`: low-latency ready); null when scoped to an area "
+        "or organisation (zones are the province's)."
+    )
+
+
+def _point(p: Point) -> HistoryPoint:
+    return HistoryPoint(
+        day=p.day,
+        essential=p.counts.essential,
+        equipped=p.counts.equipped,
+        ready=p.counts.ready,
+        ready_share=p.counts.ready / p.counts.essential if p.counts.essential else None,
+    )
 
 
 class GapPublic(BaseModel):
@@ -266,20 +281,14 @@ async def get_history(
         sectors=[
             SectorHistoryPublic(
                 sector=s.sector,
-                points=[
-                    HistoryPoint(
-                        day=p.day,
-                        essential=p.counts.essential,
-                        equipped=p.counts.equipped,
-                        ready=p.counts.ready,
-                        ready_share=p.counts.ready / p.counts.essential if p.counts.essential else None,
-                    )
-                    for p in s.points
-                ],
+                points=[_point(p) for p in s.points],
                 latest=None if s.latest is None else _sector(s.latest),
             )
             for s in found.sectors
         ],
+        zones=None
+        if area is not None or organisation is not None
+        else [_point(p) for p in await zones.series(conn, start=first, end=last)],
     )
 
 

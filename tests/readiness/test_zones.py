@@ -75,6 +75,10 @@ def test_past_days_come_from_zone_snapshots(
     missing = api_client.get("/v1/readiness/zones", params={"at": "2026-01-02"}, headers=keys["admin"])
     assert (missing.status_code, missing.json()["entity"]) == (404, "readiness snapshot")
     assert api_client.get("/v1/readiness/zones").status_code == 401
+    history = api_client.get("/v1/readiness/history", headers=keys["viewer_a"]).json()
+    assert [(p["day"], p["essential"]) for p in history["zones"]] == [(taken.day.isoformat(), 4)]
+    scoped = api_client.get("/v1/readiness/history", params={"area": "tu-son"}, headers=keys["viewer_a"])
+    assert scoped.json()["zones"] is None
     # Today's figures count yesterday's snapshot in their history.
     today = api_client.get("/v1/readiness/zones", headers=keys["admin"]).json()
     assert today["total"]["ready"] == 1
