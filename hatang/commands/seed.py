@@ -1,4 +1,4 @@
-"""``hatang seed``: the Bắc Ninh demo — areas, firmware contracts, organisations, assets, an admin key.
+"""``hatang seed``: the Bắc Ninh demo — areas, zones, firmware contracts, organisations, assets, an admin key.
 
 Idempotent: a second run creates nothing new and prints the same demo admin key, which is kept in
 the data directory (``<data_dir>/demo-admin.key``, mode 0600) and re-issued only when it no longer
