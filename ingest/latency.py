@@ -7,7 +7,8 @@ one dictionary lookup, one bisection and two list updates per message, the hour 
 batch — and every ``HATANG_INGEST__LATENCY_FLUSH_S`` the book goes to ``device_latency`` in one
 statement. So a device sending one message a second costs one row update a minute, not sixty. Zone
 readiness (``registry.readiness.zones``) reads the rows. It must not decide readiness: the buckets
-and the rule are ``registry.readiness.latency``'s.
+are the vocabulary's (``firmware_contracts.vocabulary.LATENCY_BOUNDS_S``), the rule is
+``registry.readiness.latency``'s.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from firmware_contracts.vocabulary import LATENCY_BOUNDS_S
 from ingest.errors import StoreError
-from registry.readiness.latency import BOUNDS, BUCKETS
 
 if TYPE_CHECKING:
     from ingest.sink import Sink
 
 log = logging.getLogger("hatang.ingest")
+
+BOUNDS = LATENCY_BOUNDS_S
+BUCKETS = len(BOUNDS) + 1  # the last one counts everything above the largest bound
 
 # One array per bucket (not one flat array sliced per row, which copies it per row: quadratic), all
 # unnested side by side. Adds each row's counts to the stored ones, bucket by bucket. Devices deleted

@@ -18,11 +18,10 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-# Upper bounds of the latency buckets, seconds (reading time -> commit). Ingest commits a batch at
-# most HATANG_INGEST__FLUSH_INTERVAL_MS (200 ms) after its first message, and the 5,000 msg/s load
-# test lands at p99 0.28 s (docs/load-testing.md), so the low buckets are where a healthy zone sits;
-# the high ones tell a slow link from a device replaying a day of buffered readings.
-BOUNDS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+from firmware_contracts.vocabulary import LATENCY_BOUNDS_S
+
+# The buckets are the vocabulary's: ingest fills them, this module judges them.
+BOUNDS: tuple[float, ...] = LATENCY_BOUNDS_S
 BUCKETS = len(BOUNDS) + 1
 
 
