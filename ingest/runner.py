@@ -67,7 +67,7 @@ class Worker:
     async def close(self) -> None:
         """Roll back writes whose writer was cancelled and close every database session."""
         await self.database.cancel_pending()
-        for sink in self.sinks:
+        for sink in (*self.sinks, self.latency.sink):
             await sink.close()
         self.database.close()
 
@@ -95,7 +95,9 @@ def build(
     pipeline = Pipeline(metrics=metrics, writers=_WRITERS)
     database = DatabaseThread()
     dead_max = settings.contracts.max_payload_bytes
-    latency = LatencyRecorder(flush_s=cfg.latency_flush_s)
+    # Its own connection, flushed in the background: no writer waits for the latency statistics.
+    latency_sink = Sink(url=database_url, max_dead_payload=dead_max, thread=database)
+    latency = LatencyRecorder(sink=latency_sink, flush_s=cfg.latency_flush_s)
     writers = [
         Writer(
             sink=Sink(url=database_url, max_dead_payload=dead_max, thread=database),
@@ -217,6 +219,5 @@ async def _serve(
         exit_code = 1
     with contextlib.suppress(Exception, asyncio.CancelledError):
         await consumer
-    with contextlib.suppress(TimeoutError):  # latency counted since the last flush (best effort)
-        await asyncio.wait_for(worker.latency.flush(worker.sinks[0]), timeout=5)
+    await worker.latency.close(timeout_s=5)  # latency counted since the last flush (best effort)
     return exit_code

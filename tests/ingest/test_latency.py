@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from typing import Any
 
@@ -115,3 +116,20 @@ def test_worker_keeps_latency_without_a_write_per_message(
         ).fetchone()
     assert low is not None
     assert low[0] == 0
+
+
+def test_a_stopping_worker_flushes_what_it_counted(ingest_fleet: IngestFleet, workers: Workers) -> None:
+    worker = workers.start(latency_flush_s="3600")  # never due while it runs
+    now = round(time.time())
+    device = ingest_fleet.active[0]
+    messages = [(ingest_fleet.topic(device), single(device, now - k, 40.0)) for k in range(7)]
+    publish(workers.stack.mqtt_url, messages)
+    assert wait_rows(ingest_fleet.db_url, len(messages), timeout=60) == len(messages)  # committed
+    with psycopg.connect(ingest_fleet.db_url) as conn:
+        held = conn.execute("SELECT count(*) FROM device_latency").fetchone()
+    assert held == (0,)  # counted in memory only, so far
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(timeout=60) == 0
+    with psycopg.connect(ingest_fleet.db_url) as conn:
+        row = conn.execute("SELECT coalesce(sum(messages), 0) FROM device_latency").fetchone()
+    assert row == (len(messages),)
