@@ -35,7 +35,6 @@ from firmware_contracts.vocabulary import CODE, METRIC, SECTOR_CODE
 from hatang.settings import OpenDataSettings, Settings
 from registry.readiness import public, service, yearly, zones
 from registry.readiness.export import AREAS_COLUMNS, sector_row, sectors_csv, to_csv, zones_csv
-from registry.readiness.queries import area_id, descendants
 from timeseries import Bucket, Scope
 
 LICENCES = {"CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/"}
@@ -202,7 +201,7 @@ async def assets_geojson(
 ) -> Response:
     found: Settings = request.app.state.settings
     size = min(limit or found.open_data.max_features, found.open_data.max_features)
-    area_ids = None if area is None else await descendants(conn, await area_id(conn, code=area))
+    area_ids = None if area is None else await public.area_ids(conn, code=area)
     since = datetime.now(UTC) - service.window(found.readiness)
     rows = await public.assets(
         conn, since=since, limit=size + 1, after=after, area_ids=area_ids, sector=sector

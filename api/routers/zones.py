@@ -20,8 +20,8 @@ from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import CODE, KIND
 from hatang.settings import ReadinessSettings
 from registry import zones as registry_zones
+from registry.readiness import Status
 from registry.readiness import zones as service
-from registry.readiness.core import Status
 from registry.readiness.latency import ZoneReason
 from registry.readiness.zones import ZoneReport, ZoneStatus
 

@@ -15,8 +15,9 @@ import io
 import json
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -27,6 +28,9 @@ from registry.readiness.export import sector_row, sectors_csv, zone_row, zones_c
 from registry.readiness.zones import ZoneReport
 
 FORMATS = ("table", "json", "csv")
+
+
+_T = TypeVar("_T")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -140,6 +144,16 @@ async def _connect(settings: Settings) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(Stack.from_settings(settings).database_url, autocommit=True)
 
 
+def _print(command: str, fetch: Coroutine[Any, Any, _T], show: Callable[[_T], str]) -> int:
+    """Print what ``fetch`` returns through ``show``; a readiness or database error is exit 1."""
+    try:
+        print(show(asyncio.run(fetch)))
+    except (ReadinessError, psycopg.Error) as exc:
+        print(f"{command}: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     async def main() -> Report:
         async with await _connect(settings) as conn:
@@ -148,12 +162,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
                 organisation=args.org,
             )  # fmt: skip
 
-    try:
-        print(render(asyncio.run(main()), args.format))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"hatang readiness: {str(exc).strip()}", file=sys.stderr)
-        return 1
-    return 0
+    return _print("hatang readiness", main(), lambda report: render(report, args.format))
 
 
 def _gaps(args: argparse.Namespace, settings: Settings) -> int:
@@ -164,12 +173,7 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
                 organisation=args.org, sector=args.sector, reason=args.reason,
             )  # fmt: skip
 
-    try:
-        print(render_gaps(asyncio.run(main()), args.format))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"hatang readiness gaps: {str(exc).strip()}", file=sys.stderr)
-        return 1
-    return 0
+    return _print("hatang readiness gaps", main(), lambda found: render_gaps(found, args.format))
 
 
 def render_zones(report: ZoneReport, fmt: str) -> str:

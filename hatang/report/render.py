@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from registry.readiness.core import Assessment, Point, Target
+from registry.readiness import Assessment, Point, Target
 from registry.readiness.export import AREAS_COLUMNS, sector_row, sectors_csv, to_csv, zones_csv
 from registry.readiness.yearly import YearReport
 

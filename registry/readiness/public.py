@@ -17,7 +17,7 @@ from psycopg import sql
 
 from registry.audit import Actor, record
 from registry.readiness.errors import UnknownOrganisationError
-from registry.readiness.queries import _FACTS, _REASON, Conn
+from registry.readiness.queries import _FACTS, _REASON, Conn, area_id, descendants
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,11 @@ async def assets(
         )
         for r in await cur.fetchall()
     ]  # fmt: skip
+
+
+async def area_ids(conn: Conn, *, code: str) -> list[int]:
+    """The ids of area ``code`` and every area under it (``UnknownAreaError`` when there is none)."""
+    return await descendants(conn, await area_id(conn, code=code))
 
 
 async def set_device_ids_public(conn: Conn, *, slug: str, public: bool, actor: Actor) -> bool:
