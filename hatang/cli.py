@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "readiness",
     "scheduler",
+    "report",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -7,6 +7,7 @@ environment. Every variable is ``HATANG_`` + the field name; nested sections use
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -80,6 +81,46 @@ class ReadinessSettings(BaseModel):
     pace_window_days: int = Field(
         default=30, ge=2, description="Days of snapshots the projection's pace is fitted over."
     )
+    zone_latency_bound_s: float = Field(
+        default=1.0, gt=0,
+        description="A zone is low-latency ready when that quantile of delivery latency is at most this (s).",
+    )
+    zone_latency_quantile: Decimal = Field(
+        default=Decimal("0.95"), gt=0, le=1, max_digits=5, decimal_places=4,
+        description="The quantile of delivery latency (reading time to commit) a zone is judged by.",
+    )
+    latency_retention_days: int = Field(
+        default=8, ge=1, description="Per-device hourly latency histograms older than this are dropped.",
+    )
+
+
+class ReportSettings(BaseModel):
+    """The yearly report (docs/readiness.md): how its PDF is printed."""
+
+    chromium: str = Field(
+        default="/usr/bin/chromium",
+        description="The browser the report's PDF is printed with (never downloaded).",
+    )
+
+
+class OpenDataSettings(BaseModel):
+    """The public read-only surface under /open/v1 (docs/open-data.md): off unless switched on."""
+
+    enabled: bool = Field(
+        default=False, description="Serve /open/v1 without an API key (read-only, aggregate)."
+    )
+    rate_limit: str = Field(
+        default="120/minute", description="Requests one client address may make to /open/v1 (limits syntax)."
+    )
+    max_age_s: int = Field(default=300, ge=0, description="Cache-Control max-age of /open/v1 responses.")
+    licence: str = Field(
+        default="CC-BY-4.0", description="SPDX id of the licence the open data is published under."
+    )
+    attribution: str = Field(
+        default="UBND tỉnh Bắc Ninh — hatang",
+        description="Who to credit, stated in every /open/v1 response.",
+    )
+    max_features: int = Field(default=20000, gt=0, description="Most assets one GeoJSON page may hold.")
 
 
 class IngestSettings(BaseModel):
@@ -140,6 +181,10 @@ class IngestSettings(BaseModel):
     fanout: bool = Field(
         default=True,
         description="Republish each committed batch under <prefix>/normalized/<sector>/<area> (QoS 0).",
+    )
+    latency_flush_s: float = Field(
+        default=60, gt=0,
+        description="How often the per-device delivery-latency histograms are added to the database.",
     )
 
 
@@ -236,6 +281,8 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     registry: RegistrySettings = RegistrySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    report: ReportSettings = ReportSettings()
+    open_data: OpenDataSettings = OpenDataSettings()
     timeseries: TimeseriesSettings = TimeseriesSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     streams: StreamSettings = StreamSettings()

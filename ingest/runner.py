@@ -28,6 +28,7 @@ from hatang.settings import Settings
 from ingest.batch import TopicLayout
 from ingest.builder import Builder
 from ingest.health import Health, serve
+from ingest.latency import LatencyRecorder
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Pipeline
 from ingest.sink import DatabaseThread, Sink
@@ -57,6 +58,7 @@ class Worker:
     builder: Builder
     writers: list[Writer]
     database: DatabaseThread
+    latency: LatencyRecorder
 
     @property
     def health(self) -> Health:
@@ -71,7 +73,7 @@ class Worker:
     async def close(self) -> None:
         """Roll back writes whose writer was cancelled and close every database session."""
         await self.database.cancel_pending()
-        for sink in self.sinks:
+        for sink in (*self.sinks, self.latency.sink):
             await sink.close()
         self.database.close()
 
@@ -101,6 +103,9 @@ def build(
     registry.health = pipeline.health
     database = DatabaseThread()
     dead_max = settings.contracts.max_payload_bytes
+    # Its own connection, flushed in the background: no writer waits for the latency statistics.
+    latency_sink = Sink(url=database_url, max_dead_payload=dead_max, thread=database)
+    latency = LatencyRecorder(sink=latency_sink, flush_s=cfg.latency_flush_s)
     writers = [
         Writer(
             sink=Sink(url=database_url, max_dead_payload=dead_max, thread=database),
@@ -109,6 +114,7 @@ def build(
             fanout=cfg.fanout,
             retry_initial_s=cfg.db_retry_initial_s,
             retry_max_s=cfg.db_retry_max_s,
+            latency=latency,
         )
         for _ in range(_WRITERS)
     ]
@@ -122,7 +128,14 @@ def build(
         stop=stop,
         leave=leave,
     )
-    return Worker(registry=registry, pipeline=pipeline, builder=builder, writers=writers, database=database)
+    return Worker(
+        registry=registry,
+        pipeline=pipeline,
+        builder=builder,
+        writers=writers,
+        database=database,
+        latency=latency,
+    )
 
 
 def tune_interpreter() -> None:
@@ -229,4 +242,5 @@ async def _serve(
         exit_code = 1
     with contextlib.suppress(Exception, asyncio.CancelledError):
         await consumer
+    await worker.latency.close(timeout_s=5)  # latency counted since the last flush (best effort)
     return exit_code

@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn, ReadConn
+from api.fields import Sector
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
-from firmware_contracts.vocabulary import CODE, Sector
+from firmware_contracts.vocabulary import CODE
 from hatang.settings import ReadinessSettings
-from registry.readiness import Assessment, Gap, GapReason, Status, service
+from registry.readiness import Assessment, Gap, GapReason, Point, Status, service, zones
 
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
 
@@ -101,6 +102,21 @@ class HistoryPublic(BaseModel):
     area: str | None
     organisation: str | None
     sectors: list[SectorHistoryPublic]
+    zones: list[HistoryPoint] | None = Field(
+        description="The zones the 'all zones' target counts, per snapshot day (`essential`: zones, "
+        "`equipped`: with an active device, `ready`: low-latency ready); null when scoped to an area "
+        "or organisation (zones are the province's)."
+    )
+
+
+def _point(p: Point) -> HistoryPoint:
+    return HistoryPoint(
+        day=p.day,
+        essential=p.counts.essential,
+        equipped=p.counts.equipped,
+        ready=p.counts.ready,
+        ready_share=p.counts.ready / p.counts.essential if p.counts.essential else None,
+    )
 
 
 class GapPublic(BaseModel):
@@ -209,6 +225,11 @@ async def get_readiness(
     report = await service.readiness(
         conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation
     )
+    return readiness_public(report)
+
+
+def readiness_public(report: service.Report) -> ReadinessPublic:
+    """The public shape of a readiness report (also what the open data serves)."""
     essential = sum(a.counts.essential for a in report.sectors)
     ready = sum(a.counts.ready for a in report.sectors)
     return ReadinessPublic(
@@ -258,20 +279,14 @@ async def get_history(
         sectors=[
             SectorHistoryPublic(
                 sector=s.sector,
-                points=[
-                    HistoryPoint(
-                        day=p.day,
-                        essential=p.counts.essential,
-                        equipped=p.counts.equipped,
-                        ready=p.counts.ready,
-                        ready_share=p.counts.ready / p.counts.essential if p.counts.essential else None,
-                    )
-                    for p in s.points
-                ],
+                points=[_point(p) for p in s.points],
                 latest=None if s.latest is None else _sector(s.latest),
             )
             for s in found.sectors
         ],
+        zones=None
+        if area is not None or organisation is not None
+        else [_point(p) for p in await zones.series(conn, start=first, end=last)],
     )
 
 

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 import timeseries
 from api.auth import Reader
 from api.db import ReadConn
+from api.fields import Sector
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from firmware_contracts.vocabulary import CODE, Sector
+from firmware_contracts.vocabulary import CODE
 from hatang.settings import Settings
 from timeseries import Backend, Bucket, GroupBy, Scope
 
