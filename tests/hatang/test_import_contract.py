@@ -15,12 +15,18 @@ ALLOWED: dict[str, set[str]] = {
     "registry": {"firmware_contracts", "hatang.settings", "hatang.db"},
     "timeseries": {"hatang.settings", "hatang.db"},
     "ingest": {"registry", "firmware_contracts", "hatang.settings", "hatang.db"},
-    "api": {"registry", "ingest", "timeseries", "firmware_contracts", "hatang.settings", "hatang.db"},
+    "alerts": {"registry", "ingest", "firmware_contracts", "hatang.settings", "hatang.db"},
+    "api": {
+        "alerts", "registry", "ingest", "timeseries", "firmware_contracts", "hatang.settings", "hatang.db",
+    },
     "simulators": {"registry", "firmware_contracts", "hatang.settings", "hatang.db"},
-    "bench": {"api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "hatang"},
+    "bench": {
+        "alerts", "api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "hatang",
+    },
 }
 FIRST_PARTY = {
-    "firmware_contracts", "registry", "timeseries", "ingest", "api", "simulators", "bench", "hatang",
+    "alerts", "firmware_contracts", "registry", "timeseries", "ingest", "api", "simulators", "bench",
+    "hatang",
 }  # fmt: skip
 
 

@@ -1,0 +1,13 @@
+"""Alerts: rules on readings, silence and rejections; one alert per problem; notifications that arrive.
+
+The evaluator and notifier (``hatang alerts``, composed in ``alerts.runner``) read committed data
+only and write alerts through idempotent transitions; the API manages rules, channels and alerts
+through ``alerts.service``. See docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+from alerts.core import Decision, State, Threshold, step
+from alerts.lifecycle import Subject, open_alert, resolve_open, transition
+
+__all__ = ["Decision", "State", "Subject", "Threshold", "open_alert", "resolve_open", "step", "transition"]
