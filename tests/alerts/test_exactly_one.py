@@ -28,14 +28,17 @@ def _rule(fleet: IngestFleet) -> int:
     )  # fmt: skip
 
 
-def _seen(process: AlertProcess, readings: int, timeout: float = 60) -> None:
-    """Wait until ``process`` has evaluated at least ``readings`` committed readings (any source)."""
+def _seen(
+    process: AlertProcess, readings: int, *, source: str | None = "fanout", timeout: float = 60
+) -> None:
+    """Wait until ``process`` has evaluated at least ``readings`` readings from ``source`` (None: any)."""
+    name = "hatang_alerts_readings_total" + (f'{{source="{source}"}}' if source else "")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.metric('hatang_alerts_readings_total{source="fanout"}') >= readings:
+        if process.metric(name) >= readings:
             return
         time.sleep(0.1)
-    raise AssertionError(f"{process.name} saw {process.metric('hatang_alerts_readings_total{source="fanout"}')} < {readings}")
+    raise AssertionError(f"{process.name} saw {process.metric(name)} < {readings} readings")
 
 
 def test_redelivered_readings_open_one_alert_and_a_new_problem_another(
@@ -51,7 +54,8 @@ def test_redelivered_readings_open_one_alert_and_a_new_problem_another(
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) >= 1)
     # The same messages again (a redelivery), and more readings of the same breach.
     publish(workers.stack.mqtt_url, breach)
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, t0 + 3 + i, LOW_PSI)) for i in range(3)])
+    more = [(ingest_fleet.topic(device), single(device, t0 + 3 + i, LOW_PSI)) for i in range(3)]
+    publish(workers.stack.mqtt_url, more)
     assert wait_rows(ingest_fleet.db_url, 6) == 6
     _seen(evaluator, 9)  # every reading, the redelivered ones included, has been evaluated
     rows = alert_rows(ingest_fleet.db_url)
@@ -63,7 +67,9 @@ def test_redelivered_readings_open_one_alert_and_a_new_problem_another(
     wait_alerts(ingest_fleet.db_url, lambda rows: rows and rows[0]["state"] == "resolved")
     publish(workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, t0 + 11, LOW_PSI))])
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 2)
-    assert [(r["state"], r["events"]) for r in rows] == [("resolved", ["opened", "resolved"]), ("open", ["opened"])]
+    assert [(r["state"], r["events"]) for r in rows] == [
+        ("resolved", ["opened", "resolved"]), ("open", ["opened"])
+    ]  # fmt: skip
 
 
 def test_sigkilled_evaluator_restarts_without_a_second_alert(
@@ -86,7 +92,7 @@ def test_sigkilled_evaluator_restarts_without_a_second_alert(
     assert wait_rows(ingest_fleet.db_url, 3) == 3
     restarted = evaluators.start("e1-again")  # replays the committed readings
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 2)
-    _seen(restarted, 3)
+    _seen(restarted, 3, source=None)  # the replay and the catch-up from latest_readings
     rows = alert_rows(ingest_fleet.db_url)
     assert sorted((r["subject"], r["state"], tuple(r["events"])) for r in rows) == sorted(
         [(first, "open", ("opened",)), (second, "open", ("opened",))]

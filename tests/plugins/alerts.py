@@ -74,7 +74,9 @@ class Evaluators:
     tmp: Path
     started: list[AlertProcess] = field(default_factory=list)
 
-    def start(self, name: str = "e1", *, wait: bool = True, args: tuple[str, ...] = (), **settings: str) -> AlertProcess:
+    def start(
+        self, name: str = "e1", *, wait: bool = True, args: tuple[str, ...] = (), **settings: str
+    ) -> AlertProcess:
         """Start ``hatang alerts``; waits until it is subscribed and has replayed."""
         port = free_port()
         env = {
