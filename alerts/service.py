@@ -67,6 +67,7 @@ class AlertRow:
     rule_en: str
     kind: str
     organisation: str
+    organisation_id: int
     subject_kind: str
     subject: str
     sector: str | None
@@ -136,7 +137,7 @@ _RULE_SELECT = """
 
 _ALERT_SELECT = """
     SELECT a.id, a.rule_id, r.name_vi AS rule_vi, r.name_en AS rule_en, r.kind, o.slug AS organisation,
-           a.subject_kind,
+           a.organisation_id, a.subject_kind,
            coalesce(CASE a.subject_kind WHEN 'device' THEN d.external_id WHEN 'asset' THEN s.external_id
                                         ELSE o.slug END, a.subject_id::text) AS subject,
            a.sector, ar.code AS area, a.lat, a.lon, a.severity, a.state, a.value, a.since, a.opened_at,

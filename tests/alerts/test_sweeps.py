@@ -52,7 +52,7 @@ def test_silent_devices_and_assets_open_and_a_reading_resolves(
 ) -> None:
     db = ingest_fleet.db_url
     quiet, loud = ingest_fleet.active[0], ingest_fleet.active[1]
-    (asset_0, on_0), (asset_1, on_1) = _assets(db).items()
+    (asset_0, on_0), (_, on_1) = _assets(db).items()
     device_rule = add_rule(db, "bnwater", kind="silence", scope_kind="organisation", scope_value="bnwater",
                            subject="device")  # fmt: skip  # default: 3 x the model's 300 s
     asset_rule = add_rule(db, "bnwater", kind="silence", scope_kind="organisation", scope_value="bnwater",
@@ -84,10 +84,9 @@ def test_rejection_rates_per_device_and_organisation(
 ) -> None:
     db = ingest_fleet.db_url
     noisy, other = ingest_fleet.active[:2]
-    per_device = add_rule(db, "bnwater", kind="rejection_rate", scope_kind="organisation", scope_value="bnwater",
-                          subject="device", rate_per_hour=10)  # fmt: skip
-    per_org = add_rule(db, "bnwater", kind="rejection_rate", scope_kind="organisation", scope_value="bnwater",
-                       subject="organisation", rate_per_hour=15)  # fmt: skip
+    rule = {"kind": "rejection_rate", "scope_kind": "organisation", "scope_value": "bnwater"}
+    per_device = add_rule(db, "bnwater", subject="device", rate_per_hour=10, **rule)
+    per_org = add_rule(db, "bnwater", subject="organisation", rate_per_hour=15, **rule)
     workers.start()
     now = time.time()
     # 999 psi is outside the pressure logger's range: a dead letter each. 11 for one device (over
