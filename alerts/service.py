@@ -70,6 +70,7 @@ class AlertRow:
     organisation_id: int
     subject_kind: str
     subject: str
+    asset: str | None  # the subject's asset (a device's, or the asset itself): the map's marker
     sector: str | None
     area: str | None
     lat: float | None
@@ -140,12 +141,14 @@ _ALERT_SELECT = """
            a.organisation_id, a.subject_kind,
            coalesce(CASE a.subject_kind WHEN 'device' THEN d.external_id WHEN 'asset' THEN s.external_id
                                         ELSE o.slug END, a.subject_id::text) AS subject,
+           coalesce(s.external_id, da.external_id) AS asset,
            a.sector, ar.code AS area, a.lat, a.lon, a.severity, a.state, a.value, a.since, a.opened_at,
            a.acknowledged_at, a.acknowledged_by, a.acknowledge_note, a.resolved_at, a.resolved_by,
            a.resolve_note
     FROM alerts a JOIN alert_rules r ON r.id = a.rule_id JOIN organisations o ON o.id = a.organisation_id
     LEFT JOIN devices d ON a.subject_kind = 'device' AND d.id = a.subject_id
     LEFT JOIN assets s ON a.subject_kind = 'asset' AND s.id = a.subject_id
+    LEFT JOIN assets da ON da.id = d.asset_id
     LEFT JOIN areas ar ON ar.id = a.area_id
 """
 

@@ -38,6 +38,7 @@ class AlertPublic(BaseModel):
     kind: str
     organisation: str
     subject: dict[str, str] = Field(description="{kind: device|asset|organisation, id: external id}.")
+    asset: str | None = Field(description="The asset concerned (a device's, or the subject itself).")
     sector: str | None
     area: str | None
     lat: float | None
@@ -60,6 +61,7 @@ class AlertPublic(BaseModel):
         return cls(
             id=row.id, rule_id=row.rule_id, rule={"vi": row.rule_vi, "en": row.rule_en}, kind=row.kind,
             organisation=row.organisation, subject={"kind": row.subject_kind, "id": row.subject},
+            asset=row.asset,
             sector=row.sector, area=row.area, lat=row.lat, lon=row.lon, severity=row.severity,
             state=row.state,
             value=row.value, since=row.since, opened_at=row.opened_at, acknowledged_at=row.acknowledged_at,
