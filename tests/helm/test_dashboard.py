@@ -14,6 +14,7 @@ import psycopg
 import pytest
 import yaml
 
+from alerts.metrics import AlertMetrics
 from ingest.metrics import IngestMetrics
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "hatang"
@@ -43,10 +44,11 @@ def test_every_panel_uses_a_datasource_variable() -> None:
         assert {t["datasource"]["uid"] for t in panel["targets"]} <= {"${prometheus}", "${timescaledb}"}
 
 
-def test_prometheus_queries_name_metrics_ingest_exports() -> None:
+def test_prometheus_queries_name_metrics_ingest_and_alerts_export() -> None:
     exported: set[str] = set()
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
-    for family in IngestMetrics().registry.collect():
+    families = [*IngestMetrics().registry.collect(), *AlertMetrics().registry.collect()]
+    for family in families:
         # Labelled families have no samples until first used: derive the series names from the type.
         exported |= {family.name + suffix for suffix in suffixes[family.type]}
     named = {name for t in _targets("prometheus") for name in METRIC_NAME.findall(t["expr"])}
@@ -60,6 +62,10 @@ def test_dashboard_covers_rate_lag_rejections_and_readiness() -> None:
                    "queue_messages", "last_commit_timestamp_seconds"):
         assert f"hatang_ingest_{metric}" in exprs
     assert any("readiness_snapshots" in t["rawSql"] for t in _targets("timescaledb"))
+    for metric in ("opened_total", "resolved_total", "open_lag_seconds_bucket", "notifications_delivered_total",
+                   "notification_failures_total", "notifications_pending", "evaluations_total"):
+        assert f"hatang_alerts_{metric}" in exprs
+    assert any("FROM alerts" in t["rawSql"] for t in _targets("timescaledb"))
 
 
 def test_sql_panels_run_on_the_migrated_schema(db_url: str) -> None:
