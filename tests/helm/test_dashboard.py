@@ -62,8 +62,8 @@ def test_dashboard_covers_rate_lag_rejections_and_readiness() -> None:
                    "queue_messages", "last_commit_timestamp_seconds"):
         assert f"hatang_ingest_{metric}" in exprs
     assert any("readiness_snapshots" in t["rawSql"] for t in _targets("timescaledb"))
-    for metric in ("opened_total", "resolved_total", "open_lag_seconds_bucket", "notifications_delivered_total",
-                   "notification_failures_total", "notifications_pending", "evaluations_total"):
+    for metric in ("opened_total", "resolved_total", "open_lag_seconds_bucket", "evaluations_total",
+                   "notifications_delivered_total", "notification_failures_total", "notifications_pending"):
         assert f"hatang_alerts_{metric}" in exprs
     assert any("FROM alerts" in t["rawSql"] for t in _targets("timescaledb"))
 
