@@ -47,7 +47,7 @@ def _processes(settings: Settings) -> list[Process]:
     processes = [Process("ingest", ["ingest"], where)]
     processes.append(Process("api", ["api"], f"http://{settings.api.host}:{settings.api.port}/docs"))
     port = settings.alerts.metrics_port
-    where = f"alert rules and notifications, metrics http://127.0.0.1:{port}/metrics" if port else "alert rules"
+    where = f"alert rules and notifications, metrics http://127.0.0.1:{port}/metrics" if port else "alerts"
     processes.append(Process("alerts", ["alerts"], where))
     processes.append(Process("rollups", ["timeseries", "maintain"], "rollups and retention of readings"))
     every = f"readiness snapshot refreshed every {settings.readiness.snapshot_interval_s:g} s"
