@@ -214,6 +214,9 @@ class AlertSettings(BaseModel):
         default=60.0, gt=0, description="Longest wait between notification retries (exponential back-off)."
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    webhook_private: bool = Field(
+        default=False, description="Accept webhook URLs naming loopback or private addresses (API check)."
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for e-mail notifications; unset: e-mails wait in the outbox."
     )

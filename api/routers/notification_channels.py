@@ -7,12 +7,13 @@ organisation reads them and their delivery log. docs/alerts.md describes signing
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts import service
@@ -20,7 +21,8 @@ from api.auth import Reader, Writer
 from api.db import Conn
 from api.fields import SLUG
 from api.pagination import Page, Paging, page
-from api.problems import COMMON, responses
+from api.problems import COMMON, Problem, responses
+from hatang.settings import Settings
 from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/notification-channels", tags=["alerts"])
@@ -100,10 +102,28 @@ async def list_channels(principal: Reader, conn: Conn, params: Paging) -> Page[C
     return page(rows, params, key=lambda r: r.id, convert=ChannelPublic.of)
 
 
+def _private(host: str) -> bool:
+    """Whether ``host`` names this machine or a private network by itself (an address or localhost)."""
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_global
+
+
 @router.post(
     "", status_code=201, summary="Add a notification channel", responses=responses(*COMMON, "not-found")
 )
-async def create_channel(body: ChannelCreate, principal: Writer, conn: Conn) -> ChannelCreated:
+async def create_channel(
+    request: Request, body: ChannelCreate, principal: Writer, conn: Conn
+) -> ChannelCreated:
+    settings: Settings = request.app.state.settings
+    host = urlsplit(body.target).hostname or ""
+    if body.kind == "webhook" and not settings.alerts.webhook_private and _private(host):
+        detail = "a webhook may not name a loopback or private address (HATANG_ALERTS__WEBHOOK_PRIVATE)"
+        raise Problem("validation", detail, errors=[{"loc": ["body", "target"], "msg": detail}])
     org = await get_organisation(
         conn, slug=body.organisation or principal.organisation, within=principal.within
     )

@@ -192,6 +192,9 @@ def test_channels_hide_their_secret_and_are_scoped(api_client: TestClient, keys:
         {"kind": "webhook", "target": "https://user:pw@x.example/hook"},
         {"kind": "email", "target": "not-an-address"},
         {"kind": "sms", "target": "+84123"},
+        {"kind": "webhook", "target": "http://127.0.0.1:8080/v1/keys"},  # this machine
+        {"kind": "webhook", "target": "http://10.0.0.7/hook"},  # a private network
+        {"kind": "webhook", "target": "http://localhost/hook"},
     ):
         _problem(api_client.post("/v1/notification-channels", json=bad, headers=keys["operator_a"]), 422)
     email = api_client.post(
