@@ -13,6 +13,7 @@ not this memory, decides whether an alert is already open, so several evaluators
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import orjson
 import psycopg
 
 from alerts import queries
-from alerts.core import Decision, State, over_rate, step
+from alerts.core import Decision, State, Threshold, over_rate, step
 from alerts.lifecycle import Subject, open_alert, resolve_open
 from alerts.metrics import AlertMetrics
 from alerts.subjects import Device, Rule, RuleIndex
@@ -52,6 +53,9 @@ class Evaluator:
     states: dict[tuple[int, int], State] = field(default_factory=dict)
     rules: dict[int, Rule] = field(default_factory=dict)
     by_scope: dict[tuple[str, str], list[Device]] = field(default_factory=dict)
+    # Newest reading time seen per (device, metric), and the threshold rules covering each.
+    newest: dict[tuple[int, str], float] = field(default_factory=dict)
+    covering: dict[tuple[int, str], list[tuple[Rule, Threshold]]] = field(default_factory=dict)
     watermark: float = 0.0  # newest reading time evaluated (epoch s)
 
     async def load(self) -> None:
@@ -70,14 +74,13 @@ class Evaluator:
         states = {key: s for key, s in self.states.items() if key[0] in self.rules}
         open_now = {(rule, subject) for rule, kind, subject in opened if kind == "device"}
         for key in open_now:
-            states[key] = State(
-                last_time=states.get(key, State()).last_time, open=True,
-                breach_since=states.get(key, State()).breach_since,
-            )  # fmt: skip
+            old = states.get(key, State())
+            states[key] = State(last_time=old.last_time, breach_since=old.breach_since, open=True)
         for key, s in list(states.items()):  # resolved elsewhere (by hand): not open here either
             if s.open and key not in open_now:
-                states[key] = State(last_time=s.last_time)
+                del states[key]
         self.states = states
+        self.covering = {}
         for kind in ("threshold", "silence", "rejection_rate"):
             self.metrics.rules.labels(kind).set(sum(1 for r in rules if r.kind == kind))
         log.info("rules loaded", extra={"rules": len(rules), "devices": len(devices), "open": len(opened)})
@@ -122,40 +125,58 @@ class Evaluator:
 
     async def evaluate(self, rows: Iterable[tuple[int, str, float, float]], *, source: str) -> None:
         """Run readings through every threshold rule that covers them; act on the decisions."""
-        opens: list[tuple[Rule, Device, float, float]] = []
-        resolves: list[tuple[Rule, Device]] = []
-        index, devices, states = self.index, self.devices, self.states
+        # Decisions in the order of the readings: an open, a resolve and an open again of one
+        # (rule, device) in one batch must reach the database in that order.
+        actions: list[tuple[Decision, Rule, Device, float, float]] = []
+        devices, states, newest_of, covering = self.devices, self.states, self.newest, self.covering
         seen = evaluated = 0
         newest = self.watermark
         for device_id, metric, t, value in rows:
             seen += 1
             newest = max(newest, t)
-            device = devices.get(device_id)
-            if device is None or metric not in index.metrics:
+            # Only readings newer than the newest seen of this device and metric count: a
+            # redelivery, a catch-up overlap or a late reading changes nothing.
+            series = (device_id, metric)
+            if t <= newest_of.get(series, -math.inf):
                 continue
-            for rule in index.threshold_rules(device, metric):
+            newest_of[series] = t
+            rules = covering.get(series)
+            if rules is None:
+                device = devices.get(device_id)
+                found = [] if device is None else self.index.threshold_rules(device, metric)
+                rules = covering[series] = [(r, r.threshold) for r in found]
+            for rule, threshold in rules:
                 evaluated += 1
                 key = (rule.id, device_id)
-                state, decision = step(rule.threshold, states.get(key, State()), t, value)
-                states[key] = state
-                if decision is Decision.OPEN:
-                    opens.append((rule, device, state.breach_since or t, value))
-                elif decision is Decision.RESOLVE:
-                    resolves.append((rule, device))
+                state = states.get(key)
+                if state is None:
+                    # The common case, kept cheap: nothing pending or open and no breach now.
+                    if not math.isfinite(value) or not threshold.breaches(value):
+                        continue
+                    state = State()
+                state, decision = step(threshold, state, t, value)
+                if state.open or state.breach_since is not None:
+                    states[key] = state
+                else:
+                    states.pop(key, None)
+                if decision is not Decision.NONE:
+                    actions.append((decision, rule, devices[device_id], state.breach_since or t, value))
         self.watermark = newest
         self.metrics.readings.labels(source).inc(seen)
         self.metrics.evaluations.labels("threshold").inc(evaluated)
-        for rule, device, since, value in opens:
-            alert = await open_alert(
-                self.conn, rule_id=rule.id, subject=_device_subject(device), since=_utc(since), value=value
-            )
-            if alert is not None:
-                self.metrics.opened.labels("threshold").inc()
-                self.metrics.lag.observe(max(0.0, time.time() - since))
-                log.info(
-                    "alert opened", extra={"alert": alert, "rule": rule.id, "device": device.external_id}
+        for decision, rule, device, since, value in actions:
+            if decision is Decision.OPEN:
+                subject = _device_subject(device)
+                alert = await open_alert(
+                    self.conn, rule_id=rule.id, subject=subject, since=_utc(since), value=value
                 )
-        for rule, device in resolves:
+                if alert is not None:
+                    self.metrics.opened.labels("threshold").inc()
+                    self.metrics.lag.observe(max(0.0, time.time() - since))
+                    log.info(
+                        "alert opened", extra={"alert": alert, "rule": rule.id, "device": device.external_id}
+                    )
+                continue
             alert = await resolve_open(
                 self.conn, rule_id=rule.id, subject_kind="device", subject_id=device.id
             )

@@ -92,7 +92,10 @@ class Notifier:
         async with conn.transaction():
             cur = await conn.execute(_CLAIM, (limit,))
             rows = [_Row(*r) for r in await cur.fetchall()]
+            failing: set[int] = set()
             for row in rows:
+                if row.channel_id in failing:  # one slow or dead receiver costs one attempt per pass
+                    continue
                 status: int | None = None
                 try:
                     status = await self._send(row)
@@ -110,6 +113,7 @@ class Notifier:
                         (row.id, row.channel_id, exc.status, str(exc)[:500]),
                     )
                     self._metrics.failures.labels(row.kind).inc()
+                    failing.add(row.channel_id)
                     log.warning(
                         "notification failed; will retry",
                         extra={"outbox": row.id, "channel": row.channel_id, "attempts": attempts,

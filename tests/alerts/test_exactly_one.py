@@ -120,3 +120,16 @@ def test_two_evaluators_at_once_open_and_resolve_each_alert_once(
     assert all(r["events"] == ["opened", "resolved"] for r in rows), rows
     opened = one.metric("hatang_alerts_opened_total") + two.metric("hatang_alerts_opened_total")
     assert opened == 10
+
+
+def test_a_rule_added_while_running_applies_at_once(
+    ingest_fleet: IngestFleet, workers: Workers, evaluators: Evaluators
+) -> None:
+    workers.start()
+    evaluator = evaluators.start()
+    rule = _rule(ingest_fleet)  # NOTIFY hatang_alert_rules: the evaluator reloads
+    evaluator.wait_log("rules loaded", count=2)
+    device = ingest_fleet.active[3]
+    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, time.time() - 5, LOW_PSI))])
+    rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 1)
+    assert [(r["rule"], r["subject"]) for r in rows] == [(rule, device)]
