@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import aiomqtt
 
-from ingest.mqtt import parse_url
+from ingest import parse_url
 
 log = logging.getLogger("hatang.alerts")
 

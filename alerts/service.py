@@ -19,10 +19,9 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from alerts.lifecycle import transition
+from firmware_contracts.vocabulary import SECTORS
+from registry import InvalidReferenceError, NotFoundError
 from registry.audit import Actor, record
-from registry.errors import InvalidReferenceError, NotFoundError
-
-SECTORS = ("transport", "energy", "electricity", "water", "urban")
 
 RULE_FIELDS = (
     "name_vi", "name_en", "kind", "severity", "scope_kind", "scope_value", "subject", "metric", "operator",

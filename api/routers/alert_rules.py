@@ -16,6 +16,7 @@ from api.db import Conn
 from api.fields import SLUG, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
+from firmware_contracts.vocabulary import METRIC
 from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/alert-rules", tags=["alerts"])
@@ -70,7 +71,7 @@ class RuleBody(BaseModel):
     subject: Literal["device", "asset", "organisation"] = Field(
         default="device", description="silence: device or asset; rejection_rate: device or organisation."
     )
-    metric: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    metric: str | None = Field(default=None, max_length=64, pattern=METRIC)
     operator: Literal["above", "below", "outside"] | None = None
     low: float | None = _NUMBER
     high: float | None = _NUMBER
@@ -134,7 +135,7 @@ class RuleUpdate(BaseModel):
     severity: Severity | None = None
     scope: Scope | None = None
     subject: Literal["device", "asset", "organisation"] | None = None
-    metric: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    metric: str | None = Field(default=None, max_length=64, pattern=METRIC)
     operator: Literal["above", "below", "outside"] | None = None
     low: float | None = _NUMBER
     high: float | None = _NUMBER

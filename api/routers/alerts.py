@@ -19,6 +19,7 @@ from api.db import Conn
 from api.fields import SLUG, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import Sector
 from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
@@ -26,7 +27,6 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 _ID = Annotated[int, Path(ge=1, le=2**63 - 1)]
 State = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["critical", "major", "minor", "info"]
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 
 
 class AlertPublic(BaseModel):

@@ -1,8 +1,9 @@
 """``/v1/streams/readings``: normalised readings as ingest commits them, over WebSocket or SSE.
 
 Fed by one MQTT subscription per API process to the ingest fan-out topics (``api.mqtt_feed``), so
-any number of replicas serve streams without polling the database; ``api.streams.Hub`` filters and
-queues per client. The key comes as ``Authorization: Bearer`` or, for browsers (``EventSource`` and
+any number of replicas serve streams without polling the database; ``api.hub.Hub`` filters and
+queues per client (each reading's organisation comes with the fan-out message). The key comes as
+``Authorization: Bearer`` or, for browsers (``EventSource`` and
 ``WebSocket`` cannot set headers), as ``?key=``. A non-admin key receives only its own
 organisation's devices. Frames are JSON (docs/dashboard.md): ``hello``, ``readings`` (the client's
 running ``dropped`` count and columnar ``chunks``), ``alert`` (an alert opened, acknowledged or
@@ -15,44 +16,41 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import orjson
 import psycopg
-from fastapi import APIRouter, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
 
 from api.alert_feed import follow as follow_alerts
 from api.auth import Principal
+from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
-from api.streams import Hub, HubFullError, StreamFilter, Subscriber
+from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC, Sector
 from hatang.settings import Settings
-from registry.errors import NotFoundError
-from registry.keys import authenticate
+from registry import NotFoundError, area_codes_under, authenticate, get_device, get_organisation
+from timeseries import MissingError, metric_id
 
 router = APIRouter(tags=["streams"])
 
 PATH = "/v1/streams/readings"
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # How often a client's queue is flushed: fewer, larger frames under load, at most this much added lag.
 COALESCE_S = 0.1
-# How often the device -> organisation directory looks for registry changes.
-DIRECTORY_POLL_S = 5.0
 
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 SectorQuery = Annotated[Sector | None, Query(description="Only this sector.")]
 AreaQuery = Annotated[str | None, Query(pattern=CODE, max_length=63, description="Area and descendants.")]
 OrganisationQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Organisation slug.")
 ]
 DeviceQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$", max_length=64, description="One device.")
+    str | None, Query(pattern=DEVICE_ID, max_length=64, description="One device.")
 ]
 MetricQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,62}$", max_length=63, description="One metric.")
+    str | None, Query(pattern=METRIC, max_length=63, description="One metric.")
 ]
 KeyQuery = Annotated[
     str | None, Query(max_length=200, description="The API key, for browsers (else the header).")
@@ -69,34 +67,9 @@ def _pool(app: Any) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
     return found
 
 
-async def _keep_directory(app: FastAPI, hub: Hub) -> None:
-    """Keep ``hub.directory`` in step with the registry: changed devices, and any asked about."""
-    since: datetime | None = None
-    directory = hub.directory
-    while True:
-        try:
-            async with _pool(app).connection() as conn:
-                cur = await conn.execute(
-                    "SELECT external_id, organisation_id, updated_at FROM devices"
-                    " WHERE %(since)s::timestamptz IS NULL OR updated_at >= %(since)s - interval '5 seconds'"
-                    " OR external_id = ANY(%(unknown)s)",
-                    {"since": since, "unknown": sorted(directory.unknown)},
-                )
-                rows = await cur.fetchall()
-            directory.update((row[0], row[1]) for row in rows)
-            stamps = [row[2] for row in rows if row[2] is not None]
-            if stamps:
-                since = max(stamps) if since is None else max(since, *stamps)
-        except psycopg.Error:
-            pass  # the database is away: keep what is known, try again
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(directory.wanted.wait(), timeout=DIRECTORY_POLL_S)
-        directory.wanted.clear()
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One hub, one broker subscription and the directory task per process."""
+    """One hub and one broker subscription per process."""
     settings: Settings = app.state.settings
     hub = Hub(
         prefix=settings.topic_prefix,
@@ -109,7 +82,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     tasks = [
         asyncio.create_task(feed.run()),
-        asyncio.create_task(_keep_directory(app, hub)),
         asyncio.create_task(follow_alerts(database_url=app.state.database_url, hub=hub)),
     ]
     try:
@@ -128,16 +100,34 @@ def _token(authorization: str | None, key: str | None) -> str | None:
     return key
 
 
-async def _filter(
-    app: Any,
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """The query parameters both transports take."""
+
+    key: str | None
+    sector: str | None
+    area: str | None
+    organisation: str | None
+    device: str | None
+    metric: str | None
+
+
+def _query(
     *,
-    token: str | None,
-    sector: str | None,
-    area: str | None,
-    organisation: str | None,
-    device: str | None,
-    metric: str | None,
-) -> StreamFilter:
+    key: KeyQuery = None,
+    sector: SectorQuery = None,
+    area: AreaQuery = None,
+    organisation: OrganisationQuery = None,
+    device: DeviceQuery = None,
+    metric: MetricQuery = None,
+) -> _Query:
+    return _Query(key=key, sector=sector, area=area, organisation=organisation, device=device, metric=metric)
+
+
+Filters = Annotated[_Query, Depends(_query)]
+
+
+async def _filter(app: Any, *, token: str | None, query: _Query) -> StreamFilter:
     """Authenticate and resolve the request's filters (``Problem`` when they cannot be served)."""
     if not token:
         raise Problem("unauthorized", "send `Authorization: Bearer <key>` or `?key=<key>`")
@@ -150,38 +140,18 @@ async def _filter(
             role=found.role, name=found.name,
         )  # fmt: skip
         organisation_id = principal.within
-        if organisation is not None:
-            cur = await conn.execute("SELECT id FROM organisations WHERE slug = %s", (organisation,))
-            row = await cur.fetchone()
-            if row is None or (organisation_id is not None and row[0] != organisation_id):
-                raise NotFoundError("organisation", organisation)
-            organisation_id = row[0]
-        areas: frozenset[str] | None = None
-        if area is not None:
-            cur = await conn.execute(
-                "WITH RECURSIVE sub AS (SELECT id, code FROM areas WHERE code = %s"
-                " UNION SELECT c.id, c.code FROM areas c JOIN sub ON c.parent_id = sub.id)"
-                " SELECT code FROM sub",
-                (area,),
-            )
-            areas = frozenset(row[0] for row in await cur.fetchall())
-            if not areas:
-                raise NotFoundError("area", area)
-        if device is not None:
-            cur = await conn.execute(
-                "SELECT 1 FROM devices"
-                " WHERE external_id = %s AND (%s::bigint IS NULL OR organisation_id = %s)",
-                (device, principal.within, principal.within),
-            )
-            if await cur.fetchone() is None:
-                raise NotFoundError("device", device)
-        if metric is not None:
-            cur = await conn.execute("SELECT 1 FROM metrics WHERE name = %s", (metric,))
-            if await cur.fetchone() is None:
-                raise NotFoundError("metric", metric)
+        if query.organisation is not None:
+            found_org = await get_organisation(conn, slug=query.organisation, within=principal.within)
+            organisation_id = found_org.id
+        areas = None if query.area is None else await area_codes_under(conn, code=query.area)
+        if query.device is not None:
+            await get_device(conn, external_id=query.device, within=principal.within)
+        if query.metric is not None:
+            await metric_id(conn, query.metric)
     return StreamFilter(
-        sector=sector, areas=areas, organisation_id=organisation_id, device=device, metric=metric
-    )
+        sector=query.sector, areas=areas, organisation_id=organisation_id, device=query.device,
+        metric=query.metric,
+    )  # fmt: skip
 
 
 def _hello(hub: Hub, subscriber: Subscriber) -> bytes:
@@ -239,22 +209,11 @@ async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> Async
         **responses(*COMMON, "not-found", "unavailable"),
     },
 )
-async def stream_sse(
-    *,
-    request: Request,
-    key: KeyQuery = None,
-    sector: SectorQuery = None,
-    area: AreaQuery = None,
-    organisation: OrganisationQuery = None,
-    device: DeviceQuery = None,
-    metric: MetricQuery = None,
-) -> StreamingResponse:
+async def stream_sse(*, request: Request, query: Filters) -> StreamingResponse:
     hub = _hub(request.app)
     settings: Settings = request.app.state.settings
-    stream_filter = await _filter(
-        request.app, token=_token(request.headers.get("authorization"), key), sector=sector, area=area,
-        organisation=organisation, device=device, metric=metric,
-    )  # fmt: skip
+    stream_filter = await _filter(request.app, token=_token(request.headers.get("authorization"), query.key),
+                                  query=query)  # fmt: skip
     try:
         subscriber = hub.subscribe(stream_filter)
     except HubFullError as exc:
@@ -275,27 +234,17 @@ async def stream_sse(
 
 
 @router.websocket(PATH)
-async def stream_ws(
-    websocket: WebSocket,
-    *,
-    key: KeyQuery = None,
-    sector: SectorQuery = None,
-    area: AreaQuery = None,
-    organisation: OrganisationQuery = None,
-    device: DeviceQuery = None,
-    metric: MetricQuery = None,
-) -> None:
+async def stream_ws(websocket: WebSocket, *, query: Filters) -> None:
     hub = _hub(websocket.app)
     settings: Settings = websocket.app.state.settings
     await websocket.accept()
     try:
-        stream_filter = await _filter(
-            websocket.app, token=_token(websocket.headers.get("authorization"), key), sector=sector,
-            area=area, organisation=organisation, device=device, metric=metric,
-        )  # fmt: skip
+        token = _token(websocket.headers.get("authorization"), query.key)
+        stream_filter = await _filter(websocket.app, token=token, query=query)
         subscriber = hub.subscribe(stream_filter)
-    except (Problem, NotFoundError, HubFullError) as exc:
-        status = 503 if isinstance(exc, HubFullError) else 404 if isinstance(exc, NotFoundError) else 401
+    except (Problem, NotFoundError, MissingError, HubFullError) as exc:
+        missing = isinstance(exc, NotFoundError | MissingError)
+        status = 503 if isinstance(exc, HubFullError) else 404 if missing else 401
         if isinstance(exc, Problem):
             status = exc.kind.status
         error = {"type": "error", "status": status, "detail": str(exc)}

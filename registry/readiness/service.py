@@ -11,19 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
+from firmware_contracts.vocabulary import SECTORS
 from hatang.settings import ReadinessSettings
 from registry import audit
 from registry.audit import Actor
-from registry.readiness import queries
-from registry.readiness.core import SECTORS, Assessment, Counts, Point, Target, assess
+from registry.readiness import queries, target_queries
+from registry.readiness.core import Assessment, Counts, Point, Target, assess
 from registry.readiness.errors import FutureDateError, SnapshotMissingError
 from registry.readiness.queries import Conn, Gap
 
-# Gap reasons, first cause first (docs/readiness.md).
-REASONS: tuple[str, ...] = ("no_device", "device_not_active", "wrong_sector", "never_reported", "silent")
+#: Why an essential asset does not count as ready (docs/readiness.md).
+GapReason = Literal["no_device", "device_not_active", "wrong_sector", "never_reported", "silent"]
+#: Gap reasons, first cause first.
+GAP_REASONS: tuple[GapReason, ...] = get_args(GapReason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,7 @@ async def readiness(
             raise SnapshotMissingError(day, area=area, organisation=organisation)
         counts = {sector: c for d, sector, c in past if d == day}
         source = "snapshot"
-    targets = await queries.targets(conn)
+    targets = await target_queries.targets(conn)
     history = _by_sector([row for row in past if row[0] < day])
     zero = Counts(essential=0, equipped=0, ready=0)
     return Report(
@@ -167,7 +170,7 @@ async def history(
     area_id, org_id = await _scope(conn, area=area, organisation=organisation)
     fetch_from = min(start, end - timedelta(days=settings.pace_window_days))
     rows = await queries.series(conn, start=fetch_from, end=end, area_id=area_id, organisation_id=org_id)
-    targets = await queries.targets(conn)
+    targets = await target_queries.targets(conn)
     sectors = []
     for sector, points in _by_sector(rows).items():
         latest = None
@@ -205,9 +208,9 @@ async def gaps(
     counted = await queries.gap_summary(
         conn, since=since, area_id=area_id, organisation_id=org_id, sector=sector
     )
-    summary = {
+    summary: dict[str, dict[str, int]] = {
         why: {s: counted[(why, s)] for s in SECTORS if (why, s) in counted}
-        for why in REASONS
+        for why in GAP_REASONS
         if reason is None or why == reason
     }
     items = await queries.gap_page(
@@ -227,7 +230,7 @@ async def gaps(
 
 async def targets(conn: Conn) -> list[Target]:
     """Every recorded target, by sector and deadline."""
-    return await queries.targets(conn)
+    return await target_queries.targets(conn)
 
 
 async def create_target(
@@ -235,7 +238,7 @@ async def create_target(
 ) -> Target:
     """Record a new target, audited (``TargetExistsError`` when the sector has one for that deadline)."""
     async with conn.transaction():
-        target = await queries.insert_target(
+        target = await target_queries.insert_target(
             conn, target=Target(sector=sector, share=share, deadline=deadline, source=source)
         )
         await audit.record(
@@ -262,7 +265,7 @@ async def update_target(
 ) -> Target:
     """Change a target's share, deadline or source, audited (``TargetNotFoundError`` when there is none)."""
     async with conn.transaction():
-        target = await queries.update_target(
+        target = await target_queries.update_target(
             conn, sector=sector, deadline=deadline, share=share, new_deadline=new_deadline, source=source
         )
         changes = {"share": share, "deadline": new_deadline, "source": source}

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from alerts import Subject, open_alert
-from api.streams import Hub
+from api.hub import Hub
 from tests.plugins.alerts import add_rule
 from tests.plugins.api import Keys
 
