@@ -76,9 +76,9 @@ class Evaluator:
         for key in open_now:
             old = states.get(key, State())
             states[key] = State(last_time=old.last_time, breach_since=old.breach_since, open=True)
-        for key, s in list(states.items()):  # resolved elsewhere (by hand): not open here either
-            if s.open and key not in open_now:
-                del states[key]
+        # A state open here but not in the database was resolved by hand (or by another evaluator,
+        # which saw the same clearing reading this one will): it stays open here until a reading
+        # clears the condition, so a hand-resolved alert is not opened again while the breach lasts.
         self.states = states
         self.covering = {}
         for kind in ("threshold", "silence", "rejection_rate"):

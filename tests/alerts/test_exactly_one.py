@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import time
 
+import psycopg
 import pytest
 
 from tests.plugins.alerts import AlertProcess, Evaluators, add_rule, alert_rows, wait_alerts
@@ -133,3 +134,32 @@ def test_a_rule_added_while_running_applies_at_once(
     publish(workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, time.time() - 5, LOW_PSI))])
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 1)
     assert [(r["rule"], r["subject"]) for r in rows] == [(rule, device)]
+
+
+def test_an_alert_resolved_by_hand_stays_resolved_while_the_breach_lasts(
+    ingest_fleet: IngestFleet, workers: Workers, evaluators: Evaluators
+) -> None:
+    _rule(ingest_fleet)
+    workers.start()
+    evaluator = evaluators.start()
+    device = ingest_fleet.active[4]
+    topic = ingest_fleet.topic(device)
+    t0 = time.time() - 60
+    publish(workers.stack.mqtt_url, [(topic, single(device, t0, LOW_PSI))])
+    (alert,) = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 1)
+    with psycopg.connect(ingest_fleet.db_url, autocommit=True) as conn:  # an operator's resolve
+        conn.execute(
+            "UPDATE alerts SET state = 'resolved', resolved_by = 'key 1', resolved_at = now() WHERE id = %s",
+            (alert["id"],),
+        )
+    # Another rule arrives: the evaluator reloads what the database says is open (not this one).
+    add_rule(ingest_fleet.db_url, "bnwater", kind="silence", scope_kind="device", scope_value=device)
+    evaluator.wait_log("rules loaded", count=2)
+    publish(workers.stack.mqtt_url, [(topic, single(device, t0 + 1 + i, LOW_PSI)) for i in range(3)])
+    _seen(evaluator, 4)  # the breach goes on: no new alert
+    assert [r["state"] for r in alert_rows(ingest_fleet.db_url)] == ["resolved"]
+    # The pressure recovers, then falls again: a new problem, a new alert.
+    publish(workers.stack.mqtt_url, [(topic, single(device, t0 + 10, HIGH_PSI))])
+    publish(workers.stack.mqtt_url, [(topic, single(device, t0 + 11, LOW_PSI))])
+    rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 2)
+    assert [r["state"] for r in rows] == ["resolved", "open"]
