@@ -26,6 +26,7 @@ COPY firmware_contracts ./firmware_contracts
 COPY registry ./registry
 COPY timeseries ./timeseries
 COPY ingest ./ingest
+COPY alerts ./alerts
 COPY api ./api
 COPY simulators ./simulators
 COPY bench ./bench

@@ -1,6 +1,6 @@
 # The two commands of the README, and the checks they run. Everyone and CI use these targets.
 PY := .venv/bin
-PACKAGES := hatang ingest registry timeseries api simulators firmware_contracts bench
+PACKAGES := hatang alerts ingest registry timeseries api simulators firmware_contracts bench
 
 .PHONY: run test setup lint typecheck pytest chart lock lock-upgrade
 

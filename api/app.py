@@ -47,6 +47,9 @@ ROUTERS: tuple[str, ...] = (
     "streams",
     "dashboard",
     "dead_letters",
+    "alert_rules",
+    "alerts",
+    "notification_channels",
 )
 
 DESCRIPTION = """\

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "contracts",
     "ingest",
+    "alerts",
     "bench",
     "timeseries",
     "settings",

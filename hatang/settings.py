@@ -256,6 +256,45 @@ class SimulatorSettings(BaseModel):
     run_rate: float = Field(default=9.0, gt=0, description="`make run`: messages per second they send.")
 
 
+class AlertSettings(BaseModel):
+    """The alert evaluator and notifier (``hatang alerts``; docs/alerts.md)."""
+
+    metrics_port: int = Field(
+        default=9109, ge=0, le=65535, description="Prometheus metrics port (0: no endpoint)."
+    )
+    catchup_interval_s: float = Field(
+        default=30, gt=0,
+        description="How often the evaluator catches up from latest_readings (the fan-out is QoS 0).",
+    )
+    silence_interval_s: float = Field(
+        default=15, gt=0, description="How often silence rules are evaluated from devices.last_seen."
+    )
+    rate_interval_s: float = Field(
+        default=60, gt=0, description="How often rejection-rate rules are evaluated from dead letters."
+    )
+    replay_max_s: float = Field(
+        default=86400, gt=0, description="Longest span of readings replayed at start (the longest hold)."
+    )
+    retry_initial_s: float = Field(
+        default=2.0, gt=0, description="First wait before retrying a failed notification delivery."
+    )
+    retry_max_s: float = Field(
+        default=60.0, gt=0, description="Longest wait between notification retries (exponential back-off)."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    webhook_private: bool = Field(
+        default=False, description="Accept webhook URLs naming loopback or private addresses (API check)."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail notifications; unset: e-mails wait in the outbox."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
+    smtp_sender: str = Field(default="hatang@localhost", description="From address of alert e-mails.")
+    smtp_username: str | None = Field(default=None, description="SMTP login; unset: none.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -287,3 +326,4 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     streams: StreamSettings = StreamSettings()
     simulators: SimulatorSettings = SimulatorSettings()
+    alerts: AlertSettings = AlertSettings()

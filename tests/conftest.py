@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.plugins.ingest",
     "tests.plugins.timeseries",
     "tests.plugins.zones",
+    "tests.plugins.alerts",
 ]

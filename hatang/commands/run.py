@@ -49,6 +49,9 @@ def _processes(settings: Settings) -> list[Process]:
     # The same scheduler role a deployment runs: rollups, retention and the readiness snapshot.
     jobs = f"rollups, retention, readiness snapshot every {settings.readiness.snapshot_interval_s:g} s"
     processes.append(Process("scheduler", ["scheduler"], jobs))
+    port = settings.alerts.metrics_port
+    where = f"alert rules and notifications, metrics http://127.0.0.1:{port}/metrics" if port else "alerts"
+    processes.append(Process("alerts", ["alerts"], where))
     if settings.mqtt_url is None:  # the local Mosquitto: keep its password file in step with the registry
         processes.append(Process("broker", ["broker", "sync", "--watch"], "password file from the registry"))
     sim = settings.simulators

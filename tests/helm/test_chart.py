@@ -125,6 +125,8 @@ def test_production_renders_every_part() -> None:
         ("NetworkPolicy", "city-hatang"),
         ("ServiceMonitor", "city-hatang-api"),
         ("ServiceMonitor", "city-hatang-ingest"),
+        ("Deployment", "city-hatang-alerts"),
+        ("ServiceMonitor", "city-hatang-alerts"),
         ("ConfigMap", "city-hatang-dashboard"),
     } <= kinds
     # Production takes every secret from an existing Secret.

@@ -44,7 +44,8 @@ def test_every_panel_uses_a_datasource_variable() -> None:
 
 
 def test_prometheus_queries_name_metrics_hatang_exports() -> None:
-    # Ingest's, the scheduler's and the API's own metrics; EMQX's (emqx_*) are EMQX 5's documented names.
+    # Ingest's, the scheduler's, the alerts' and the API's own metrics; EMQX's (emqx_*) are EMQX 5's
+    # documented names.
     exported = exported_metrics()
     named = {name for t in _targets("prometheus") for name in METRIC_NAME.findall(t["expr"])}
     assert named, "the dashboard has Prometheus panels"
@@ -61,6 +62,10 @@ def test_dashboard_covers_rate_lag_rejections_and_readiness() -> None:
     for metric in ("hatang_api_requests_total", "hatang_api_request_duration_seconds_bucket",
                    "emqx_connections_count", "emqx_authentication_failure", "hatang_scheduler_leader"):
         assert metric in exprs
+    for metric in ("opened_total", "resolved_total", "open_lag_seconds_bucket", "evaluations_total",
+                   "notifications_delivered_total", "notification_failures_total", "notifications_pending"):
+        assert f"hatang_alerts_{metric}" in exprs
+    assert any("FROM alerts" in t["rawSql"] for t in _targets("timescaledb"))
 
 
 def test_sql_panels_run_on_the_migrated_schema(db_url: str) -> None:

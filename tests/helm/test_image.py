@@ -24,7 +24,7 @@ from hatang.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())  # resolves << merges
-HATANG_SERVICES = ("migrate", "api", "ingest")
+HATANG_SERVICES = ("migrate", "api", "ingest", "alerts")
 
 
 def test_hadolint_finds_nothing() -> None:

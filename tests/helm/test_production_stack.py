@@ -56,13 +56,18 @@ def _selectors(expr: Any, out: set[str]) -> set[str]:
 
 
 def exported_metrics() -> set[str]:
-    """The series names hatang's processes export: ingest, scheduler and API registries."""
+    """The series names hatang's processes export: ingest, scheduler, alerts and API registries."""
     import api.metrics
+    from alerts.metrics import AlertMetrics
     from hatang.scheduler import SchedulerMetrics
     from ingest.metrics import IngestMetrics
 
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
-    families = [*IngestMetrics().registry.collect(), *SchedulerMetrics().registry.collect()]
+    families = [
+        *IngestMetrics().registry.collect(),
+        *SchedulerMetrics().registry.collect(),
+        *AlertMetrics().registry.collect(),
+    ]
     for value in vars(api.metrics).values():
         if isinstance(value, MetricWrapperBase):
             families.extend(value.collect())
