@@ -188,6 +188,17 @@ class SimulatorSettings(BaseModel):
     run_rate: float = Field(default=9.0, gt=0, description="`make run`: messages per second they send.")
 
 
+class ClientSettings(BaseModel):
+    """The command line's calls to a running API (``hatang devices import``, ``hatang assets import``)."""
+
+    api_url: str | None = Field(
+        default=None, description="API the import commands call; unset: this host's (`HATANG_API__PORT`)."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="API key the import commands send; unset: `hatang seed`'s demo admin key."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -211,3 +222,4 @@ class Settings(BaseSettings):
     timeseries: TimeseriesSettings = TimeseriesSettings()
     streams: StreamSettings = StreamSettings()
     simulators: SimulatorSettings = SimulatorSettings()
+    client: ClientSettings = ClientSettings()

@@ -22,7 +22,7 @@ from api.auth import Writer
 from api.db import Conn
 from api.metrics import BULK_ROWS
 from api.problems import COMMON, PROBLEM_TYPES, Problem, responses
-from registry.credentials import derive_secret, new_upload_key
+from registry.credentials import derive_secret, device_topic, new_upload_key, publish_topic
 from registry.onboarding import BulkOutcome, Entity, UploadTooLargeError, onboard
 from registry.uploads import ASSET_COLUMNS, DEVICE_COLUMNS, Format
 
@@ -60,7 +60,8 @@ def _report_lines(
                 entry = json.loads(raw)
                 entry["mqtt_username"] = entry["external_id"]
                 entry["mqtt_secret"] = derive_secret(key, entry["external_id"])
-                entry["topic"] = f"{prefix}/devices/{entry['external_id']}/"
+                entry["topic"] = device_topic(prefix, entry["external_id"])
+                entry["publish_topic"] = publish_topic(prefix, entry["external_id"])
                 raw = json.dumps(entry).encode() + b"\n"  # noqa: PLW2901 - the line, with its secret
             buffer.append(raw)
             size += len(raw)
@@ -154,7 +155,8 @@ _REPORT: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Written. NDJSON: a `summary` line, then one line per row "
         "(`line`, `external_id`, `status`: created | exists | failed, `errors`; devices created now "
-        "also carry `mqtt_username`, `mqtt_secret` — shown this once — and `topic`).",
+        "also carry `mqtt_username`, `mqtt_secret` — shown this once — `topic`, the prefix the device "
+        "may publish under, and `publish_topic`, the exact topic of its readings).",
         "content": {NDJSON: {"schema": {"type": "string"}}},
     }
 }
@@ -170,8 +172,9 @@ _REPORT: dict[int | str, dict[str, Any]] = {
     },
     openapi_extra=_openapi(
         DEVICE_COLUMNS,
-        "external_id,model,asset,state\nwq-bn-000123,wq-sonde,ps-tien-du-01,active\n",
-        '{"external_id": "wq-bn-000123", "model": "wq-sonde", "asset": "ps-tien-du-01", "state": "active"}\n',
+        "external_id,model,asset,state\nwq-bn-000123,sonde-wq6,ps-tien-du-01,active\n",
+        '{"external_id": "wq-bn-000123", "model": "sonde-wq6", "asset": "ps-tien-du-01", '
+        '"state": "active"}\n',
     ),
 )
 async def bulk_devices(

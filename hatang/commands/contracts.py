@@ -2,7 +2,8 @@
 
 ``list`` shows the shipped device models, ``schema MODEL`` prints the JSON Schema of a model's
 native payload, and ``check MODEL PAYLOAD_FILE`` runs one payload through the normaliser and prints
-the readings it yields and every violation (exit code 1 if there is any). MODEL is ``ID``
+the readings it yields and every violation (exit code 1 if there is any, 4 for an unknown model or
+an unreadable file). MODEL is ``ID``
 (the newest version), ``ID@VERSION``, or the path of a model file being written.
 """
 
@@ -27,6 +28,8 @@ from firmware_contracts import (
     load_models,
     normalise,
 )
+from hatang.errors import CommandError
+from hatang.output import add_format_argument, render
 from hatang.settings import Settings
 
 
@@ -52,15 +55,18 @@ def resolve_model(name: str) -> DeviceModel:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    del args, settings
+    del settings
     rows = [
-        (m.id, str(m.version), m.sector, ",".join(m.formats), ", ".join(f.metric for f in m.fields))
+        {
+            "model": m.id,
+            "version": m.version,
+            "sector": m.sector,
+            "formats": ",".join(m.formats),
+            "metrics": ", ".join(f.metric for f in m.fields),
+        }
         for m in sorted(load_models().values(), key=lambda m: (m.sector, m.id, m.version))
     ]
-    header = ("MODEL", "VER", "SECTOR", "FORMATS", "METRICS")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4])
+    print(render(rows, args.format, key="models"))
     return 0
 
 
@@ -86,7 +92,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     payload = sys.stdin.buffer.read() if args.payload_file == "-" else Path(args.payload_file).read_bytes()
     received_at = _received_at(args.received_at)
     result = normalise(payload, received_at, compile_model(model, limits))
-    if args.json:
+    if args.format == "json":
         out: dict[str, Any] = {
             "model": model.id,
             "version": model.version,
@@ -95,6 +101,16 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             "rejections": [msgspec.structs.asdict(r) for r in result.rejections],
         }
         print(json.dumps(out, indent=2))
+    elif args.format == "csv":
+        rows: list[dict[str, Any]] = [
+            {"kind": "reading", "time": r.time, "metric": r.metric, "value": r.value} for r in result.readings
+        ]
+        rows += [
+            {"kind": "rejection", "reason": r.reason, "record": r.record, "message": r.message}
+            for r in result.rejections
+        ]
+        columns = ["kind", "time", "metric", "value", "reason", "record", "message"]
+        print(render(rows, "csv", columns=columns))
     else:
         for reading in result.readings:
             print(f"ok        {reading.time:.3f}  {reading.metric} = {reading.value:g}")
@@ -110,8 +126,7 @@ def _guarded(handler: Any) -> Any:
         try:
             code: int = handler(args, settings)
         except (ContractError, _UnknownModelError, OSError, ValueError) as exc:
-            print(f"hatang contracts: {exc}", file=sys.stderr)
-            return 2
+            raise CommandError(str(exc)) from None
         return code
 
     return run
@@ -121,7 +136,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``contracts list|schema|check``."""
     parser = subparsers.add_parser("contracts", help="device model contracts: list, schema, check")
     inner = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    inner.add_parser("list", help="the shipped device models").set_defaults(func=_guarded(_list))
+    listing = inner.add_parser("list", help="the shipped device models")
+    add_format_argument(listing)
+    listing.set_defaults(func=_guarded(_list))
     schema = inner.add_parser("schema", help="JSON Schema of a model's native payload")
     schema.add_argument("model", help="ID, ID@VERSION or a model file")
     schema.set_defaults(func=_guarded(_schema))
@@ -129,5 +146,5 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     check.add_argument("model", help="ID, ID@VERSION or a model file")
     check.add_argument("payload_file", help="file holding the payload bytes ('-' for stdin)")
     check.add_argument("--received-at", help="receive time, epoch seconds (default: now)")
-    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_format_argument(check)
     check.set_defaults(func=_guarded(_check))

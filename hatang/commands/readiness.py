@@ -14,19 +14,19 @@ import csv
 import io
 import json
 import signal
-import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from hatang.errors import CommandError, ExitCode
+from hatang.output import FORMATS
 from hatang.settings import Settings
 from hatang.stack import Stack
 from registry.readiness import ReadinessError, service, snapshots
 from registry.readiness.core import Assessment
 from registry.readiness.service import REASONS, Gaps, Report
 
-FORMATS = ("table", "json", "csv")
 COLUMNS = (
     "sector", "essential", "equipped", "ready", "ready_share", "target_share", "deadline", "status",
     "required", "still_needed", "pace_per_day", "projected",
@@ -170,9 +170,8 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         print(render(asyncio.run(main()), args.format))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"hatang readiness: {str(exc).strip()}", file=sys.stderr)
-        return 1
+    except ReadinessError as exc:
+        raise CommandError(str(exc).strip()) from None
     return 0
 
 
@@ -186,9 +185,8 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         print(render_gaps(asyncio.run(main()), args.format))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"hatang readiness gaps: {str(exc).strip()}", file=sys.stderr)
-        return 1
+    except ReadinessError as exc:
+        raise CommandError(str(exc).strip()) from None
     return 0
 
 
@@ -209,9 +207,10 @@ def _snapshot(args: argparse.Namespace, settings: Settings) -> int:
 
         try:
             _report(asyncio.run(once()))
+        except psycopg.OperationalError:
+            raise
         except psycopg.Error as exc:
-            print(f"hatang readiness snapshot: {str(exc).strip()}", file=sys.stderr)
-            return 1
+            raise CommandError(str(exc).strip(), exit_code=ExitCode.FAILED) from None
         return 0
 
     async def forever() -> None:

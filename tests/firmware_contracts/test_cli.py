@@ -25,9 +25,9 @@ def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_model(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["contracts", "schema", "no-such-model"]) == 2
+    assert main(["contracts", "schema", "no-such-model"]) == 4
     assert "no model" in capsys.readouterr().err
-    assert main(["contracts", "schema", "sonde-wq6@7"]) == 2
+    assert main(["contracts", "schema", "sonde-wq6@7"]) == 4
 
 
 def test_every_example_passes_the_checker(
@@ -38,7 +38,7 @@ def test_every_example_passes_the_checker(
             path = tmp_path / f"{model.id}-{index}.bin"
             path.write_bytes(example.payload)
             args = ["contracts", "check", f"{model.id}@{model.version}", str(path)]
-            code = main([*args, "--received-at", str(example.received_at), "--json"])
+            code = main([*args, "--received-at", str(example.received_at), "--format", "json"])
             result = json.loads(capsys.readouterr().out)
             assert code == 0, (model.id, example.name, result["rejections"])
             assert len(result["readings"]) == len(example.readings)
