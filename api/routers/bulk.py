@@ -172,9 +172,9 @@ _REPORT: dict[int | str, dict[str, Any]] = {
     },
     openapi_extra=_openapi(
         DEVICE_COLUMNS,
-        "external_id,model,asset,state\nwq-bn-000123,sonde-wq6,ps-tien-du-01,active\n",
-        '{"external_id": "wq-bn-000123", "model": "sonde-wq6", "asset": "ps-tien-du-01", '
-        '"state": "active"}\n',
+        "external_id,model,organisation,asset,state\nwq-bn-000123,sonde-wq6,bn-water,ps-tien-du-01,active\n",
+        '{"external_id": "wq-bn-000123", "model": "sonde-wq6", "organisation": "bn-water", '
+        '"asset": "ps-tien-du-01", "state": "active"}\n',
     ),
 )
 async def bulk_devices(
@@ -196,9 +196,10 @@ async def bulk_devices(
     },
     openapi_extra=_openapi(
         ASSET_COLUMNS,
-        "external_id,area,sector,kind,name,lat,lon\n"
-        "ps-tien-du-01,tien-du,water,pumping_station,Trạm bơm 1,21.12,106.02\n",
-        '{"external_id": "ps-tien-du-01", "area": "tien-du", "sector": "water", "kind": "pumping_station"}\n',
+        "external_id,organisation,area,sector,kind,name,lat,lon\n"
+        "ps-tien-du-01,bn-water,tien-du,water,pumping_station,Trạm bơm 1,21.12,106.02\n",
+        '{"external_id": "ps-tien-du-01", "organisation": "bn-water", "area": "tien-du", "sector": "water", '
+        '"kind": "pumping_station"}\n',
     ),
 )
 async def bulk_assets(

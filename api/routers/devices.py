@@ -38,6 +38,7 @@ class DeviceCreate(BaseModel):
                 {
                     "external_id": "wq-bn-000123",
                     "model": "sonde-wq6",
+                    "organisation": "bn-water",
                     "asset": "ps-tien-du-01",
                     "state": "active",
                 }
