@@ -28,6 +28,7 @@ ASSET_KINDS: dict[str, str] = {
     "loopcount-il200": "intersection",
     "radarspeed-rs350": "road_segment",
     "meter3p-em340": "lv_feeder",
+    "meter1p-em115": "service_connection",
     "xfmr-tm100": "distribution_transformer",
     "pvinv-sg50": "rooftop_pv",
     "magflow-mf500": "dma_inlet",
