@@ -1,10 +1,11 @@
 """``hatang contracts``: the device makers' view of the firmware contracts.
 
 ``list`` shows the shipped device models, ``schema MODEL`` prints the JSON Schema of a model's
-native payload, and ``check MODEL PAYLOAD_FILE`` runs one payload through the normaliser and prints
-the readings it yields and every violation (exit code 1 if there is any, 4 for an unknown model or
-an unreadable file). MODEL is ``ID``
-(the newest version), ``ID@VERSION``, or the path of a model file being written.
+native payload, ``example MODEL [--now]`` prints one of the model's example payloads (timed now, so
+ingest accepts it: where a first reading comes from), and ``check MODEL PAYLOAD_FILE`` runs one
+payload through the normaliser and prints the readings it yields and every violation (exit code 1
+if there is any, 4 for an unknown model or an unreadable file). MODEL is ``ID`` (the newest
+version), ``ID@VERSION``, or the path of a model file being written.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,44 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
     del settings
     print(json.dumps(json_schema(resolve_model(args.model)), indent=2, ensure_ascii=False))
     return 0
+
+
+def _example(args: argparse.Namespace, settings: Settings) -> int:
+    del settings
+    model = resolve_model(args.model)
+    textual = [e for e in model.examples if e.format in ("native", "senml+json")]
+    if not textual:
+        raise CommandError(f"{model.id} has no JSON example")
+    chosen = textual[0] if args.example is None else next(
+        (e for i, e in enumerate(textual) if args.example in (str(i), e.name)), None
+    )
+    if chosen is None:
+        names = "; ".join(f"{i}: {e.name}" for i, e in enumerate(textual))
+        raise CommandError(f"{model.id} has no example {args.example!r} ({names})")
+    payload = json.loads(chosen.payload)
+    if args.now:
+        payload = _timed_now(model, chosen.format, payload, time.time())
+    print(json.dumps(payload, ensure_ascii=False))
+    return 0
+
+
+def _timed_now(model: DeviceModel, fmt: str, payload: Any, now: float) -> Any:
+    """``payload`` with its time moved to ``now`` (whole seconds), nothing else changed."""
+    now = float(int(now))
+    if fmt == "senml+json":
+        for record in payload:
+            if "bt" in record:
+                record["bt"] = int(now)
+        return payload
+    spec = model.time
+    if spec is not None and spec.field in payload:
+        if spec.format == "epoch_ms":
+            payload[spec.field] = int(now) * 1000
+        elif spec.format == "rfc3339":
+            payload[spec.field] = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
+        else:
+            payload[spec.field] = int(now)
+    return payload
 
 
 def _received_at(text: str | None) -> float:
@@ -142,6 +182,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     schema = inner.add_parser("schema", help="JSON Schema of a model's native payload")
     schema.add_argument("model", help="ID, ID@VERSION or a model file")
     schema.set_defaults(func=_guarded(_schema))
+    example = inner.add_parser("example", help="one of the model's example payloads (JSON)")
+    example.add_argument("model", help="ID, ID@VERSION or a model file")
+    example.add_argument("--example", default=None, help="its index or name (default: the first)")
+    example.add_argument("--now", action="store_true", help="timed now, so ingest accepts it")
+    example.set_defaults(func=_guarded(_example))
     check = inner.add_parser("check", help="normalise one payload; print readings and violations")
     check.add_argument("model", help="ID, ID@VERSION or a model file")
     check.add_argument("payload_file", help="file holding the payload bytes ('-' for stdin)")

@@ -22,6 +22,7 @@ from hatang.commands.seed import demo_key_file, seed
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
+from hatang.stack._proc import port_open
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,9 @@ def _processes(settings: Settings) -> list[Process]:
     processes.append(Process("rollups", ["timeseries", "maintain"], "rollups and retention of readings"))
     every = f"readiness snapshot refreshed every {settings.readiness.snapshot_interval_s:g} s"
     processes.append(Process("readiness", ["readiness", "snapshot", "--every"], every))
-    if settings.mqtt_url is None:  # the local Mosquitto: keep its password file in step with the registry
+    # Keep the password file of the local Mosquitto, or of one named by HATANG_REGISTRY__MOSQUITTO_DIR,
+    # in step with the registry (a device created active can connect at once).
+    if settings.mqtt_url is None or settings.registry.mosquitto_dir is not None:
         processes.append(Process("broker", ["broker", "sync", "--watch"], "password file from the registry"))
     sim = settings.simulators
     if sim.run_devices > 0:  # a small simulated fleet (made through the API once) keeps the dashboard alive
@@ -113,6 +116,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         for process in processes:
             children.append((process, subprocess.Popen([sys.executable, "-m", "hatang.cli", *process.argv])))
+        # The banner sends people to the dashboard: print it once the API answers there.
+        api = next(child for process, child in children if process.name == "api")
+        deadline = time.monotonic() + 120
+        while not port_open(settings.api.port) and api.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
         print(banner(settings, status=status, applied=len(applied), demo_key=demo_key, processes=processes),
               flush=True)  # fmt: skip
         while not stopping:

@@ -68,3 +68,19 @@ def test_bench_figures() -> None:
         assert figures[key] > 0
     for key in ("normalise_senml_msgs_s", "orjson_senml_msgs_s", "ratio_senml", "normalise_senml_readings_s"):
         assert figures[key] > 0
+
+
+def test_every_json_example_timed_now_passes_the_checker(
+    models: dict[tuple[str, int], DeviceModel], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``contracts example MODEL --now`` prints a payload ingest accepts now (the getting-started page)."""
+    for model in models.values():
+        textual = [e for e in model.examples if e.format in ("native", "senml+json")]
+        for index in range(len(textual)):
+            assert main(["contracts", "example", model.id, "--example", str(index), "--now"]) == 0
+            path = tmp_path / "payload.json"
+            path.write_text(capsys.readouterr().out)
+            assert main(["contracts", "check", model.id, str(path), "--format", "json"]) == 0, model.id
+            result = json.loads(capsys.readouterr().out)
+            assert len(result["readings"]) == len(textual[index].readings)
+    assert main(["contracts", "example", "sonde-wq6", "--example", "no-such"]) == 4
