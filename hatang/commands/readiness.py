@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--area", default=None, help="area code (its descendants included)")
     parser.add_argument("--org", default=None, help="organisation slug (the assets' owner)")
+    parser.add_argument(
+        "--exclude-demo", action="store_true", help="leave demo assets (the demo, simulated fleets) out"
+    )
 
 
 def _row(a: Assessment) -> dict[str, Any]:
@@ -165,7 +168,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         async with await _connect(settings) as conn:
             return await service.readiness(
                 conn, settings=settings.readiness, now=datetime.now(UTC), at=args.at, area=args.area,
-                organisation=args.org,
+                organisation=args.org, include_demo=not args.exclude_demo,
             )  # fmt: skip
 
     try:
@@ -181,6 +184,7 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
             return await service.gaps(
                 conn, settings=settings.readiness, now=datetime.now(UTC), limit=args.limit, area=args.area,
                 organisation=args.org, sector=args.sector, reason=args.reason,
+                include_demo=not args.exclude_demo,
             )  # fmt: skip
 
     try:
