@@ -77,7 +77,9 @@ def test_snapshots_keep_the_figures_without_demo_data(
         "/v1/readiness/history", params={**params, "include_demo": "false"}, headers=keys["admin"]
     ).json()
     water_all = next(s for s in both["sectors"] if s["sector"] == "water")["points"]
-    water_real = next((s for s in real["sectors"] if s["sector"] == "water"), {"points": []})["points"]
+    water_real: list[dict[str, Any]] = next(
+        (s["points"] for s in real["sectors"] if s["sector"] == "water"), []
+    )
     assert water_all
     assert water_all[0]["essential"] > 0
     assert all(p["essential"] == 0 for p in water_real)
