@@ -36,6 +36,7 @@ ROUTERS: tuple[str, ...] = (
     "areas",
     "assets",
     "models",
+    "catalogue",
     "devices",
     "bulk",
     "audit",
