@@ -85,7 +85,7 @@ function draw() {
   if (!s || points.length === 0) { plot.replaceChildren(document.createTextNode(t("noData"))); notes.textContent = ""; return; }
   plot.replaceChildren(lineChart(points, { unit: s.unit }));
   const last = points[points.length - 1];
-  notes.textContent = `${metricName(s.metric)}: ${quantity(last.last ?? last.avg, s.unit)} — ${t("history6h")}.`;
+  notes.textContent = `${metricName(s.metric)}: ${quantity(last.last ?? last.avg, s.unit, { digits: 6 })} — ${t("history6h")}.`;
   notes.dataset.unit = s.unit;
 }
 
