@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from hatang.demo import ADMIN_ORGANISATION, ORGANISATIONS, demo_assets
+from hatang.progress import bar
 from hatang.settings import Settings
 from hatang.stack import Stack
 from registry.areas import load_areas, packaged_areas
@@ -96,7 +97,8 @@ def demo_key_file(settings: Settings) -> Path:
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.from_settings(settings)
-    outcome, token = seed(stack.database_url, key_file=demo_key_file(settings))
+    with bar("loading the Bắc Ninh demo (contracts, areas, organisations, assets)", total=None):
+        outcome, token = seed(stack.database_url, key_file=demo_key_file(settings))
     print(
         f"hatang seed: {len(ORGANISATIONS)} organisations, {len(packaged_areas())} areas, "
         f"{outcome.created} assets created ({outcome.exists} already there, {outcome.failed} failed)"
