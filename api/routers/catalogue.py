@@ -6,18 +6,15 @@ names metrics and units with it. Served from the packaged catalogue, no database
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.auth import Reader
 from api.problems import COMMON, responses
 from firmware_contracts.catalogue import load_catalogue
+from firmware_contracts.vocabulary import Sector
 
 router = APIRouter(prefix="/v1/metrics", tags=["metric catalogue"])
-
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 
 
 class MetricPublic(BaseModel):
