@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from hatang.imports import add_import_action
-from registry.uploads import DEVICE_COLUMNS
+from registry import DEVICE_COLUMNS
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -14,8 +14,9 @@ import csv
 import io
 import json
 import signal
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -23,13 +24,15 @@ from hatang.errors import CommandError, ExitCode
 from hatang.output import FORMATS
 from hatang.settings import Settings
 from hatang.stack import Stack
-from registry.readiness import GAP_REASONS, Gaps, ReadinessError, Report, service, snapshots
-from registry.readiness.core import Assessment
+from registry.readiness import GAP_REASONS, Assessment, Gaps, ReadinessError, Report, service, snapshots
 
 COLUMNS = (
     "sector", "essential", "equipped", "ready", "ready_share", "target_share", "deadline", "status",
     "required", "still_needed", "pace_per_day", "projected",
 )  # fmt: skip
+
+
+_T = TypeVar("_T")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -162,6 +165,23 @@ async def _connect(settings: Settings) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(Stack.from_settings(settings).database_url, autocommit=True)
 
 
+def _print(command: str, fetch: Coroutine[Any, Any, _T], show: Callable[[_T], str]) -> int:
+    """Print what ``fetch`` returns through ``show``.
+
+    An unknown area or organisation is refused (exit 4), an unreachable database is exit 3 (both
+    through ``hatang.cli.main``, docs/cli.md); any other database error is exit 1.
+    """
+    try:
+        print(show(asyncio.run(fetch)))
+    except ReadinessError as exc:
+        raise CommandError(str(exc).strip()) from None
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        raise CommandError(f"{command}: {str(exc).strip()}", exit_code=ExitCode.FAILED) from None
+    return 0
+
+
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     async def main() -> Report:
         async with await _connect(settings) as conn:
@@ -170,11 +190,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
                 organisation=args.org, include_demo=not args.exclude_demo,
             )  # fmt: skip
 
-    try:
-        print(render(asyncio.run(main()), args.format))
-    except ReadinessError as exc:
-        raise CommandError(str(exc).strip()) from None
-    return 0
+    return _print("hatang readiness", main(), lambda report: render(report, args.format))
 
 
 def _gaps(args: argparse.Namespace, settings: Settings) -> int:
@@ -186,11 +202,7 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
                 include_demo=not args.exclude_demo,
             )  # fmt: skip
 
-    try:
-        print(render_gaps(asyncio.run(main()), args.format))
-    except ReadinessError as exc:
-        raise CommandError(str(exc).strip()) from None
-    return 0
+    return _print("hatang readiness gaps", main(), lambda found: render_gaps(found, args.format))
 
 
 def _report(taken: snapshots.Taken) -> None:
