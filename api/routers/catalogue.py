@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Reader
 from api.problems import COMMON, responses
-from firmware_contracts.catalogue import load_catalogue
+from firmware_contracts import load_catalogue
 from firmware_contracts.vocabulary import Sector
 
 router = APIRouter(prefix="/v1/metrics", tags=["metric catalogue"])
