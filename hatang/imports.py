@@ -81,6 +81,8 @@ def upload(path: Path, *, entity: Entity, base_url: str, key: str, atomic: bool)
             while chunk := handle.read(_CHUNK):
                 progress.advance(len(chunk))
                 yield chunk
+            # The last rows are still being checked and written: say so while the report is awaited.
+            progress.advance(0, description=f"{entity} sent, API writing")
 
         headers = {"Authorization": f"Bearer {key}", "Content-Type": content_type}
         params = {"atomic": "true"} if atomic else {}

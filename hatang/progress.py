@@ -20,6 +20,7 @@ from rich.progress import (
     TaskID,
     TaskProgressColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -47,6 +48,6 @@ def bar(description: str, *, total: float | None, unit: str = "items") -> Iterat
     """A progress bar of ``total`` ``unit`` (``bytes`` shows sizes and a transfer rate)."""
     amount = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
     columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), *amount,
-               TimeRemainingColumn()]  # fmt: skip
+               TimeElapsedColumn(), TimeRemainingColumn()]  # fmt: skip
     with Progress(*columns, console=_STDERR, transient=False) as progress:
         yield Bar(progress, progress.add_task(description, total=total))
