@@ -82,7 +82,7 @@ def upload(path: Path, *, entity: Entity, base_url: str, key: str, atomic: bool)
                 progress.advance(len(chunk))
                 yield chunk
             # The last rows are still being checked and written: say so while the report is awaited.
-            progress.advance(0, description=f"{entity} sent, API writing")
+            progress.advance(0, description=f"importing {entity}: sent, API writing")
 
         headers = {"Authorization": f"Bearer {key}", "Content-Type": content_type}
         params = {"atomic": "true"} if atomic else {}
