@@ -42,6 +42,8 @@ COMMANDS: tuple[str, ...] = (
     "readiness",
     "devices",
     "assets",
+    "scheduler",
+    "report",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.readiness",
     "tests.plugins.ingest",
     "tests.plugins.timeseries",
+    "tests.plugins.zones",
 ]

@@ -26,10 +26,11 @@ from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import Principal
+from api.fields import Sector
 from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
-from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC, Sector
+from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC
 from hatang.settings import Settings
 from registry import NotFoundError, area_codes_under, authenticate, get_device, get_organisation
 from timeseries import MissingError, metric_id

@@ -5,7 +5,7 @@
 // optionally, `onReadings(rows, board)` for live readings. Adding a panel means adding a module and
 // naming it in PANELS; nothing else here changes.
 import { applyStatic, language, t } from "./i18n.js";
-import { setCatalogue } from "./format.js";
+import { setCatalogue, setSectors } from "./format.js";
 import * as readiness from "./panels/readiness.js";
 import * as map from "./panels/map.js";
 import * as areas from "./panels/areas.js";
@@ -20,7 +20,7 @@ class Unauthorized extends Error {}
 
 const board = {
   key: null, includeDemo: localStorage.getItem("hatang.demo") !== "off",
-  sectors: ["transport", "energy", "electricity", "water", "urban"],
+  sectors: [],  // codes, from GET /v1/sectors (sectors are data: the plan's five and any later)
   socket: null, connected: false, feedUp: true, lastFrame: 0, retryMs: 1000, dropped: 0,
   lang: language,
   async api(path) {
@@ -131,16 +131,20 @@ async function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("board").hidden = false;
   document.getElementById("toolbar").hidden = false;
-  if (!mounted) {
+  if (!mounted) {  // before any section index.html already holds (the zones panel's)
     const main = document.getElementById("board");
-    for (const panel of PANELS) main.append(panel.mount(board));
+    const anchor = main.firstElementChild;
+    for (const panel of PANELS) main.insertBefore(panel.mount(board), anchor);
     mounted = true;
   }
   applyStatic();
   renderConnection();
   connect();
   try {
-    setCatalogue(await board.api("/v1/metrics"));
+    const [metrics, sectors] = await Promise.all([board.api("/v1/metrics"), board.api("/v1/sectors")]);
+    setCatalogue(metrics);
+    setSectors(sectors);
+    board.sectors = sectors.map((s) => s.code);
   } catch (error) {
     board.fail(error);
     if (error instanceof Unauthorized) return;

@@ -42,7 +42,17 @@ export const pct = (x) => (x === null || x === undefined ? "—"
 export const dateText = (d) => (d ? new Date(`${d}T00:00:00`).toLocaleDateString(locale()) : "—");
 export const timeText = (ms) => new Date(ms).toLocaleTimeString(locale());
 
-export const sectorName = (s) => TEXT[language()].sectors[s] ?? s;
+// Sectors are data (GET /v1/sectors): their names in both languages come with them.
+const sectors = new Map();
+export function setSectors(rows) {
+  sectors.clear();
+  for (const row of rows) sectors.set(row.code, row);
+}
+export function sectorName(code) {
+  const row = sectors.get(code);
+  if (row) return (language() === "en" && row.name_en ? row.name_en : row.name) || code;
+  return TEXT[language()].sectors?.[code] ?? code;
+}
 export const statusName = (s) => TEXT[language()].status[s] ?? s;
 export const reasonName = (r) => TEXT[language()].reasons[r] ?? r;
 export const levelName = (l) => TEXT[language()].levels[l] ?? l;

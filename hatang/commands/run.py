@@ -48,9 +48,9 @@ def _processes(settings: Settings) -> list[Process]:
     processes = [Process("ingest", ["ingest"], where)]
     base = f"http://{settings.api.host}:{settings.api.port}"
     processes.append(Process("api", ["api"], f"REST API {base}/v1, its reference {base}/docs"))
-    processes.append(Process("rollups", ["timeseries", "maintain"], "rollups and retention of readings"))
-    every = f"readiness snapshot refreshed every {settings.readiness.snapshot_interval_s:g} s"
-    processes.append(Process("readiness", ["readiness", "snapshot", "--every"], every))
+    # The same scheduler role a deployment runs: rollups, retention and the readiness snapshot.
+    jobs = f"rollups, retention, readiness snapshot every {settings.readiness.snapshot_interval_s:g} s"
+    processes.append(Process("scheduler", ["scheduler"], jobs))
     # Keep the password file of the local Mosquitto, or of one named by HATANG_REGISTRY__MOSQUITTO_DIR,
     # in step with the registry (a device created active can connect at once).
     if settings.mqtt_url is None or settings.registry.mosquitto_dir is not None:
