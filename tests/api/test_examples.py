@@ -24,9 +24,12 @@ from tests.plugins.api import Keys
 REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("post", "/v1/organisations", {}),
     ("patch", "/v1/organisations/{slug}", {"slug": "bn-water"}),
+    ("put", "/v1/organisations/{slug}/open-data", {"slug": "bn-water"}),
     ("post", "/v1/keys", {}),
+    ("post", "/v1/sectors", {}),
     ("post", "/v1/areas", {}),
     ("patch", "/v1/areas/{code}", {"code": "vo-cuong"}),
+    ("post", "/v1/zones", {}),
     ("post", "/v1/assets", {}),
     ("patch", "/v1/assets/{external_id}", {"external_id": "ps-tien-du-01"}),
     ("post", "/v1/devices", {}),
