@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from psycopg_pool import AsyncConnectionPool
 
 from api import problems
@@ -36,6 +37,7 @@ ROUTERS: tuple[str, ...] = (
     "areas",
     "assets",
     "models",
+    "catalogue",
     "devices",
     "bulk",
     "audit",
@@ -113,11 +115,16 @@ def create_app(
                 await read_pool.close()
             await pool.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc come from the installed fastapi-offline package, never from a CDN: a city
+    # network may have no internet at all. No validator badge (it would call validator.swagger.io).
+    app = FastAPIOffline(
         title="hatang",
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        static_url="/docs-assets",
+        favicon_url="/favicon.svg",
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     app.state.database_url = database_url

@@ -49,6 +49,8 @@ class Metric:
     max: float
     description: str
     fiware: FiwareMapping | None = None
+    label_vi: str = ""
+    label_en: str = ""
 
 
 def _metric(name: str, raw: Any, source: str) -> Metric:
@@ -56,7 +58,7 @@ def _metric(name: str, raw: Any, source: str) -> Metric:
         raise ContractError(source, f"metric name {name!r} is not snake_case ASCII")
     if not isinstance(raw, dict):
         raise ContractError(source, f"metric {name!r} must be a mapping")
-    allowed = {"sector", "unit", "min", "max", "description", "fiware"}
+    allowed = {"sector", "unit", "min", "max", "description", "fiware", "label"}
     if extra := set(raw) - allowed:
         raise ContractError(source, f"metric {name!r} has unknown keys {sorted(extra)}")
     try:
@@ -79,7 +81,13 @@ def _metric(name: str, raw: Any, source: str) -> Metric:
             attribute=str(mapping["attribute"]),
             scale=float(mapping.get("scale", 1.0)),
         )
-    return Metric(name, unit, sector, low, high, description, fiware)
+    label = raw.get("label") or {}
+    if not isinstance(label, dict) or not all(isinstance(label.get(k, ""), str) for k in ("vi", "en")):
+        raise ContractError(source, f"metric {name!r}: label needs vi and en texts")
+    return Metric(
+        name, unit, sector, low, high, description, fiware,
+        label_vi=label.get("vi", ""), label_en=label.get("en", ""),
+    )  # fmt: skip
 
 
 def parse_catalogue(text: str, source: str = "metrics.yaml") -> Mapping[str, Metric]:

@@ -20,7 +20,7 @@ from firmware_contracts.fastpath import Entry, build_entry, entry_source
 from firmware_contracts.model import DeviceModel, FieldSpec, FieldType
 from firmware_contracts.native import TZ_DATETIME
 from firmware_contracts.normalise import general
-from firmware_contracts.units import Affine, affine
+from firmware_contracts.units import Affine, affine, registered_relatives
 
 _NATIVE_TYPES: dict[FieldType, type] = {"number": float, "integer": int, "boolean": bool}
 
@@ -110,6 +110,11 @@ def _compile_field(spec: FieldSpec, source: str) -> CompiledField:
     }
     for extra in spec.senml_units:
         units[extra] = affine(extra, target, source)
+    # RFC 8798 secondary units (and primaries) related to the metric's unit by an exact factor are
+    # accepted in SenML without being listed: a record in mA for a metric in A is a reading, not a
+    # rejection. Units the model names keep the conversion it gives them.
+    for unit, conversion in registered_relatives(target).items():
+        units.setdefault(unit, conversion)
     low, high = _with_slack(*canonical_range(spec, native))
     return CompiledField(spec, spec.metric, native, low, high, MappingProxyType(units))
 

@@ -220,7 +220,10 @@ def normalise_pack(
         if not oldest <= t <= newest:
             rejections.append(time_rejection(t, received_at, index, key))
             continue
-        value = raw * conversion.scale + conversion.offset
+        if conversion.divisor == 1.0:
+            value = raw * conversion.scale + conversion.offset
+        else:  # an exact decimal down-scaling (mA -> A): the correctly rounded quotient
+            value = raw / conversion.divisor + conversion.offset
         if not field.low <= value <= field.high:
             rejections.append(
                 Rejection(

@@ -10,6 +10,7 @@ compiled, never per message: pint's registry is built lazily on first use and th
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -58,21 +59,90 @@ ARBITRARY: frozenset[str] = frozenset({"count", "NTU", "FNU", "pH", "EL", "%EL",
 
 
 class Affine(NamedTuple):
-    """``target = source * scale + offset``."""
+    """``target = source * scale / divisor + offset``.
+
+    ``divisor`` is 1 except for exact decimal down-scaling (``mA`` -> ``A`` divides by 1000: a
+    correctly rounded quotient, where multiplying by the inexact float 0.001 can be one ulp off).
+    """
 
     scale: float
     offset: float
+    divisor: float = 1.0
 
     def apply(self, value: float) -> float:
         """Convert one value."""
+        if self.divisor != 1.0:
+            return value / self.divisor + self.offset
         return value * self.scale + self.offset
 
     def invert(self, value: float) -> float:
         """Convert one value back (``scale`` is never zero)."""
+        if self.divisor != 1.0:
+            return (value - self.offset) * self.divisor
         return (value - self.offset) / self.scale
 
 
 IDENTITY = Affine(1.0, 0.0)
+
+# RFC 8798 §3, the SenML secondary units registry: symbol -> (primary SenML unit, exact scale);
+# ``primary = secondary * scale`` (every offset there that concerns us is 0). Only the entries whose
+# primary unit is one a catalogue metric is measured in, or a relative of one, are listed.
+SECONDARY_UNITS: dict[str, tuple[str, Fraction]] = {
+    "ms": ("s", Fraction(1, 1000)),
+    "min": ("s", Fraction(60)),
+    "h": ("s", Fraction(3600)),
+    "MHz": ("Hz", Fraction(1_000_000)),
+    "kW": ("W", Fraction(1000)),
+    "kVA": ("VA", Fraction(1000)),
+    "kvar": ("var", Fraction(1000)),
+    "Ah": ("C", Fraction(3600)),
+    "Wh": ("J", Fraction(3600)),
+    "kWh": ("J", Fraction(3_600_000)),
+    "varh": ("vars", Fraction(3600)),
+    "kvarh": ("vars", Fraction(3_600_000)),
+    "kVAh": ("VAs", Fraction(3_600_000)),
+    "Wh/km": ("J/m", Fraction(36, 10)),
+    "mV": ("V", Fraction(1, 1000)),
+    "mA": ("A", Fraction(1, 1000)),
+    "ug/m3": ("kg/m3", Fraction(1, 1_000_000_000)),
+    "mm/h": ("m/s", Fraction(1, 3_600_000)),
+    "m/h": ("m/s", Fraction(1, 3600)),
+    "hPa": ("Pa", Fraction(100)),
+    "mm": ("m", Fraction(1, 1000)),
+    "cm": ("m", Fraction(1, 100)),
+    "km": ("m", Fraction(1000)),
+    "km/h": ("m/s", Fraction(5, 18)),
+}
+
+
+def _family(unit: str) -> tuple[str, Fraction]:
+    """``unit``'s primary SenML unit and the exact factor from ``unit`` to it."""
+    return SECONDARY_UNITS.get(unit, (unit, Fraction(1)))
+
+
+def exact_affine(factor: Fraction) -> Affine:
+    """The conversion multiplying by ``factor``: exact for integers, correctly rounded for 1/n."""
+    if factor.denominator == 1:
+        return Affine(float(factor.numerator), 0.0)
+    if factor.numerator == 1:
+        return Affine(1.0 / factor.denominator, 0.0, float(factor.denominator))
+    return Affine(float(factor), 0.0)
+
+
+def registered_relatives(target: str) -> dict[str, Affine]:
+    """Units RFC 8428/8798 relate to ``target`` by an exact factor, with that conversion to ``target``.
+
+    For a metric in ``A``: ``mA``. For one in ``kWh``: ``Wh`` and the primary ``J``. For one in
+    ``kW``: the primary ``W``. The symbol ``target`` itself is not included.
+    """
+    primary, to_primary = _family(target)
+    found: dict[str, Affine] = {}
+    candidates = {*SECONDARY_UNITS, *(p for p, _ in SECONDARY_UNITS.values())}
+    for unit in sorted(candidates - {target}):
+        unit_primary, unit_to_primary = _family(unit)
+        if unit_primary == primary and unit not in ARBITRARY:
+            found[unit] = exact_affine(unit_to_primary / to_primary)
+    return found
 
 
 @cache

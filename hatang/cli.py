@@ -3,6 +3,10 @@
 Each module in ``hatang.commands`` exposes ``register(subparsers)``, adding its subcommand(s) with
 ``set_defaults(func=...)``; ``func`` takes the parsed namespace and the settings and returns an exit
 code. Adding a subcommand means adding a module and naming it in ``COMMANDS`` below.
+
+Expected failures never print a traceback: a handler raises ``CommandError`` (or lets a database or
+local-stack error through) and ``main`` prints one line to stderr and returns the documented exit
+code (``ExitCode``; docs/cli.md).
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
+import psycopg
+from pydantic import ValidationError
+
+from hatang.errors import CommandError, ExitCode
 from hatang.settings import Settings
+from hatang.stack import StackError
 
 # Subcommand modules under hatang.commands, in the order ``hatang --help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -31,6 +41,8 @@ COMMANDS: tuple[str, ...] = (
     "broker",
     "simulate",
     "readiness",
+    "devices",
+    "assets",
     "scheduler",
     "report",
 )
@@ -40,7 +52,13 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, every registered subcommand included."""
-    parser = argparse.ArgumentParser(prog="hatang", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="hatang",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="exit codes: 0 done, 1 done but failed (a check, a goal, rejected rows), 2 usage, "
+        "3 a service unreachable, 4 refused (bad input, key or request), 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"hatang.commands.{name}")
@@ -48,14 +66,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return version("hatang")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     func: Handler = args.func
     try:
-        return func(args, Settings())
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"hatang: invalid settings: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    try:
+        return func(args, settings)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
+    except CommandError as exc:
+        print(f"hatang {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except psycopg.OperationalError as exc:
+        print(
+            f"hatang {args.command}: the database is unreachable ({_first_line(exc)}); "
+            "start the local stack with `hatang stack up` or set HATANG_DATABASE_URL",
+            file=sys.stderr,
+        )
+        return ExitCode.UNREACHABLE
+    except StackError as exc:
+        print(f"hatang {args.command}: {exc}", file=sys.stderr)
+        return ExitCode.UNREACHABLE
 
 
 if __name__ == "__main__":

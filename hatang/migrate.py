@@ -8,6 +8,7 @@ replicas starting at once, a Helm hook) safe. Running it again changes nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -50,8 +51,13 @@ def available() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
-    """Apply every pending migration on ``conn`` (autocommit); returns those applied now."""
+def migrate(
+    conn: psycopg.Connection[Any], *, on_step: Callable[[Migration, bool], None] | None = None
+) -> list[Migration]:
+    """Apply every pending migration on ``conn`` (autocommit); returns those applied now.
+
+    ``on_step(migration, applied_now)`` is called once per known migration, in order (progress).
+    """
     conn.autocommit = True
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
     try:
@@ -75,6 +81,8 @@ def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
                         "add a new migration instead of editing an applied one",
                         version=migration.version,
                     )
+                if on_step is not None:
+                    on_step(migration, False)
                 continue
             try:
                 with conn.transaction():
@@ -88,6 +96,8 @@ def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
                     f"migration {migration.version}_{migration.name} failed: {exc}", version=migration.version
                 ) from exc
             done.append(migration)
+            if on_step is not None:
+                on_step(migration, True)
         return done
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))

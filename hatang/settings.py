@@ -295,6 +295,17 @@ class AlertSettings(BaseModel):
     smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
 
 
+class ClientSettings(BaseModel):
+    """The command line's calls to a running API (``hatang devices import``, ``hatang assets import``)."""
+
+    api_url: str | None = Field(
+        default=None, description="API the import commands call; unset: this host's (`HATANG_API__PORT`)."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="API key the import commands send; unset: `hatang seed`'s demo admin key."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -327,3 +338,4 @@ class Settings(BaseSettings):
     streams: StreamSettings = StreamSettings()
     simulators: SimulatorSettings = SimulatorSettings()
     alerts: AlertSettings = AlertSettings()
+    client: ClientSettings = ClientSettings()

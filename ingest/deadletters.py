@@ -60,10 +60,16 @@ async def list_dead_letters(
     replayed: bool | None = None,
     before: int | None = None,
     limit: int = 100,
+    organisation_id: int | None = None,
 ) -> list[DeadLetterRow]:
-    """Dead letters, newest first (keyset on ``id``: pass the last id seen as ``before``)."""
+    """Dead letters, newest first (keyset on ``id``: pass the last id seen as ``before``).
+
+    ``organisation_id`` keeps only letters of that organisation's devices (an operator's view);
+    letters of unknown devices belong to no organisation and are seen city-wide only.
+    """
     query = _SELECT + """
         WHERE (%(reason)s::text IS NULL OR l.reason = %(reason)s)
+          AND (%(org)s::bigint IS NULL OR d.organisation_id = %(org)s)
           AND (%(device)s::text IS NULL OR d.external_id = %(device)s)
           AND (%(since)s::timestamptz IS NULL OR l.received_at >= %(since)s)
           AND (%(until)s::timestamptz IS NULL OR l.received_at < %(until)s)
@@ -74,7 +80,7 @@ async def list_dead_letters(
     """
     params = {
         "reason": reason, "device": device, "since": since, "until": until,
-        "replayed": replayed, "before": before, "limit": limit,
+        "replayed": replayed, "before": before, "limit": limit, "org": organisation_id,
     }  # fmt: skip
     async with conn.cursor() as cur:
         await cur.execute(query, params)
@@ -108,15 +114,24 @@ async def replay_dead_letters(
     topic_prefix: str,
     limits: Limits,
     models: Mapping[tuple[str, int], DeviceModel] | None = None,
+    organisation_id: int | None = None,
 ) -> list[ReplayOutcome]:
-    """Replay the dead letters ``ids`` now, in one transaction; raises ReplayError for an unknown id."""
+    """Replay the dead letters ``ids`` now, in one transaction; raises ReplayError for an unknown id.
+
+    With ``organisation_id``, a letter of another organisation's device (or of no known device) is
+    unknown too: an operator can neither replay nor learn of another's letters.
+    """
     layout = TopicLayout(topic_prefix)
     devices = DeviceCache(models=load_models() if models is None else models, limits=limits)
     outcomes: list[ReplayOutcome] = []
     async with conn.transaction():
         metric_ids = await load_metric_ids(conn)
         async with conn.cursor() as cur:
-            await cur.execute(_SELECT + " WHERE l.id = ANY(%s) ORDER BY l.id FOR UPDATE OF l", (list(ids),))
+            await cur.execute(
+                _SELECT + " WHERE l.id = ANY(%s) AND (%s::bigint IS NULL OR d.organisation_id = %s)"
+                " ORDER BY l.id FOR UPDATE OF l",
+                (list(ids), organisation_id, organisation_id),
+            )
             letters = [DeadLetterRow(*row) for row in await cur.fetchall()]
         missing = sorted(set(ids) - {letter.id for letter in letters})
         if missing:

@@ -12,7 +12,7 @@ from registry.areas import area_codes_under
 from registry.audit import CLI, Actor
 from registry.broker import broker_users, fingerprint
 from registry.contracts import sync_contracts
-from registry.credentials import derive_secret, new_upload_key
+from registry.credentials import derive_secret, device_topic, new_upload_key, publish_topic
 from registry.devices import get_device
 from registry.errors import (
     ConflictError,
@@ -51,6 +51,7 @@ __all__ = [
     "authenticate",
     "broker_users",
     "derive_secret",
+    "device_topic",
     "devices",
     "fingerprint",
     "get_device",
@@ -61,6 +62,7 @@ __all__ = [
     "new_upload_key",
     "onboard",
     "organisations",
+    "publish_topic",
     "readiness",
     "render_acl_file",
     "render_password_file",

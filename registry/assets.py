@@ -39,13 +39,14 @@ class Asset:
     lon: float | None
     essential: bool
     metadata: dict[str, Any]
+    demo: bool
     created_at: datetime
     updated_at: datetime
 
 
 _SELECT = """
     SELECT s.id, s.external_id, s.organisation_id, o.slug AS organisation, a.code AS area, s.sector, s.kind,
-           s.name, s.lat, s.lon, s.essential, s.metadata, s.created_at, s.updated_at
+           s.name, s.lat, s.lon, s.essential, s.metadata, s.demo, s.created_at, s.updated_at
     FROM assets s JOIN organisations o ON o.id = s.organisation_id JOIN areas a ON a.id = s.area_id
 """
 
@@ -72,6 +73,7 @@ async def list_assets(
     sector: str | None = None,
     kind: str | None = None,
     essential: bool | None = None,
+    demo: bool | None = None,
     after: int | None = None,
     limit: int,
 ) -> list[Asset]:
@@ -86,11 +88,12 @@ async def list_assets(
               AND (%(sector)s::text IS NULL OR s.sector = %(sector)s)
               AND (%(kind)s::text IS NULL OR s.kind = %(kind)s)
               AND (%(essential)s::boolean IS NULL OR s.essential = %(essential)s)
+              AND (%(demo)s::boolean IS NULL OR s.demo = %(demo)s)
               AND (%(after)s::bigint IS NULL OR s.id > %(after)s)
             ORDER BY s.id LIMIT %(limit)s
             """,
             {"within": within, "org": organisation_id, "area": area, "sector": sector, "kind": kind,
-             "essential": essential, "after": after, "limit": limit},
+             "essential": essential, "demo": demo, "after": after, "limit": limit},
         )  # fmt: skip
         return await cur.fetchall()
 
@@ -118,6 +121,7 @@ async def create_asset(
     lon: float | None = None,
     essential: bool = True,
     metadata: dict[str, Any] | None = None,
+    demo: bool = False,
     actor: Actor,
 ) -> Asset:
     """A new asset (ConflictError if the external id is taken)."""
@@ -126,12 +130,13 @@ async def create_asset(
         cur = await conn.execute(
             """
             INSERT INTO assets
-                (external_id, organisation_id, area_id, sector, kind, name, lat, lon, essential, metadata)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)
+                (external_id, organisation_id, area_id, sector, kind, name, lat, lon, essential, metadata,
+                 demo)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)
             ON CONFLICT (external_id) DO NOTHING RETURNING id
             """,
             (external_id, organisation_id, area_row, sector, kind, name, lat, lon, essential,
-             json.dumps(metadata or {})),
+             json.dumps(metadata or {}), demo),
         )  # fmt: skip
         if await cur.fetchone() is None:
             raise ConflictError("asset", external_id, "external id is taken")
@@ -142,7 +147,7 @@ async def create_asset(
         return await get_asset(conn, external_id=external_id, within=None)
 
 
-_UPDATABLE = ("area", "sector", "kind", "name", "lat", "lon", "essential", "metadata")
+_UPDATABLE = ("area", "sector", "kind", "name", "lat", "lon", "essential", "metadata", "demo")
 
 
 async def update_asset(
@@ -153,7 +158,7 @@ async def update_asset(
     within: int | None,
     actor: Actor,
 ) -> Asset:
-    """Change the given fields (any of area, sector, kind, name, lat, lon, essential, metadata)."""
+    """Change the given fields (any of area, sector, kind, name, lat, lon, essential, metadata, demo)."""
     async with conn.transaction():
         asset = await get_asset(conn, external_id=external_id, within=within)
         values: dict[str, Any] = {}

@@ -42,3 +42,13 @@ def hash_secrets(plain: Sequence[str], *, threads: int) -> list[str]:
         return [hash_password(secret) for secret in plain]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(hash_password, plain, chunksize=max(1, len(plain) // (threads * 4))))
+
+
+def device_topic(prefix: str, external_id: str) -> str:
+    """The topic prefix a device may publish under (the broker's ACL grants ``<this>#``)."""
+    return f"{prefix}/devices/{external_id}/"
+
+
+def publish_topic(prefix: str, external_id: str) -> str:
+    """The exact topic a device publishes its telemetry on (what ingest subscribes to)."""
+    return f"{device_topic(prefix, external_id)}telemetry"

@@ -76,7 +76,7 @@ _STAGING: dict[Entity, str] = {
         CREATE TEMP TABLE bulk_assets (
             line int PRIMARY KEY, external_id text, organisation text, area text, sector text, kind text,
             name text, lat double precision, lon double precision, essential boolean, metadata text,
-            errors jsonb, org_id bigint, area_id bigint, status text)
+            demo boolean, errors jsonb, org_id bigint, area_id bigint, status text)
     """,
 }
 
@@ -168,8 +168,10 @@ _INSERT: dict[Entity, str] = {
     "assets": """
         WITH ins AS (
             INSERT INTO assets
-                (external_id, organisation_id, area_id, sector, kind, name, lat, lon, essential, metadata)
-            SELECT external_id, org_id, area_id, sector, kind, name, lat, lon, essential, metadata::jsonb
+                (external_id, organisation_id, area_id, sector, kind, name, lat, lon, essential, metadata,
+                 demo)
+            SELECT external_id, org_id, area_id, sector, kind, name, lat, lon, essential, metadata::jsonb,
+                   demo
             FROM bulk_assets WHERE errors IS NULL AND status IS NULL ORDER BY line
             ON CONFLICT (external_id) DO NOTHING RETURNING external_id)
         UPDATE bulk_assets b SET status = 'created' FROM ins
@@ -190,7 +192,7 @@ def _staging_row(entity: Entity, row: DeviceRow | AssetRow | RowError) -> tuple[
         return (row.line, row.external_id, row.model, row.model_version, row.organisation, row.asset,
                 row.firmware_version, row.metadata, row.state, None)  # fmt: skip
     return (row.line, row.external_id, row.organisation, row.area, row.sector, row.kind, row.name, row.lat,
-            row.lon, row.essential, row.metadata, None)  # fmt: skip
+            row.lon, row.essential, row.metadata, row.demo, None)  # fmt: skip
 
 
 async def onboard(

@@ -33,7 +33,7 @@ DEVICE_COLUMNS = (
     "external_id", "model", "model_version", "organisation", "asset", "firmware_version", "metadata", "state",
 )  # fmt: skip
 ASSET_COLUMNS = ("external_id", "organisation", "area", "sector", "kind", "name", "lat", "lon", "essential",
-                 "metadata")  # fmt: skip
+                 "metadata", "demo")  # fmt: skip
 MAX_LINE_BYTES = 65_536
 
 
@@ -67,6 +67,7 @@ class AssetRow:
     lon: float | None
     essential: bool
     metadata: str
+    demo: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,16 +244,30 @@ def validate_asset(line: int, fields: dict[str, Any]) -> AssetRow | RowError:
     name = _text(fields, "name", errors) or ""
     lat = _number(fields, "lat", errors, low=-90, high=90)
     lon = _number(fields, "lon", errors, low=-180, high=180)
-    raw_essential = fields.get("essential", True)
-    essential = {"true": True, "false": False, "1": True, "0": False, True: True, False: False}.get(
-        raw_essential.lower() if isinstance(raw_essential, str) else raw_essential
-    )
-    if essential is None:
-        errors.append("essential: true or false")
+    essential = _flag(fields, "essential", True, errors)
+    demo = _flag(fields, "demo", False, errors)
     metadata = _metadata(fields, errors)
-    if errors or external_id is None or area is None or sector is None or kind is None or essential is None:
+    if (
+        errors or external_id is None or area is None or sector is None or kind is None or essential is None
+        or demo is None
+    ):  # fmt: skip
         return RowError(line, external_id or _peek(fields), tuple(errors))
-    return AssetRow(line, external_id, organisation, area, sector, kind, name, lat, lon, essential, metadata)
+    return AssetRow(
+        line, external_id, organisation, area, sector, kind, name, lat, lon, essential, metadata, demo
+    )
+
+
+def _flag(fields: dict[str, Any], name: str, default: bool, errors: list[str]) -> bool | None:
+    """A true/false column (``true``, ``false``, ``1``, ``0`` or a JSON boolean; blank: ``default``)."""
+    raw = fields.get(name, default)
+    if raw == "" or raw is None:
+        return default
+    found = {"true": True, "false": False, "1": True, "0": False, True: True, False: False}.get(
+        raw.lower() if isinstance(raw, str) else raw
+    )
+    if found is None:
+        errors.append(f"{name}: true or false")
+    return found
 
 
 def _peek(fields: dict[str, Any]) -> str | None:

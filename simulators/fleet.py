@@ -28,6 +28,7 @@ ASSET_KINDS: dict[str, str] = {
     "loopcount-il200": "intersection",
     "radarspeed-rs350": "road_segment",
     "meter3p-em340": "lv_feeder",
+    "meter1p-em115": "service_connection",
     "xfmr-tm100": "distribution_transformer",
     "pvinv-sg50": "rooftop_pv",
     "magflow-mf500": "dma_inlet",
@@ -111,7 +112,7 @@ def plan_fleet(
             "external_id": asset, "area": areas[rng.randrange(len(areas))], "sector": model.sector,
             "kind": ASSET_KINDS.get(model.id, "sensor_site"), "name": f"Simulated {model.id} #{i}",
             "lat": round(rng.uniform(*_LAT), 6), "lon": round(rng.uniform(*_LON), 6),
-            "metadata": {"simulated": True, "seed": seed},
+            "metadata": {"simulated": True, "seed": seed}, "demo": True,
         })  # fmt: skip
         rows.append({
             "external_id": ext, "model": model.id, "model_version": model.version, "asset": asset,

@@ -61,7 +61,12 @@ class PowerSignal:
         k = self.keys
         rated = (250.0, 400.0, 630.0)[int(unit(*k, 1) * 3)]
         object.__setattr__(self, "rated_kva", rated)
-        peak = rated * draw(k, 2, 0.55, 0.9) if self.transformer else draw(k, 2, 12.0, 45.0)
+        if self.transformer:
+            peak = rated * draw(k, 2, 0.55, 0.9)
+        elif "current" in self.metrics:  # a single-phase service: a household or a roadside cabinet
+            peak = draw(k, 2, 1.5, 6.0)
+        else:
+            peak = draw(k, 2, 12.0, 45.0)
         object.__setattr__(self, "peak_kw", peak)
         object.__setattr__(self, "energy0_kwh", draw(k, 3, 1e3, 5e5))
         object.__setattr__(self, "volts0", tuple(draw(k, 4 + i, 233.0, 238.0) for i in range(3)))
@@ -95,9 +100,12 @@ class PowerSignal:
             "voltage_l1": volts[0],
             "voltage_l2": volts[1],
             "voltage_l3": volts[2],
+            "voltage": volts[0],
         }
         if "active_energy_import" in self.metrics:
             every["active_energy_import"] = self.energy_kwh(t)
+        if "current" in self.metrics:
+            every["current"] = p * 1000.0 / (volts[0] * pf)
         if "current_l1" in self.metrics:
             for i in range(3):
                 every[f"current_l{i + 1}"] = p * 1000.0 / 3.0 / (volts[i] * pf) * self.imbalance[i]

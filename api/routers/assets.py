@@ -51,6 +51,11 @@ class AssetCreate(BaseModel):
         default=True, description="Counts as essential infrastructure for the 40% target."
     )
     metadata: Metadata = Field(default_factory=dict)
+    demo: bool = Field(
+        default=False,
+        description="Demonstration data (a demo or simulated asset): labelled, and left out of readiness "
+        "figures on request (`include_demo=false`).",
+    )
 
 
 class AssetUpdate(BaseModel):
@@ -66,6 +71,7 @@ class AssetUpdate(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
     essential: bool | None = None
     metadata: Metadata | None = None
+    demo: bool | None = None
 
 
 class AssetPublic(BaseModel):
@@ -83,6 +89,7 @@ class AssetPublic(BaseModel):
     lon: float | None
     essential: bool
     metadata: dict[str, object]
+    demo: bool = Field(description="Demonstration data (a demo or simulated asset).")
     created_at: datetime
     updated_at: datetime
 
@@ -102,13 +109,14 @@ async def list_assets(
     sector: Sector | None = None,
     kind: Annotated[str | None, Query(pattern=KIND, max_length=63)] = None,
     essential: bool | None = None,
+    demo: Annotated[bool | None, Query(description="Only demo (true) or only real (false) assets.")] = None,
 ) -> Page[AssetPublic]:
     org_id = None
     if organisation is not None:
         org_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
     rows = await service.list_assets(
         conn, within=principal.within, organisation_id=org_id, area=area, sector=sector, kind=kind,
-        essential=essential, after=params.after, limit=params.fetch,
+        essential=essential, demo=demo, after=params.after, limit=params.fetch,
     )  # fmt: skip
     return page(rows, params, key=lambda r: r.id, convert=_public)
 
@@ -125,7 +133,7 @@ async def create_asset(body: AssetCreate, principal: Writer, conn: Conn) -> Asse
     row = await service.create_asset(
         conn, external_id=body.external_id, organisation_id=org.id, area=body.area, sector=body.sector,
         kind=body.kind, name=body.name, lat=body.lat, lon=body.lon, essential=body.essential,
-        metadata=body.metadata, actor=principal.actor,
+        metadata=body.metadata, demo=body.demo, actor=principal.actor,
     )  # fmt: skip
     return _public(row)
 
@@ -146,7 +154,7 @@ async def update_asset(
     asset = await service.get_asset(conn, external_id=external_id, within=principal.within)
     principal.check_write(asset.organisation_id)
     changes = body.model_dump(exclude_unset=True)
-    for field in ("area", "sector", "kind", "name", "essential", "metadata"):
+    for field in ("area", "sector", "kind", "name", "essential", "metadata", "demo"):
         if field in changes and changes[field] is None:
             del changes[field]  # null means "leave as it is" for fields that cannot be empty
     row = await service.update_asset(conn, external_id=external_id, changes=changes, within=principal.within,

@@ -30,8 +30,10 @@ from registry import (
     Format,
     UploadTooLargeError,
     derive_secret,
+    device_topic,
     new_upload_key,
     onboard,
+    publish_topic,
 )
 
 router = APIRouter(prefix="/v1/bulk", tags=["bulk onboarding"])
@@ -68,7 +70,8 @@ def _report_lines(
                 entry = json.loads(raw)
                 entry["mqtt_username"] = entry["external_id"]
                 entry["mqtt_secret"] = derive_secret(key, entry["external_id"])
-                entry["topic"] = f"{prefix}/devices/{entry['external_id']}/"
+                entry["topic"] = device_topic(prefix, entry["external_id"])
+                entry["publish_topic"] = publish_topic(prefix, entry["external_id"])
                 raw = json.dumps(entry).encode() + b"\n"  # noqa: PLW2901 - the line, with its secret
             buffer.append(raw)
             size += len(raw)
@@ -162,7 +165,8 @@ _REPORT: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Written. NDJSON: a `summary` line, then one line per row "
         "(`line`, `external_id`, `status`: created | exists | failed, `errors`; devices created now "
-        "also carry `mqtt_username`, `mqtt_secret` — shown this once — and `topic`).",
+        "also carry `mqtt_username`, `mqtt_secret` — shown this once — `topic`, the prefix the device "
+        "may publish under, and `publish_topic`, the exact topic of its readings).",
         "content": {NDJSON: {"schema": {"type": "string"}}},
     }
 }
@@ -178,8 +182,9 @@ _REPORT: dict[int | str, dict[str, Any]] = {
     },
     openapi_extra=_openapi(
         DEVICE_COLUMNS,
-        "external_id,model,asset,state\nwq-bn-000123,wq-sonde,ps-tien-du-01,active\n",
-        '{"external_id": "wq-bn-000123", "model": "wq-sonde", "asset": "ps-tien-du-01", "state": "active"}\n',
+        "external_id,model,organisation,asset,state\nwq-bn-000123,sonde-wq6,bn-water,ps-tien-du-01,active\n",
+        '{"external_id": "wq-bn-000123", "model": "sonde-wq6", "organisation": "bn-water", '
+        '"asset": "ps-tien-du-01", "state": "active"}\n',
     ),
 )
 async def bulk_devices(
@@ -201,9 +206,10 @@ async def bulk_devices(
     },
     openapi_extra=_openapi(
         ASSET_COLUMNS,
-        "external_id,area,sector,kind,name,lat,lon\n"
-        "ps-tien-du-01,tien-du,water,pumping_station,Trạm bơm 1,21.12,106.02\n",
-        '{"external_id": "ps-tien-du-01", "area": "tien-du", "sector": "water", "kind": "pumping_station"}\n',
+        "external_id,organisation,area,sector,kind,name,lat,lon\n"
+        "ps-tien-du-01,bn-water,tien-du,water,pumping_station,Trạm bơm 1,21.12,106.02\n",
+        '{"external_id": "ps-tien-du-01", "organisation": "bn-water", "area": "tien-du", "sector": "water", '
+        '"kind": "pumping_station"}\n',
     ),
 )
 async def bulk_assets(

@@ -35,6 +35,15 @@ async def index() -> FileResponse:
     )
 
 
+@router.get("/favicon.svg")
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """The site icon (browsers ask for /favicon.ico on their own: an SVG answers both)."""
+    return FileResponse(
+        STATIC / "favicon.svg", media_type=TYPES[".svg"], headers={"Cache-Control": "max-age=86400"}
+    )
+
+
 @router.get("/static/{name:path}")
 async def static(name: Annotated[str, PathParam(max_length=200)]) -> FileResponse:
     """One file of api/static (404 for anything else)."""

@@ -1,4 +1,6 @@
-"""``/v1/dead-letters``: rejected messages, listed and replayed after a fix. Admins only.
+"""``/v1/dead-letters``: rejected messages, listed and replayed after a fix. Admins see and replay
+every letter; operators those of their own organisation's devices, so a utility can see why its own
+data was rejected (letters of unknown devices belong to no organisation: admins only). Viewers: 403.
 
 A thin shell over ``ingest.deadletters``: listing filters by reason, device and time with cursor
 pagination; a replay runs the stored payload through ingest's own normalise-and-store path now and
@@ -12,9 +14,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Admin
+from api.auth import Writer
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
@@ -55,6 +57,8 @@ class DeadLetterPublic(BaseModel):
 class ReplayRequest(BaseModel):
     """The dead letters to replay, in one transaction."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ids": [1]}]})
+
     ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=1000)
 
 
@@ -79,7 +83,7 @@ class ReplayResultPublic(BaseModel):
 @router.get("", summary="List dead letters, newest first", responses=responses(*COMMON, "invalid-cursor"))
 async def list_letters(
     *,
-    principal: Admin,
+    principal: Writer,
     conn: Conn,
     params: Paging,
     reason: Annotated[str | None, Query(max_length=50)] = None,
@@ -90,22 +94,27 @@ async def list_letters(
 ) -> Page[DeadLetterPublic]:
     rows = await list_dead_letters(
         conn, reason=reason, device=device, since=since, until=until, replayed=replayed,
-        before=params.after, limit=params.fetch,
+        before=params.after, limit=params.fetch, organisation_id=principal.within,
     )  # fmt: skip
     return page(rows, params, key=lambda r: r.id, convert=DeadLetterPublic.of)
 
 
-async def _replay(request: Request, principal: Admin, conn: Conn, ids: list[int]) -> list[ReplayResultPublic]:
+async def _replay(
+    request: Request, principal: Writer, conn: Conn, ids: list[int]
+) -> list[ReplayResultPublic]:
     settings = request.app.state.settings
     limits = Limits.of(settings.contracts)
     try:
         async with conn.transaction():
             prefix = settings.topic_prefix
-            outcomes = await replay_dead_letters(conn, ids=ids, topic_prefix=prefix, limits=limits)
+            outcomes = await replay_dead_letters(
+                conn, ids=ids, topic_prefix=prefix, limits=limits, organisation_id=principal.within
+            )
             for outcome in outcomes:
                 await record(
                     conn, actor=principal.actor, action="replay", entity="dead_letter",
-                    entity_id=str(outcome.id), organisation_id=None, detail={"result": outcome.result},
+                    entity_id=str(outcome.id), organisation_id=principal.within,
+                    detail={"result": outcome.result},
                 )  # fmt: skip
     except ReplayError as exc:
         raise Problem("not-found", str(exc)) from None
@@ -116,7 +125,7 @@ async def _replay(request: Request, principal: Admin, conn: Conn, ids: list[int]
     "/replay", summary="Replay dead letters through ingest now", responses=responses(*COMMON, "not-found")
 )
 async def replay_letters(
-    request: Request, body: ReplayRequest, principal: Admin, conn: Conn
+    request: Request, body: ReplayRequest, principal: Writer, conn: Conn
 ) -> list[ReplayResultPublic]:
     return await _replay(request, principal, conn, sorted(set(body.ids)))
 
@@ -125,5 +134,7 @@ async def replay_letters(
     "/{letter_id}/replay", summary="Replay one dead letter through ingest now",
     responses=responses(*COMMON, "not-found"),
 )  # fmt: skip
-async def replay_letter(request: Request, letter_id: _ID, principal: Admin, conn: Conn) -> ReplayResultPublic:
+async def replay_letter(
+    request: Request, letter_id: _ID, principal: Writer, conn: Conn
+) -> ReplayResultPublic:
     return (await _replay(request, principal, conn, [letter_id]))[0]

@@ -16,6 +16,7 @@ from api.fields import ASSET_ID, DEVICE_ID, SLUG, Metadata, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import MODEL
+from registry import device_topic, publish_topic
 from registry import devices as service
 from registry.models import resolve_model
 from registry.organisations import get_organisation
@@ -36,7 +37,8 @@ class DeviceCreate(BaseModel):
             "examples": [
                 {
                     "external_id": "wq-bn-000123",
-                    "model": "wq-sonde",
+                    "model": "sonde-wq6",
+                    "organisation": "bn-water",
                     "asset": "ps-tien-du-01",
                     "state": "active",
                 }
@@ -103,11 +105,12 @@ class DevicePublic(BaseModel):
 
 
 class MqttCredentials(BaseModel):
-    """MQTT credentials: shown once. The device publishes under ``topic``."""
+    """MQTT credentials: shown once. The device publishes its readings on ``publish_topic``."""
 
     username: str
     secret: str = Field(description="Not retrievable later; rotate to get a new one.")
-    topic: str = Field(description="The topic prefix this device may publish under.")
+    topic: str = Field(description="The topic prefix this device may publish under (the broker's ACL).")
+    publish_topic: str = Field(description="The exact topic to publish readings on: `<topic>telemetry`.")
 
 
 class DeviceCreated(DevicePublic):
@@ -123,7 +126,10 @@ def _public(row: service.Device) -> DevicePublic:
 def _credentials(request: Request, issued: service.Credentials) -> MqttCredentials:
     prefix = request.app.state.settings.topic_prefix
     return MqttCredentials(
-        username=issued.username, secret=issued.secret, topic=f"{prefix}/devices/{issued.username}/"
+        username=issued.username,
+        secret=issued.secret,
+        topic=device_topic(prefix, issued.username),
+        publish_topic=publish_topic(prefix, issued.username),
     )
 
 

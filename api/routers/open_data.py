@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 import timeseries
 from api.auth import Admin
@@ -327,6 +327,8 @@ async def hourly_csv(
 
 class OpenDataPermission(BaseModel):
     """Whether the open data may name an organisation's devices."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"device_ids": True}]})
 
     device_ids: bool
 

@@ -34,7 +34,9 @@ class OrganisationCreate(BaseModel):
 class OrganisationUpdate(BaseModel):
     """A rename."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "Công ty Nước sạch Bắc Ninh"}]}
+    )
 
     name: str = Field(min_length=1, max_length=200)
 

@@ -22,7 +22,7 @@ from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
 from firmware_contracts.vocabulary import CODE
 from hatang.settings import ReadinessSettings
-from registry.readiness import Assessment, Gap, GapReason, Point, Status, service, zones
+from registry.readiness import Assessment, Counts, Gap, GapReason, Point, Status, service, zones
 
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
 
@@ -31,6 +31,13 @@ AreaQuery = Annotated[
 ]
 OrganisationQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Organisation slug (the assets' owner).")
+]
+DemoQuery = Annotated[
+    bool,
+    Query(
+        description="Count demo assets (the Bắc Ninh demo and simulated fleets, `assets.demo`); "
+        "false leaves them out of every figure."
+    ),
 ]
 # Longest history one request may ask for (ten years of days).
 MAX_HISTORY_DAYS = 3660
@@ -53,6 +60,10 @@ class SectorReadiness(BaseModel):
     status: Status
     pace_per_day: float | None = Field(description="Ready share gained per day (fitted on snapshots).")
     projected: date | None = Field(description="Day the target is met at this pace (null: not rising).")
+    demo_essential: int | None = Field(
+        default=None, description="Of `essential`, demo assets (live figures with demo data included)."
+    )
+    demo_ready: int | None = Field(default=None, description="Of `ready`, demo assets (same).")
 
 
 class Totals(BaseModel):
@@ -72,6 +83,7 @@ class ReadinessPublic(BaseModel):
     area: str | None
     organisation: str | None
     freshness_window_h: float
+    include_demo: bool = Field(description="Whether demo assets are counted.")
     sectors: list[SectorReadiness]
     total: Totals
 
@@ -207,6 +219,15 @@ def _sector(a: Assessment) -> SectorReadiness:
     )
 
 
+def _with_demo(row: SectorReadiness, demo: dict[str, Counts], known: bool) -> SectorReadiness:
+    if not known:
+        return row
+    counts = demo.get(row.sector)
+    row.demo_essential = 0 if counts is None else counts.essential
+    row.demo_ready = 0 if counts is None else counts.ready
+    return row
+
+
 @router.get(
     "",
     summary="Readiness per sector against the plan's target",
@@ -220,16 +241,19 @@ async def get_readiness(
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
     at: Annotated[date | None, Query(description="A past day (from its snapshot); today if absent.")] = None,
+    include_demo: DemoQuery = True,
 ) -> ReadinessPublic:
     settings = _settings(request)
     report = await service.readiness(
-        conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation
-    )
+        conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation,
+        include_demo=include_demo,
+    )  # fmt: skip
     return readiness_public(report)
 
 
 def readiness_public(report: service.Report) -> ReadinessPublic:
     """The public shape of a readiness report (also what the open data serves)."""
+    demo = report.demo or {}
     essential = sum(a.counts.essential for a in report.sectors)
     ready = sum(a.counts.ready for a in report.sectors)
     return ReadinessPublic(
@@ -238,7 +262,8 @@ def readiness_public(report: service.Report) -> ReadinessPublic:
         area=report.area,
         organisation=report.organisation,
         freshness_window_h=report.freshness_window / timedelta(hours=1),
-        sectors=[_sector(a) for a in report.sectors],
+        include_demo=report.include_demo,
+        sectors=[_with_demo(_sector(a), demo, report.demo is not None) for a in report.sectors],
         total=Totals(
             essential=essential,
             equipped=sum(a.counts.equipped for a in report.sectors),
@@ -262,6 +287,7 @@ async def get_history(
     organisation: OrganisationQuery = None,
     start: Annotated[date | None, Query(alias="from", description="First day; 90 days before `to`.")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day; today if absent.")] = None,
+    include_demo: DemoQuery = True,
 ) -> HistoryPublic:
     settings = _settings(request)
     last = end or service.today(now=datetime.now(UTC), settings=settings)
@@ -269,8 +295,9 @@ async def get_history(
     if first > last or (last - first).days > MAX_HISTORY_DAYS:
         raise Problem("validation", f"`from` must be before `to`, at most {MAX_HISTORY_DAYS} days apart")
     found = await service.history(
-        conn, settings=settings, start=first, end=last, area=area, organisation=organisation
-    )
+        conn, settings=settings, start=first, end=last, area=area, organisation=organisation,
+        include_demo=include_demo,
+    )  # fmt: skip
     return HistoryPublic(
         start=found.start,
         end=found.end,
@@ -305,6 +332,7 @@ async def get_gaps(
     organisation: OrganisationQuery = None,
     sector: Sector | None = None,
     reason: GapReason | None = None,
+    include_demo: DemoQuery = True,
 ) -> GapsPublic:
     if not principal.is_admin:
         # Other organisations' assets are invisible to non-admins: as unknown as a slug that is not.
@@ -323,6 +351,7 @@ async def get_gaps(
         organisation=organisation,
         sector=sector,
         reason=reason,
+        include_demo=include_demo,
     )
     return GapsPublic(
         summary=found.summary,

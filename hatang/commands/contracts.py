@@ -1,9 +1,11 @@
 """``hatang contracts``: the device makers' view of the firmware contracts.
 
 ``list`` shows the shipped device models, ``schema MODEL`` prints the JSON Schema of a model's
-native payload, and ``check MODEL PAYLOAD_FILE`` runs one payload through the normaliser and prints
-the readings it yields and every violation (exit code 1 if there is any). MODEL is ``ID``
-(the newest version), ``ID@VERSION``, or the path of a model file being written.
+native payload, ``example MODEL [--now]`` prints one of the model's example payloads (timed now, so
+ingest accepts it: where a first reading comes from), and ``check MODEL PAYLOAD_FILE`` runs one
+payload through the normaliser and prints the readings it yields and every violation (exit code 1
+if there is any, 4 for an unknown model or an unreadable file). MODEL is ``ID`` (the newest
+version), ``ID@VERSION``, or the path of a model file being written.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,8 @@ from firmware_contracts import (
     load_models,
     normalise,
 )
+from hatang.errors import CommandError
+from hatang.output import add_format_argument, render
 from hatang.settings import Settings
 
 
@@ -52,15 +57,18 @@ def resolve_model(name: str) -> DeviceModel:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    del args, settings
+    del settings
     rows = [
-        (m.id, str(m.version), m.sector, ",".join(m.formats), ", ".join(f.metric for f in m.fields))
+        {
+            "model": m.id,
+            "version": m.version,
+            "sector": m.sector,
+            "formats": ",".join(m.formats),
+            "metrics": ", ".join(f.metric for f in m.fields),
+        }
         for m in sorted(load_models().values(), key=lambda m: (m.sector, m.id, m.version))
     ]
-    header = ("MODEL", "VER", "SECTOR", "FORMATS", "METRICS")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4])
+    print(render(rows, args.format, key="models"))
     return 0
 
 
@@ -68,6 +76,44 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
     del settings
     print(json.dumps(json_schema(resolve_model(args.model)), indent=2, ensure_ascii=False))
     return 0
+
+
+def _example(args: argparse.Namespace, settings: Settings) -> int:
+    del settings
+    model = resolve_model(args.model)
+    textual = [e for e in model.examples if e.format in ("native", "senml+json")]
+    if not textual:
+        raise CommandError(f"{model.id} has no JSON example")
+    chosen = textual[0] if args.example is None else next(
+        (e for i, e in enumerate(textual) if args.example in (str(i), e.name)), None
+    )
+    if chosen is None:
+        names = "; ".join(f"{i}: {e.name}" for i, e in enumerate(textual))
+        raise CommandError(f"{model.id} has no example {args.example!r} ({names})")
+    payload = json.loads(chosen.payload)
+    if args.now:
+        payload = _timed_now(model, chosen.format, payload, time.time())
+    print(json.dumps(payload, ensure_ascii=False))
+    return 0
+
+
+def _timed_now(model: DeviceModel, fmt: str, payload: Any, now: float) -> Any:
+    """``payload`` with its time moved to ``now`` (whole seconds), nothing else changed."""
+    now = float(int(now))
+    if fmt == "senml+json":
+        for record in payload:
+            if "bt" in record:
+                record["bt"] = int(now)
+        return payload
+    spec = model.time
+    if spec is not None and spec.field in payload:
+        if spec.format == "epoch_ms":
+            payload[spec.field] = int(now) * 1000
+        elif spec.format == "rfc3339":
+            payload[spec.field] = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
+        else:
+            payload[spec.field] = int(now)
+    return payload
 
 
 def _received_at(text: str | None) -> float:
@@ -82,7 +128,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     payload = sys.stdin.buffer.read() if args.payload_file == "-" else Path(args.payload_file).read_bytes()
     received_at = _received_at(args.received_at)
     result = normalise(payload, received_at, compile_model(model, limits))
-    if args.json:
+    if args.format == "json":
         out: dict[str, Any] = {
             "model": model.id,
             "version": model.version,
@@ -91,6 +137,16 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
             "rejections": [msgspec.structs.asdict(r) for r in result.rejections],
         }
         print(json.dumps(out, indent=2))
+    elif args.format == "csv":
+        rows: list[dict[str, Any]] = [
+            {"kind": "reading", "time": r.time, "metric": r.metric, "value": r.value} for r in result.readings
+        ]
+        rows += [
+            {"kind": "rejection", "reason": r.reason, "record": r.record, "message": r.message}
+            for r in result.rejections
+        ]
+        columns = ["kind", "time", "metric", "value", "reason", "record", "message"]
+        print(render(rows, "csv", columns=columns))
     else:
         for reading in result.readings:
             print(f"ok        {reading.time:.3f}  {reading.metric} = {reading.value:g}")
@@ -106,8 +162,7 @@ def _guarded(handler: Any) -> Any:
         try:
             code: int = handler(args, settings)
         except (ContractError, _UnknownModelError, OSError, ValueError) as exc:
-            print(f"hatang contracts: {exc}", file=sys.stderr)
-            return 2
+            raise CommandError(str(exc)) from None
         return code
 
     return run
@@ -117,13 +172,20 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``contracts list|schema|check``."""
     parser = subparsers.add_parser("contracts", help="device model contracts: list, schema, check")
     inner = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    inner.add_parser("list", help="the shipped device models").set_defaults(func=_guarded(_list))
+    listing = inner.add_parser("list", help="the shipped device models")
+    add_format_argument(listing)
+    listing.set_defaults(func=_guarded(_list))
     schema = inner.add_parser("schema", help="JSON Schema of a model's native payload")
     schema.add_argument("model", help="ID, ID@VERSION or a model file")
     schema.set_defaults(func=_guarded(_schema))
+    example = inner.add_parser("example", help="one of the model's example payloads (JSON)")
+    example.add_argument("model", help="ID, ID@VERSION or a model file")
+    example.add_argument("--example", default=None, help="its index or name (default: the first)")
+    example.add_argument("--now", action="store_true", help="timed now, so ingest accepts it")
+    example.set_defaults(func=_guarded(_example))
     check = inner.add_parser("check", help="normalise one payload; print readings and violations")
     check.add_argument("model", help="ID, ID@VERSION or a model file")
     check.add_argument("payload_file", help="file holding the payload bytes ('-' for stdin)")
     check.add_argument("--received-at", help="receive time, epoch seconds (default: now)")
-    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_format_argument(check)
     check.set_defaults(func=_guarded(_check))

@@ -9,6 +9,8 @@ from typing import Any
 
 import psycopg
 
+from hatang.errors import CommandError
+from hatang.output import add_format_argument, render
 from hatang.settings import Settings
 from hatang.stack import Stack
 from registry.audit import CLI
@@ -25,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", default="", help="a label for the key")
     create.add_argument("--org-name", default=None, help="name of the organisation if it is created now")
+    add_format_argument(create)
     create.set_defaults(func=_create)
 
 
@@ -41,9 +44,13 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
     try:
         token = asyncio.run(issue(stack.database_url, org=args.org, role=args.role, name=args.name,
                                   org_name=args.org_name))  # fmt: skip
+    except psycopg.OperationalError:
+        raise
     except psycopg.Error as exc:
-        print(f"hatang keys: {str(exc).strip()}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc).strip()) from None
+    if args.format != "table":
+        print(render([{"organisation": args.org, "role": args.role, "key": token}], args.format, key="keys"))
+        return 0
     print(
         f"{args.role} key for {args.org} (shown once; send 'Authorization: Bearer <key>'):",
         file=sys.stderr,

@@ -14,21 +14,19 @@ import csv
 import io
 import json
 import signal
-import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
 
+from hatang.errors import CommandError, ExitCode
+from hatang.output import FORMATS
 from hatang.settings import Settings
 from hatang.stack import Stack
 from registry.readiness import GAP_REASONS, Gaps, ReadinessError, Report, service, snapshots, zones
 from registry.readiness.export import sector_row, sectors_csv, zone_row, zones_csv
 from registry.readiness.zones import ZoneReport
-
-FORMATS = ("table", "json", "csv")
-
 
 _T = TypeVar("_T")
 
@@ -64,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--area", default=None, help="area code (its descendants included)")
     parser.add_argument("--org", default=None, help="organisation slug (the assets' owner)")
+    parser.add_argument(
+        "--exclude-demo", action="store_true", help="leave demo assets (the demo, simulated fleets) out"
+    )
 
 
 def render(report: Report, fmt: str) -> str:
@@ -145,12 +146,19 @@ async def _connect(settings: Settings) -> psycopg.AsyncConnection[Any]:
 
 
 def _print(command: str, fetch: Coroutine[Any, Any, _T], show: Callable[[_T], str]) -> int:
-    """Print what ``fetch`` returns through ``show``; a readiness or database error is exit 1."""
+    """Print what ``fetch`` returns through ``show``.
+
+    An unknown area or organisation is refused (exit 4), an unreachable database is exit 3 (both
+    through ``hatang.cli.main``, docs/cli.md); any other database error is exit 1.
+    """
     try:
         print(show(asyncio.run(fetch)))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"{command}: {str(exc).strip()}", file=sys.stderr)
-        return 1
+    except ReadinessError as exc:
+        raise CommandError(str(exc).strip()) from None
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        raise CommandError(f"{command}: {str(exc).strip()}", exit_code=ExitCode.FAILED) from None
     return 0
 
 
@@ -159,7 +167,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         async with await _connect(settings) as conn:
             return await service.readiness(
                 conn, settings=settings.readiness, now=datetime.now(UTC), at=args.at, area=args.area,
-                organisation=args.org,
+                organisation=args.org, include_demo=not args.exclude_demo,
             )  # fmt: skip
 
     return _print("hatang readiness", main(), lambda report: render(report, args.format))
@@ -171,6 +179,7 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
             return await service.gaps(
                 conn, settings=settings.readiness, now=datetime.now(UTC), limit=args.limit, area=args.area,
                 organisation=args.org, sector=args.sector, reason=args.reason,
+                include_demo=not args.exclude_demo,
             )  # fmt: skip
 
     return _print("hatang readiness gaps", main(), lambda found: render_gaps(found, args.format))
@@ -231,12 +240,7 @@ def _zones(args: argparse.Namespace, settings: Settings) -> int:
                 conn, settings=settings.readiness, now=datetime.now(UTC), at=args.at
             )
 
-    try:
-        print(render_zones(asyncio.run(main()), args.format))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"hatang readiness zones: {str(exc).strip()}", file=sys.stderr)
-        return 1
-    return 0
+    return _print("hatang readiness zones", main(), lambda found: render_zones(found, args.format))
 
 
 def _report(taken: snapshots.Taken) -> None:
@@ -256,9 +260,10 @@ def _snapshot(args: argparse.Namespace, settings: Settings) -> int:
 
         try:
             _report(asyncio.run(once()))
+        except psycopg.OperationalError:
+            raise
         except psycopg.Error as exc:
-            print(f"hatang readiness snapshot: {str(exc).strip()}", file=sys.stderr)
-            return 1
+            raise CommandError(str(exc).strip(), exit_code=ExitCode.FAILED) from None
         return 0
 
     async def forever() -> None:

@@ -22,6 +22,7 @@ from hatang.commands.seed import demo_key_file, seed
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
+from hatang.stack._proc import port_open
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +46,17 @@ def _processes(settings: Settings) -> list[Process]:
     port = settings.ingest.metrics_port
     where = f"metrics http://127.0.0.1:{port}/metrics" if port else "MQTT worker"
     processes = [Process("ingest", ["ingest"], where)]
-    processes.append(Process("api", ["api"], f"http://{settings.api.host}:{settings.api.port}/docs"))
+    base = f"http://{settings.api.host}:{settings.api.port}"
+    processes.append(Process("api", ["api"], f"REST API {base}/v1, its reference {base}/docs"))
     # The same scheduler role a deployment runs: rollups, retention and the readiness snapshot.
     jobs = f"rollups, retention, readiness snapshot every {settings.readiness.snapshot_interval_s:g} s"
     processes.append(Process("scheduler", ["scheduler"], jobs))
     port = settings.alerts.metrics_port
     where = f"alert rules and notifications, metrics http://127.0.0.1:{port}/metrics" if port else "alerts"
     processes.append(Process("alerts", ["alerts"], where))
-    if settings.mqtt_url is None:  # the local Mosquitto: keep its password file in step with the registry
+    # Keep the password file of the local Mosquitto, or of one named by HATANG_REGISTRY__MOSQUITTO_DIR,
+    # in step with the registry (a device created active can connect at once).
+    if settings.mqtt_url is None or settings.registry.mosquitto_dir is not None:
         processes.append(Process("broker", ["broker", "sync", "--watch"], "password file from the registry"))
     sim = settings.simulators
     if sim.run_devices > 0:  # a small simulated fleet (made through the API once) keeps the dashboard alive
@@ -61,6 +65,36 @@ def _processes(settings: Settings) -> list[Process]:
         where = f"{sim.run_devices} simulated devices, {sim.run_rate:g} msg/s"
         processes.append(Process("simulate", argv, where))
     return processes
+
+
+def dashboard_url(settings: Settings) -> str:
+    """Where a browser on this machine opens the dashboard."""
+    host = settings.api.host if settings.api.host not in {"0.0.0.0", "::"} else "127.0.0.1"  # noqa: S104
+    return f"http://{host}:{settings.api.port}/"
+
+
+def banner(
+    settings: Settings, *, status: dict[str, Any], applied: int, demo_key: str, processes: list[Process]
+) -> str:
+    """What ``make run`` prints once everything started: the dashboard and its key first."""
+    ts = status.get("timescaledb", {})
+    return "\n".join(
+        [
+            "",
+            "hatang is running (Ctrl-C stops everything this run started)",
+            "",
+            f"  dashboard: {dashboard_url(settings)}  (paste the demo admin key below)",
+            f"  demo admin key: {demo_key}",
+            "  a first reading of your own in ten minutes: docs/getting-started.md",
+            "",
+            f"  PostgreSQL {status['postgresql'].get('version')} + TimescaleDB {ts.get('version')} "
+            f"({ts.get('edition')} edition)  {status['database_url']}",
+            f"  Mosquitto {status['mosquitto'].get('version', '(external)')}  {status['mqtt_url']}",
+            f"  migrations applied now: {applied}",
+            *(f"  {p.name:<10} {p.where}" for p in processes),
+            "",
+        ]
+    )
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,23 +119,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         for process in processes:
             children.append((process, subprocess.Popen([sys.executable, "-m", "hatang.cli", *process.argv])))
-        ts = status.get("timescaledb", {})
-        print(
-            "\n".join(
-                [
-                    "",
-                    "hatang is running (Ctrl-C stops everything this run started)",
-                    f"  PostgreSQL {status['postgresql'].get('version')} + TimescaleDB {ts.get('version')} "
-                    f"({ts.get('edition')} edition)  {status['database_url']}",
-                    f"  Mosquitto {status['mosquitto'].get('version', '(external)')}  {status['mqtt_url']}",
-                    f"  migrations applied now: {len(applied)}",
-                    f"  demo admin key: {demo_key}",
-                    *(f"  {p.name:<10} {p.where}" for p in processes),
-                    "",
-                ]
-            ),
-            flush=True,
-        )
+        # The banner sends people to the dashboard: print it once the API answers there.
+        api = next(child for process, child in children if process.name == "api")
+        deadline = time.monotonic() + 120
+        while not port_open(settings.api.port) and api.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        print(banner(settings, status=status, applied=len(applied), demo_key=demo_key, processes=processes),
+              flush=True)  # fmt: skip
         while not stopping:
             for process, child in children:
                 if child.poll() is not None:

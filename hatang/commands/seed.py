@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from hatang.demo import ADMIN_ORGANISATION, ORGANISATIONS, demo_assets
+from hatang.progress import bar
 from hatang.settings import Settings
 from hatang.stack import Stack
 from registry import BulkOutcome, new_upload_key, onboard, sync_contracts
@@ -42,7 +43,7 @@ async def _body() -> AsyncIterator[bytes]:
         row = {
             "external_id": asset.external_id, "organisation": asset.organisation, "area": asset.area,
             "sector": asset.sector, "kind": asset.kind, "name": asset.name, "lat": asset.lat,
-            "lon": asset.lon, "essential": asset.essential,
+            "lon": asset.lon, "essential": asset.essential, "demo": True,
         }  # fmt: skip
         yield json.dumps(row).encode() + b"\n"
 
@@ -76,6 +77,11 @@ async def _load(database_url: str, token: str) -> tuple[BulkOutcome, str]:
                 conn, entity="assets", body=_body(), fmt="ndjson", default_organisation=ADMIN_ORGANISATION,
                 writable=None, atomic=True, upload_key=new_upload_key(), report=report, actor=CLI,
             )  # fmt: skip
+        # Demo assets loaded before assets carried the flag are labelled now (idempotent).
+        await conn.execute(
+            "UPDATE assets SET demo = true WHERE external_id = ANY(%s) AND NOT demo",
+            ([a.external_id for a in demo_assets()],),
+        )
         if not token or await authenticate(conn, token=token) is None:
             issued = await create_key(
                 conn, organisation_id=admin_org.id, role="admin", name="demo", actor=CLI
@@ -91,7 +97,8 @@ def demo_key_file(settings: Settings) -> Path:
 
 def _seed(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.from_settings(settings)
-    outcome, token = seed(stack.database_url, key_file=demo_key_file(settings))
+    with bar("loading the Bắc Ninh demo (contracts, areas, organisations, assets)", total=None):
+        outcome, token = seed(stack.database_url, key_file=demo_key_file(settings))
     print(
         f"hatang seed: {len(ORGANISATIONS)} organisations, {len(packaged_areas())} areas, "
         f"{outcome.created} assets created ({outcome.exists} already there, {outcome.failed} failed)"

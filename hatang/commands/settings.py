@@ -8,13 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from hatang.output import add_format_argument, render
 from hatang.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``settings``."""
-    parser = subparsers.add_parser("settings", help="list every HATANG_* variable (Markdown table)")
+    parser = subparsers.add_parser("settings", help="list every HATANG_* variable (the README's table)")
     parser.add_argument("--values", action="store_true", help="show the values in effect (secrets masked)")
+    add_format_argument(parser)
     parser.set_defaults(func=_settings)
 
 
@@ -35,6 +37,14 @@ def variables(model: type[BaseModel], prefix: str = "HATANG_") -> Iterator[tuple
 
 
 def _settings(args: argparse.Namespace, settings: Settings) -> int:
+    if args.format != "table":  # the table is the README's Markdown; scripts get plain rows
+        rows = [
+            {"variable": var, "default": default, "meaning": description}
+            | ({"value": _value(settings, var)} if args.values else {})
+            for var, default, description in variables(Settings)
+        ]
+        print(render(rows, args.format, key="settings"))
+        return 0
     print("| variable | default | meaning |" + (" value |" if args.values else ""))
     print("|---|---|---|" + ("---|" if args.values else ""))
     for var, default, description in variables(Settings):

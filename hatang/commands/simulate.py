@@ -27,6 +27,7 @@ import psycopg
 from firmware_contracts import Limits, load_models
 from hatang.commands.broker import render
 from hatang.commands.seed import demo_key_file, seed
+from hatang.progress import bar
 from hatang.settings import Settings
 from hatang.stack import Stack
 from simulators import (
@@ -111,10 +112,12 @@ def _make_fleet(settings: Settings, *, devices: int, seed: int, api: str | None,
             raise SimulatorError("no API key: pass --key, or run `hatang seed` (it keeps a demo admin key)")
         token = key_file.read_text().strip()
     path = settings.simulators.fleet_file
-    fleet = create_fleet(
-        UrllibHttp(_api_url(settings, api), token), devices=devices, seed=seed,
-        models=list(load_models().values()), known=load_fleet(path),
-    )  # fmt: skip
+    # Two bulk uploads (assets, then devices) whose time is the API's: the bar shows it is working.
+    with bar(f"creating {devices:,} simulated devices through the API", total=None):
+        fleet = create_fleet(
+            UrllibHttp(_api_url(settings, api), token), devices=devices, seed=seed,
+            models=list(load_models().values()), known=load_fleet(path),
+        )  # fmt: skip
     save_fleet(fleet, path)
     if stack.mosquitto is not None:  # make the local broker know the new devices now (the watcher would too)
         with psycopg.connect(stack.database_url) as conn:

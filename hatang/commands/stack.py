@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from hatang.output import add_format_argument, render
 from hatang.settings import Settings
 from hatang.stack import Stack
 
@@ -19,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     inner.add_parser("down", help="stop the local services").set_defaults(func=_down)
     status = inner.add_parser("status", help="versions, TimescaleDB edition and the URLs in use")
-    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_format_argument(status)
     status.set_defaults(func=_status)
 
 
@@ -38,9 +39,10 @@ def _down(args: argparse.Namespace, settings: Settings) -> int:
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     report = Stack.from_settings(settings).status()
-    if args.json:
+    code = 0 if "error" not in report["postgresql"] else 1
+    if args.format == "json":
         print(json.dumps(report, indent=2))
-        return 0
+        return code
     pg, ts, mq = report["postgresql"], report.get("timescaledb", {}), report["mosquitto"]
     rows = [
         ("PostgreSQL", pg.get("version", pg.get("error", "unreachable")), _where(pg)),
@@ -54,10 +56,13 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
         ("database URL", report["database_url"], ""),
         ("MQTT URL", report["mqtt_url"], ""),
     ]
+    if args.format == "csv":
+        print(render([{"part": n, "value": v, "where": w} for n, v, w in rows], "csv"))
+        return code
     width = max(len(name) for name, _, _ in rows)
     for name, value, where in rows:
         print(f"{name:<{width}}  {value}{'  ' + where if where else ''}")
-    return 0 if "error" not in pg else 1
+    return code
 
 
 def _where(service: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ import psycopg
 
 import timeseries
 from hatang.db import timescale_info
+from hatang.output import add_format_argument, render
 from hatang.settings import Settings, TimeseriesSettings
 from hatang.stack import Stack
 
@@ -36,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     inner.add_parser("refresh", help="bring the rollups up to date once").set_defaults(func=_refresh)
     inner.add_parser("retention", help="drop expired chunks once").set_defaults(func=_retention)
-    inner.add_parser("status", help="backend, watermarks and pending late minutes (JSON)").set_defaults(
-        func=_status
-    )
+    status = inner.add_parser("status", help="backend, watermarks and pending late minutes")
+    add_format_argument(status)
+    status.set_defaults(func=_status)
 
 
 def _days(n: int) -> timedelta:
@@ -128,12 +129,25 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
             "SELECT level, watermark, refreshed_at FROM rollup_state ORDER BY level"
         ).fetchall()
         late = conn.execute("SELECT count(*) FROM rollup_invalidations").fetchone()
-        status = {
+        status: dict[str, Any] = {
             "edition": info.edition,
             "chosen": timeseries.choose_backend(info),
             "in_use": timeseries.backend_in_use(conn),
             "watermarks": {r[0]: {"watermark": str(r[1]), "refreshed_at": str(r[2])} for r in rows},
             "late_minutes_pending": late[0] if late else 0,
         }
-    print(json.dumps(status, indent=2))
+    if args.format == "json":
+        print(json.dumps(status, indent=2))
+        return 0
+    table: list[dict[str, Any]] = [
+        {"item": "edition", "value": status["edition"]},
+        {"item": "backend chosen", "value": status["chosen"]},
+        {"item": "backend in use", "value": status["in_use"]},
+        *(
+            {"item": f"watermark {level}", "value": f"{w['watermark']} (refreshed {w['refreshed_at']})"}
+            for level, w in status["watermarks"].items()
+        ),
+        {"item": "late minutes pending", "value": status["late_minutes_pending"]},
+    ]
+    print(render(table, args.format))
     return 0

@@ -17,7 +17,7 @@ from hatang.db import timescale_info
 from hatang.settings import Settings
 from hatang.stack._proc import StackError, free_port
 from hatang.stack.mosquitto import SERVICE_USER, LocalMosquitto
-from hatang.stack.postgres import LocalPostgres
+from hatang.stack.postgres import LocalPostgres, cluster_dir
 
 __all__ = ["SERVICE_USER", "LocalMosquitto", "LocalPostgres", "Stack", "StackError", "free_port"]
 
@@ -40,7 +40,9 @@ class Stack:
             database_url = settings.database_url.get_secret_value()
         else:
             postgres = LocalPostgres(
-                data_dir=data / "pg" / "data", port=settings.stack.pg_port, version=settings.stack.pg_version
+                data_dir=cluster_dir(data / "pg" / "data"),
+                port=settings.stack.pg_port,
+                version=settings.stack.pg_version,
             )
             database_url = postgres.url
         if settings.mqtt_url is not None:
@@ -55,7 +57,9 @@ class Stack:
     @classmethod
     def local(cls, data_dir: Path, *, pg_port: int, mqtt_port: int, durable: bool = True) -> Stack:
         """A fully local stack in ``data_dir`` (the test suite's own, for one)."""
-        postgres = LocalPostgres(data_dir=data_dir / "pg" / "data", port=pg_port, durable=durable)
+        postgres = LocalPostgres(
+            data_dir=cluster_dir(data_dir / "pg" / "data"), port=pg_port, durable=durable
+        )
         mosquitto = LocalMosquitto(data_dir=data_dir / "mqtt", port=mqtt_port)
         return cls(database_url=postgres.url, mqtt_url=mosquitto.url, postgres=postgres, mosquitto=mosquitto)
 

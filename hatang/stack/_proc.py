@@ -26,9 +26,11 @@ def is_root() -> bool:
 
 def run_as(user: str | None, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (as ``user`` when given and we are root) and capture its output."""
+    cwd = None
     if user is not None and is_root():
         argv = ["runuser", "-u", user, "--", *argv]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        cwd = "/"  # the current directory may be one ``user`` cannot enter (a checkout under /root)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd)
     if check and proc.returncode != 0:
         raise StackError(f"{' '.join(argv)} failed ({proc.returncode})", detail=proc.stdout + proc.stderr)
     return proc
@@ -43,6 +45,18 @@ def chown_to(path: Path, user: str) -> None:
         for name in [*dirs, *files]:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
     os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def reachable_by(user: str, path: Path) -> bool:
+    """Whether ``user`` can reach ``path`` (or, when it does not exist yet, its nearest existing parent).
+
+    Asked of the system itself (``test -x`` run as ``user``), so ACLs and group membership count.
+    """
+    target = path
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    probe = subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(target)], cwd="/", check=False)
+    return probe.returncode == 0
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -6,18 +6,35 @@ machine's own clusters; when a ``HATANG_DATABASE_URL`` is set the stack does not
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from hatang.stack._proc import StackError, chown_to, is_root, port_open, run_as, wait_for_port
+from hatang.stack._proc import StackError, chown_to, is_root, port_open, reachable_by, run_as, wait_for_port
 
 SERVER_USER = "postgres"
 DB_USER = "hatang"
 DB_NAME = "hatang"
 _PG_ROOT = Path("/usr/lib/postgresql")
+# Where a root-run stack keeps a cluster whose configured place the ``postgres`` user cannot reach.
+CLUSTERS_ROOT = Path("/var/lib/hatang/clusters")
+
+
+def cluster_dir(data_dir: Path) -> Path:
+    """Where the cluster meant for ``data_dir`` really lives.
+
+    Run as root, the server runs as ``postgres``, which cannot enter a checkout under a 0700
+    directory (``/root/hatang``). Rather than loosen the modes of someone's home directory, such a
+    cluster lives under ``CLUSTERS_ROOT``, in a directory named after the configured path, so each
+    checkout keeps its own cluster and finds it again (docs/operations.md, "Where the data lives").
+    """
+    if not is_root() or reachable_by(SERVER_USER, data_dir):
+        return data_dir
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return CLUSTERS_ROOT / digest / "data"
 
 
 def installed_versions() -> list[str]:
@@ -71,6 +88,9 @@ class LocalPostgres:
         """Create and configure the cluster if absent; returns whether it was created."""
         created = False
         if not (self.data_dir / "PG_VERSION").exists():
+            for parent in reversed(self.data_dir.parents):
+                if not parent.exists():  # readable by all, as the server must traverse it
+                    parent.mkdir(mode=0o755)
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.data_dir.chmod(0o700)
             chown_to(self.data_dir, SERVER_USER)

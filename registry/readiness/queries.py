@@ -39,7 +39,7 @@ _SCOPE = area_subtree(sql.SQL("id = %s"))
 _PER_ASSET_ALL = sql.SQL(
     """
     per_asset AS (
-        SELECT a.id, a.sector, a.area_id, a.organisation_id,
+        SELECT a.id, a.sector, a.area_id, a.organisation_id, a.demo,
                f.asset_id IS NOT NULL AS equipped,
                coalesce(f.fresh, false) AS ready
         FROM assets a
@@ -55,7 +55,7 @@ _PER_ASSET_ALL = sql.SQL(
 _PER_ASSET_SCOPED = sql.SQL(
     """
     per_asset AS (
-        SELECT a.id, a.sector, a.area_id, a.organisation_id,
+        SELECT a.id, a.sector, a.area_id, a.organisation_id, a.demo,
                count(d.id) > 0 AS equipped,
                coalesce(max(d.last_seen) >= %(since)s, false) AS ready
         FROM assets a
@@ -109,8 +109,12 @@ class Gap:
     last_seen: datetime | None
 
 
-def _filters(*, area_id: int | None, organisation_id: int | None, sector: str | None = None) -> sql.Composed:
+def _filters(
+    *, area_id: int | None, organisation_id: int | None, sector: str | None = None, include_demo: bool = True
+) -> sql.Composed:
     parts: list[sql.Composable] = []
+    if not include_demo:
+        parts.append(sql.SQL(" AND NOT a.demo"))
     if area_id is not None:
         parts.append(sql.SQL(" AND a.area_id = ANY(%(area_ids)s)"))
     if organisation_id is not None:
@@ -149,18 +153,24 @@ async def organisation_id(conn: Conn, *, slug: str) -> int:
 
 
 async def live_counts(
-    conn: Conn, *, since: datetime, area_id: int | None = None, organisation_id: int | None = None
+    conn: Conn,
+    *,
+    since: datetime,
+    area_id: int | None = None,
+    organisation_id: int | None = None,
+    include_demo: bool = True,
 ) -> dict[str, Counts]:
     """Essential, equipped and ready assets per sector now, in one aggregate query.
 
     ``since`` is the start of the freshness window; sectors without essential assets are absent.
+    ``include_demo=False`` leaves demo assets out.
     """
     query = sql.SQL(
         "WITH {per_asset} SELECT sector, count(*), count(*) FILTER (WHERE equipped),"
         " count(*) FILTER (WHERE ready) FROM per_asset GROUP BY sector"
     ).format(
         per_asset=(_PER_ASSET_ALL if area_id is None else _PER_ASSET_SCOPED).format(
-            filters=_filters(area_id=area_id, organisation_id=organisation_id)
+            filters=_filters(area_id=area_id, organisation_id=organisation_id, include_demo=include_demo)
         )
     )
     params = {
@@ -168,6 +178,25 @@ async def live_counts(
         "area_ids": await _area_ids(conn, area_id),
         "organisation_id": organisation_id,
     }
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    return {sector: Counts(essential=e, equipped=q, ready=r) for sector, e, q, r in rows}
+
+
+async def demo_counts(
+    conn: Conn, *, since: datetime, area_id: int | None = None, organisation_id: int | None = None
+) -> dict[str, Counts]:
+    """Of the essential assets in scope, the demo ones per sector (essential, equipped, ready) now."""
+    query = sql.SQL(
+        "WITH {per_asset} SELECT sector, count(*), count(*) FILTER (WHERE equipped),"
+        " count(*) FILTER (WHERE ready) FROM per_asset WHERE demo GROUP BY sector"
+    ).format(
+        per_asset=(_PER_ASSET_ALL if area_id is None else _PER_ASSET_SCOPED).format(
+            filters=_filters(area_id=area_id, organisation_id=organisation_id)
+        )
+    )
+    params = {"since": since, "area_ids": await _area_ids(conn, area_id), "organisation_id": organisation_id}
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         rows = await cur.fetchall()
@@ -182,19 +211,41 @@ async def snapshot_taken(conn: Conn, *, day: date) -> bool:
 
 
 async def series(
-    conn: Conn, *, start: date, end: date, area_id: int | None = None, organisation_id: int | None = None
+    conn: Conn,
+    *,
+    start: date,
+    end: date,
+    area_id: int | None = None,
+    organisation_id: int | None = None,
+    include_demo: bool = True,
 ) -> list[tuple[date, str, Counts]]:
-    """Snapshot counts of one scope per day and sector, ``start``..``end`` inclusive, oldest first."""
-    cur = await conn.execute(
+    """Snapshot counts of one scope per day and sector, ``start``..``end`` inclusive, oldest first.
+
+    ``include_demo=False`` reads the figures without demo assets (days snapshotted before they
+    were kept apart are left out).
+    """
+    columns = "essential, equipped, ready" if include_demo else "real_essential, real_equipped, real_ready"
+    query = sql.SQL(
         """
-        SELECT day, sector, essential, equipped, ready FROM readiness_snapshots
+        SELECT day, sector, {columns} FROM readiness_snapshots
         WHERE coalesce(area_id, 0) = %(area)s AND coalesce(organisation_id, 0) = %(org)s
-          AND day BETWEEN %(start)s AND %(end)s
+          AND day BETWEEN %(start)s AND %(end)s {known}
         ORDER BY day, sector
-        """,
-        {"area": area_id or 0, "org": organisation_id or 0, "start": start, "end": end},
+        """
+    ).format(
+        columns=sql.SQL(columns), known=sql.SQL("" if include_demo else "AND real_essential IS NOT NULL")
+    )
+    cur = await conn.execute(
+        query, {"area": area_id or 0, "org": organisation_id or 0, "start": start, "end": end}
     )
     return [(d, s, Counts(essential=e, equipped=q, ready=r)) for d, s, e, q, r in await cur.fetchall()]
+
+
+# The same three counts without demo assets, kept beside them in each snapshot row.
+_REAL = sql.SQL(
+    "count(*) FILTER (WHERE NOT demo), count(*) FILTER (WHERE equipped AND NOT demo),"
+    " count(*) FILTER (WHERE ready AND NOT demo)"
+)
 
 
 async def take_snapshot(
@@ -217,18 +268,21 @@ async def take_snapshot(
         ),
         {per_asset}
         INSERT INTO readiness_snapshots
-            (day, sector, area_id, organisation_id, essential, equipped, ready, freshness_window, taken_at)
+            (day, sector, area_id, organisation_id, essential, equipped, ready, freshness_window, taken_at,
+             real_essential, real_equipped, real_ready)
         SELECT %(day)s, sector, ancestor_id, organisation_id, count(*),
-               count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready), %(window)s, %(taken_at)s
+               count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready), %(window)s, %(taken_at)s,
+               {real}
         FROM per_asset p JOIN up ON up.area_id = p.area_id
         GROUP BY GROUPING SETS ((sector, ancestor_id, organisation_id), (sector, ancestor_id))
         UNION ALL
         SELECT %(day)s, sector, NULL, organisation_id, count(*),
-               count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready), %(window)s, %(taken_at)s
+               count(*) FILTER (WHERE equipped), count(*) FILTER (WHERE ready), %(window)s, %(taken_at)s,
+               {real}
         FROM per_asset
         GROUP BY GROUPING SETS ((sector, organisation_id), (sector))
         """
-    ).format(per_asset=_PER_ASSET_ALL.format(filters=sql.SQL("")))
+    ).format(per_asset=_PER_ASSET_ALL.format(filters=sql.SQL("")), real=_REAL)
     params = {"day": day, "since": since, "window": window, "taken_at": taken_at}
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hatang.readiness.snapshot'))")
@@ -244,6 +298,7 @@ async def gap_summary(
     area_id: int | None = None,
     organisation_id: int | None = None,
     sector: str | None = None,
+    include_demo: bool = True,
 ) -> dict[tuple[str, str], int]:
     """Essential assets not ready, counted by (reason, sector).
 
@@ -268,7 +323,10 @@ async def gap_summary(
         WHERE reason IS NOT NULL GROUP BY reason, sector
         """
     ).format(
-        reason=_REASON, filters=_filters(area_id=area_id, organisation_id=organisation_id, sector=sector)
+        reason=_REASON,
+        filters=_filters(
+            area_id=area_id, organisation_id=organisation_id, sector=sector, include_demo=include_demo
+        ),
     )
     params = {
         "since": since,
@@ -290,6 +348,7 @@ async def gap_page(
     organisation_id: int | None = None,
     sector: str | None = None,
     reason: str | None = None,
+    include_demo: bool = True,
 ) -> list[Gap]:
     """Up to ``limit`` essential assets not ready, by ascending asset id after ``after``."""
     extra: list[sql.Composable] = []
@@ -307,7 +366,9 @@ async def gap_page(
     ).format(
         reason=_REASON,
         facts=_FACTS,
-        filters=_filters(area_id=area_id, organisation_id=organisation_id, sector=sector),
+        filters=_filters(
+            area_id=area_id, organisation_id=organisation_id, sector=sector, include_demo=include_demo
+        ),
         extra=sql.Composed(extra),
         which=sql.SQL("reason = %(reason)s" if reason is not None else "reason IS NOT NULL"),
     )

@@ -39,6 +39,8 @@ class Report:
     organisation: str | None
     freshness_window: timedelta
     sectors: list[Assessment]
+    include_demo: bool = True
+    demo: dict[str, Counts] | None = None  # live figures: the demo assets among them, per sector
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +103,13 @@ async def readiness(
     at: date | None = None,
     area: str | None = None,
     organisation: str | None = None,
+    include_demo: bool = True,
 ) -> Report:
     """Every sector's readiness in a scope: live for today, from the snapshot for a past day.
 
     ``area`` (a code) includes its descendants; ``organisation`` (a slug) is the assets' owner.
+    ``include_demo=False`` leaves demo assets (``assets.demo``) out of every figure; live reports
+    also say how many of the figures are demo (``demo``).
     Raises ``UnknownAreaError``/``UnknownOrganisationError``, ``FutureDateError`` for a day after
     today and ``SnapshotMissingError`` for a past day without a snapshot.
     """
@@ -119,11 +124,16 @@ async def readiness(
         end=day,
         area_id=area_id,
         organisation_id=org_id,
+        include_demo=include_demo,
     )
+    demo: dict[str, Counts] | None = None
     if day == current:
+        since = now - window(settings)
         counts = await queries.live_counts(
-            conn, since=now - window(settings), area_id=area_id, organisation_id=org_id
+            conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
         )
+        if include_demo:
+            demo = await queries.demo_counts(conn, since=since, area_id=area_id, organisation_id=org_id)
         source: Literal["live", "snapshot"] = "live"
     else:
         if not await queries.snapshot_taken(conn, day=day):
@@ -151,6 +161,8 @@ async def readiness(
             )
             for sector in sectors
         ],
+        include_demo=include_demo,
+        demo=demo,
     )
 
 
@@ -162,6 +174,7 @@ async def history(
     end: date,
     area: str | None = None,
     organisation: str | None = None,
+    include_demo: bool = True,
 ) -> History:
     """The daily snapshots of a scope per sector, with each sector assessed on its last snapshot day.
 
@@ -170,7 +183,9 @@ async def history(
     """
     area_id, org_id = await _scope(conn, area=area, organisation=organisation)
     fetch_from = min(start, end - timedelta(days=settings.pace_window_days))
-    rows = await queries.series(conn, start=fetch_from, end=end, area_id=area_id, organisation_id=org_id)
+    rows = await queries.series(
+        conn, start=fetch_from, end=end, area_id=area_id, organisation_id=org_id, include_demo=include_demo
+    )
     targets = await target_queries.targets(conn)
     sectors = []
     for sector, points in _by_sector(rows, await sector_codes(conn)).items():
@@ -202,12 +217,13 @@ async def gaps(
     organisation: str | None = None,
     sector: str | None = None,
     reason: str | None = None,
+    include_demo: bool = True,
 ) -> Gaps:
     """Essential assets not ready now, grouped by why; one page by ascending asset id after ``after``."""
     area_id, org_id = await _scope(conn, area=area, organisation=organisation)
     since = now - window(settings)
     counted = await queries.gap_summary(
-        conn, since=since, area_id=area_id, organisation_id=org_id, sector=sector
+        conn, since=since, area_id=area_id, organisation_id=org_id, sector=sector, include_demo=include_demo
     )
     sectors = await sector_codes(conn)
     summary: dict[str, dict[str, int]] = {
@@ -224,6 +240,7 @@ async def gaps(
         organisation_id=org_id,
         sector=sector,
         reason=reason,
+        include_demo=include_demo,
     )
     more = len(items) > limit
     items = items[:limit]

@@ -126,7 +126,8 @@ def test_the_page_shows_readiness_and_live_readings(
             # A device publishes over MQTT; ingest commits it and fans it out; the page shows it.
             message = (f"{topic_prefix}/devices/wq-1/telemetry", _sonde(31.337, datetime.now(UTC)))
             publish(stack.mqtt_url, [message])
-            page.wait_for_selector("#feed tbody tr[data-device=wq-1] >> text=31.337", timeout=15_000)
+            # vi-VN decimal comma, with the metric's unit
+            page.wait_for_selector("#feed tbody tr[data-device=wq-1] >> text=31,337 °C", timeout=15_000)
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

@@ -25,9 +25,9 @@ def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_model(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["contracts", "schema", "no-such-model"]) == 2
+    assert main(["contracts", "schema", "no-such-model"]) == 4
     assert "no model" in capsys.readouterr().err
-    assert main(["contracts", "schema", "sonde-wq6@7"]) == 2
+    assert main(["contracts", "schema", "sonde-wq6@7"]) == 4
 
 
 def test_every_example_passes_the_checker(
@@ -38,7 +38,7 @@ def test_every_example_passes_the_checker(
             path = tmp_path / f"{model.id}-{index}.bin"
             path.write_bytes(example.payload)
             args = ["contracts", "check", f"{model.id}@{model.version}", str(path)]
-            code = main([*args, "--received-at", str(example.received_at), "--json"])
+            code = main([*args, "--received-at", str(example.received_at), "--format", "json"])
             result = json.loads(capsys.readouterr().out)
             assert code == 0, (model.id, example.name, result["rejections"])
             assert len(result["readings"]) == len(example.readings)
@@ -68,3 +68,19 @@ def test_bench_figures() -> None:
         assert figures[key] > 0
     for key in ("normalise_senml_msgs_s", "orjson_senml_msgs_s", "ratio_senml", "normalise_senml_readings_s"):
         assert figures[key] > 0
+
+
+def test_every_json_example_timed_now_passes_the_checker(
+    models: dict[tuple[str, int], DeviceModel], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``contracts example MODEL --now`` prints a payload ingest accepts now (the getting-started page)."""
+    for model in models.values():
+        textual = [e for e in model.examples if e.format in ("native", "senml+json")]
+        for index in range(len(textual)):
+            assert main(["contracts", "example", model.id, "--example", str(index), "--now"]) == 0
+            path = tmp_path / "payload.json"
+            path.write_text(capsys.readouterr().out)
+            assert main(["contracts", "check", model.id, str(path), "--format", "json"]) == 0, model.id
+            result = json.loads(capsys.readouterr().out)
+            assert len(result["readings"]) == len(textual[index].readings)
+    assert main(["contracts", "example", "sonde-wq6", "--example", "no-such"]) == 4

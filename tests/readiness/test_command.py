@@ -5,19 +5,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
 
 from hatang.cli import build_parser
+from hatang.errors import CommandError
 from hatang.settings import Settings
 from tests.plugins.readiness import EXPECTED, EXPECTED_GAPS, World
 
 
 def _run(world: World, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     args = build_parser().parse_args(["readiness", *argv])
-    code = args.func(args, Settings(database_url=SecretStr(world.db_url)))
+    try:
+        code = args.func(args, Settings(database_url=SecretStr(world.db_url)))
+    except CommandError as exc:  # what ``hatang.cli.main`` prints and returns
+        print(exc, file=sys.stderr)
+        code = exc.exit_code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -48,7 +54,7 @@ def test_the_table_and_problems(readiness_world_now: World, capsys: pytest.Captu
     assert "transport" in out
     assert "40.0%" in out  # water, exactly on the target
     code, _, err = _run(readiness_world_now, ["--area", "nowhere"], capsys)
-    assert code == 1
+    assert code == 4  # refused: docs/cli.md
     assert "nowhere" in err
 
 

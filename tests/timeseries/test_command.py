@@ -22,7 +22,9 @@ def test_refresh_retention_and_status(db_url: str, fleet: Fleet, capsys: pytest.
     assert fleet.conn.execute("SELECT sum(count) FROM readings_1m").fetchone() == (3,)
     assert command._retention(argparse.Namespace(), settings) == 0
     assert "readings 0" in capsys.readouterr().out
-    assert command._status(argparse.Namespace(), settings) == 0
+    assert command._status(argparse.Namespace(format="table"), settings) == 0
+    assert "late minutes pending" in capsys.readouterr().out
+    assert command._status(argparse.Namespace(format="json"), settings) == 0
     status = json.loads(capsys.readouterr().out)
     assert (status["edition"], status["chosen"], status["in_use"]) == ("apache", "tables", "tables")
     assert status["late_minutes_pending"] == 0
