@@ -129,7 +129,9 @@ class RuleCreate(RuleBody):
 class RuleUpdate(BaseModel):
     """Fields to change; the rule as a whole must stay consistent."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"severity": "critical", "duration_s": 600}]}
+    )
 
     name: Names | None = None
     severity: Severity | None = None

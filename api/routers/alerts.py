@@ -89,7 +89,9 @@ class AlertDetail(AlertPublic):
 class TransitionRequest(BaseModel):
     """A note for the acknowledgement or resolution."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Đội kỹ thuật đang kiểm tra trạm bơm"}]}
+    )
 
     note: Text = Field(default="", max_length=2000)
 

@@ -34,7 +34,12 @@ _EMAIL = r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$"
 class ChannelCreate(BaseModel):
     """A webhook URL or an e-mail address of ``organisation`` (default: the caller's)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"kind": "email", "target": "truc-ban@bn-water.example.vn", "min_severity": "major"}]
+        },
+    )
 
     kind: Literal["webhook", "email"]
     target: str = Field(min_length=3, max_length=2000, description="The webhook URL or the e-mail address.")

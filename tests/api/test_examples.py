@@ -40,6 +40,11 @@ REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("post", "/v1/bulk/devices", {}),
     ("post", "/v1/readiness/targets", {}),
     ("put", "/v1/readiness/targets/{sector}/{deadline}", {"sector": "water", "deadline": "2030-12-31"}),
+    ("post", "/v1/alert-rules", {}),
+    ("patch", "/v1/alert-rules/{rule_id}", {"rule_id": "1"}),
+    ("post", "/v1/alerts/{alert_id}/acknowledge", {"alert_id": "1"}),
+    ("post", "/v1/alerts/{alert_id}/resolve", {"alert_id": "1"}),
+    ("post", "/v1/notification-channels", {}),
 ]
 
 
@@ -49,9 +54,12 @@ def _examples(doc: dict[str, Any], media: dict[str, Any]) -> list[Any]:
         return [media["example"]]
     if "examples" in media:
         return [e["value"] for e in media["examples"].values()]
-    ref = media.get("schema", {}).get("$ref")
-    if ref is None:
+    schema = media.get("schema", {})
+    # An optional body is ``anyOf: [{$ref}, {type: null}]``: its examples are the referenced schema's.
+    refs = [schema["$ref"]] if "$ref" in schema else [s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s]
+    if len(refs) != 1:
         return []
+    ref = refs[0]
     return list(doc["components"]["schemas"][ref.rsplit("/", 1)[1]].get("examples", []))
 
 
@@ -112,6 +120,13 @@ def test_every_request_example_succeeds(
                     "FROM devices WHERE external_id = 'wq-bn-000123'",
                     ("city/v1/devices/wq-bn-000123/telemetry", payload),
                 )
+            if template == "/v1/alerts/{alert_id}/acknowledge":
+                # The rule the example created has broken on the example device: alert 1 is open.
+                api_db.execute(
+                    "INSERT INTO alerts (id, rule_id, organisation_id, subject_kind, subject_id, severity, since) "
+                    "OVERRIDING SYSTEM VALUE SELECT 1, r.id, r.organisation_id, 'device', d.id, r.severity, now() "
+                    "FROM alert_rules r, devices d WHERE r.id = 1 AND d.external_id = 'wq-bn-000123'"
+                )
             for content_type, media in operation["requestBody"]["content"].items():
                 examples = _examples(doc, media)
                 assert examples, f"{method.upper()} {template} {content_type} has no example"
@@ -127,3 +142,4 @@ def test_every_request_example_succeeds(
                     sent += 1
     assert sent >= len(REQUESTS)
     assert api_db.execute("SELECT replay_result FROM dead_letters WHERE id = 1").fetchone() is not None
+    assert api_db.execute("SELECT state FROM alerts WHERE id = 1").fetchone() == ("resolved",)
