@@ -56,7 +56,8 @@ def _examples(doc: dict[str, Any], media: dict[str, Any]) -> list[Any]:
         return [e["value"] for e in media["examples"].values()]
     schema = media.get("schema", {})
     # An optional body is ``anyOf: [{$ref}, {type: null}]``: its examples are the referenced schema's.
-    refs = [schema["$ref"]] if "$ref" in schema else [s["$ref"] for s in schema.get("anyOf", []) if "$ref" in s]
+    options = [schema, *schema.get("anyOf", [])]
+    refs = [option["$ref"] for option in options if "$ref" in option]
     if len(refs) != 1:
         return []
     ref = refs[0]
@@ -123,9 +124,10 @@ def test_every_request_example_succeeds(
             if template == "/v1/alerts/{alert_id}/acknowledge":
                 # The rule the example created has broken on the example device: alert 1 is open.
                 api_db.execute(
-                    "INSERT INTO alerts (id, rule_id, organisation_id, subject_kind, subject_id, severity, since) "
-                    "OVERRIDING SYSTEM VALUE SELECT 1, r.id, r.organisation_id, 'device', d.id, r.severity, now() "
-                    "FROM alert_rules r, devices d WHERE r.id = 1 AND d.external_id = 'wq-bn-000123'"
+                    "INSERT INTO alerts (id, rule_id, organisation_id, subject_kind, subject_id, severity, "
+                    "since) OVERRIDING SYSTEM VALUE SELECT 1, r.id, r.organisation_id, 'device', d.id, "
+                    "r.severity, now() FROM alert_rules r, devices d "
+                    "WHERE r.id = 1 AND d.external_id = 'wq-bn-000123'"
                 )
             for content_type, media in operation["requestBody"]["content"].items():
                 examples = _examples(doc, media)
