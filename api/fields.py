@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from registry.mosquitto import RESERVED_PREFIX, is_reserved
+
 DEVICE_ID = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 ASSET_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -41,6 +43,19 @@ def no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("text must not contain NUL characters")
     return value
+
+
+def not_reserved(value: str) -> str:
+    """Device ids starting with ``hatang`` belong to the platform's own broker accounts."""
+    if is_reserved(value):
+        raise ValueError(
+            f"device ids starting with {RESERVED_PREFIX!r} are reserved for the platform's own accounts"
+        )
+    return value
+
+
+#: A new device's external id: the device-id pattern, outside the service accounts' namespace.
+NewDeviceId = Annotated[str, AfterValidator(not_reserved)]
 
 
 #: Human text (names, firmware versions, reasons): any characters but NUL.

@@ -333,7 +333,7 @@ def _listen(*, mqtt_url: str, prefix: str, since: float, total: int, seconds: fl
 
 
 def _latency(
-    mqtt_url: str, prefix: str, devices: list[str], *, rate: float, seconds: float, workdir: Path
+    mqtt_url: str, prefix: str, devices: list[str], *, rate: float, seconds: float, workdir: Path, mount: str
 ) -> tuple[list[float], int]:
     """Publish single readings at ``rate`` for ``seconds``; latency of each on the fan-out."""
     total = int(rate * seconds)
@@ -360,7 +360,7 @@ def _latency(
             if delay > 0:
                 time.sleep(delay)
         device = devices[i % len(devices)]
-        publisher.send(f"{prefix}/devices/{device}/telemetry", _single(time.time(), 30.0 + i % 40))
+        publisher.send(f"{mount}{prefix}/devices/{device}/telemetry", _single(time.time(), 30.0 + i % 40))
     publisher.close()
     listener.join(timeout=seconds + 60)
     arrivals: list[float] = orjson.loads(out.read_bytes() or b"[]")
@@ -449,15 +449,19 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         env = {
             **os.environ,
             "HATANG_DATABASE_URL": url,
-            "HATANG_MQTT_URL": stack.mqtt_url,
+            "HATANG_MQTT_URL": stack.mqtt_url("ingest"),
             "HATANG_TOPIC_PREFIX": prefix,
             "HATANG_INGEST__GROUP": group,
             "HATANG_INGEST__CLIENT_ID": f"{group}-w1",
             "HATANG_INGEST__SESSION_EXPIRY_S": "120",
         }
-        worker_consumer = (stack.mqtt_url, f"{group}-w1", group, prefix, batch)
-        bare_consumer = (stack.mqtt_url, f"{bare_group}-1", bare_group, prefix, batch)
-        stock_consumer = (stack.mqtt_url, f"{stock_group}-1", stock_group, prefix, batch)
+        # Telemetry as the platform receives it: under the device listener's mount point; the bench
+        # publishes it with the simulator's account (load generator) and consumes it as ingest.
+        mount = settings.device_mount
+        ingest_url, simulator_url = stack.mqtt_url("ingest"), stack.mqtt_url("simulator")
+        worker_consumer = (ingest_url, f"{group}-w1", group, mount + prefix, batch)
+        bare_consumer = (ingest_url, f"{bare_group}-1", bare_group, mount + prefix, batch)
+        stock_consumer = (ingest_url, f"{stock_group}-1", stock_group, mount + prefix, batch)
         postgres, mosquitto = stack.postgres, stack.mosquitto
 
         def meter(process: str, pid: int) -> CpuMeter:
@@ -486,11 +490,12 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(_touch_session(worker_consumer))
         asyncio.run(_touch_session(bare_consumer))
         asyncio.run(_touch_session(stock_consumer))
-        publisher = _Publisher(stack.mqtt_url)
+        publisher = _Publisher(simulator_url)
         for i in range(args.messages):
             device = devices[i % len(devices)]
             publisher.send(
-                f"{prefix}/devices/{device}/telemetry", _single(base + i // len(devices), 30.0 + i % 40)
+                f"{mount}{prefix}/devices/{device}/telemetry",
+                _single(base + i // len(devices), 30.0 + i % 40),
             )
         publisher.close()
         tune_interpreter()  # the settings the worker runs with, for the subscribers measured here
@@ -511,12 +516,13 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         worker.stop()
 
         # (c) packs: queued while the worker is away, then drained.
-        publisher = _Publisher(stack.mqtt_url)
+        publisher = _Publisher(simulator_url)
         for i in range(args.packs):
             device = devices[i % len(devices)]
             start = base + 100_000 + (i // len(devices)) * per_pack
             publisher.send(
-                f"{prefix}/devices/{device}/telemetry", _pack(start, [20.0 + k / 10 for k in range(per_pack)])
+                f"{mount}{prefix}/devices/{device}/telemetry",
+                _pack(start, [20.0 + k / 10 for k in range(per_pack)]),
             )
         publisher.close()
         worker = _Worker(env, workdir / "packs.log")
@@ -526,7 +532,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         # (d) latency at a fixed offered rate, the worker live.
         lag_before = worker.buckets("hatang_ingest_lag_seconds")
         latencies, offered = _latency(
-            stack.mqtt_url, prefix, devices, rate=args.rate, seconds=args.latency_seconds, workdir=workdir
+            simulator_url, prefix, devices, rate=args.rate, seconds=args.latency_seconds, workdir=workdir,
+            mount=mount,
         )
         expected = args.messages + args.packs * per_pack + offered
         time.sleep(1.0)

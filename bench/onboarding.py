@@ -67,7 +67,7 @@ def measure(settings: Settings, *, devices: int) -> dict[str, Any]:
             sync_contracts(conn)
         asyncio.run(_prepare(url))
         token = asyncio.run(issue(url, org="bench", role="admin", name="bench"))
-        app = create_app(settings, database_url=url, mqtt_url=stack.mqtt_url)
+        app = create_app(settings, database_url=url, mqtt_url=stack.mqtt_url("api"))
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)

@@ -240,7 +240,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         env = {
             **os.environ,
             "HATANG_DATABASE_URL": url,
-            "HATANG_MQTT_URL": stack.mqtt_url,
+            "HATANG_MQTT_URL": stack.mqtt_url("api"),
             "HATANG_TOPIC_PREFIX": prefix,
             "HATANG_STREAMS__MAX_CLIENTS": str(args.clients + 10),
         }
@@ -249,7 +249,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _wait_http(f"http://127.0.0.1:{port}/healthz", api)
         time.sleep(1.0)  # the stream feed subscribes right after start-up
         publisher = context.Process(
-            target=_publisher, args=(stack.mqtt_url, prefix, args.rate, args.devices, (go, stop))
+            target=_publisher, args=(stack.mqtt_url("ingest"), prefix, args.rate, args.devices, (go, stop))
         )
         publisher.start()
         stats = asyncio.run(_measure(

@@ -18,7 +18,13 @@ class StackSettings(BaseModel):
 
     data_dir: Path = Field(default=Path(".data"), description="Where the local stack keeps its data.")
     pg_port: int = Field(default=55432, ge=1, le=65535, description="Port of the local PostgreSQL.")
-    mqtt_port: int = Field(default=51883, ge=1, le=65535, description="Port of the local Mosquitto.")
+    mqtt_port: int = Field(
+        default=51883, ge=1, le=65535, description="Port of the local Mosquitto's device listener."
+    )
+    mqtt_service_port: int = Field(
+        default=51884, ge=1, le=65535,
+        description="Port of the local Mosquitto's service listener (the platform's own accounts only).",
+    )
     pg_version: str | None = Field(default=None, description="PostgreSQL major version; newest if unset.")
 
 
@@ -57,7 +63,7 @@ class RegistrySettings(BaseModel):
     mosquitto_dir: Path | None = Field(
         default=None,
         description="`broker sync`: directory of a Mosquitto hatang does not start (passwd, acl, "
-        "mosquitto.pid, service.secret); unset: the local stack's.",
+        "passwd-services, acl-services, mosquitto.pid, service-<role>.secret); unset: the local stack's.",
     )
 
 
@@ -116,6 +122,10 @@ class IngestSettings(BaseModel):
     metrics_port: int = Field(
         default=9108, ge=0, le=65535,
         description="Prometheus metrics port (0: no endpoint).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the metrics endpoint listens on (0.0.0.0 in a container a scraper reaches).",
     )
     db_retry_initial_s: float = Field(
         default=0.2, gt=0,
@@ -202,6 +212,11 @@ class Settings(BaseSettings):
         default=None, description="MQTT broker URL (mqtt://user:pass@host:port); unset means the local stack."
     )
     topic_prefix: str = Field(default="city/v1", description="Prefix of every MQTT topic of the platform.")
+    device_mount: str = Field(
+        default="ingress/", pattern=r"^([A-Za-z0-9_-]+/)*$",
+        description="Mount point of the broker's device listener: a device's <prefix>/... reaches the "
+        "platform as <mount><prefix>/... (docs/security.md).",
+    )
     stack: StackSettings = StackSettings()
     contracts: ContractsSettings = ContractsSettings()
     ingest: IngestSettings = IngestSettings()

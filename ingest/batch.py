@@ -49,21 +49,30 @@ class DeadLetter(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class TopicLayout:
-    """Where device telemetry is published: ``<prefix>/devices/<device>/telemetry``."""
+    """Where device telemetry is published: ``<prefix>/devices/<device>/telemetry`` as the device
+    names it, ``<mount><prefix>/devices/<device>/telemetry`` as the platform receives it (the broker's
+    device listener prepends its mount point, ``HATANG_DEVICE_MOUNT``: docs/security.md)."""
 
     prefix: str
+    mount: str = ""
 
     @property
     def telemetry_filter(self) -> str:
-        """The topic filter of every device's telemetry."""
-        return f"{self.prefix}/devices/+/telemetry"
+        """The topic filter of every device's telemetry, as the platform receives it."""
+        return f"{self.mount}{self.prefix}/devices/+/telemetry"
+
+    def telemetry(self, device: str) -> str:
+        """The topic ``device``'s telemetry reaches the platform on."""
+        return f"{self.mount}{self.prefix}/devices/{device}/telemetry"
 
     def shared_filter(self, group: str) -> str:
         """The shared-subscription filter of a worker group."""
         return f"$share/{group}/{self.telemetry_filter}"
 
     def device_of(self, topic: str) -> str | None:
-        """The device id of a telemetry topic, or None if the topic has another shape."""
+        """The device id of a telemetry topic (with or without the mount), or None for another shape."""
+        if self.mount and topic.startswith(self.mount):
+            topic = topic[len(self.mount) :]
         head, tail = f"{self.prefix}/devices/", "/telemetry"
         if not (topic.startswith(head) and topic.endswith(tail)) or len(topic) <= len(head) + len(tail):
             return None

@@ -107,10 +107,11 @@ async def replay_dead_letters(
     ids: Sequence[int],
     topic_prefix: str,
     limits: Limits,
+    device_mount: str = "",
     models: Mapping[tuple[str, int], DeviceModel] | None = None,
 ) -> list[ReplayOutcome]:
     """Replay the dead letters ``ids`` now, in one transaction; raises ReplayError for an unknown id."""
-    layout = TopicLayout(topic_prefix)
+    layout = TopicLayout(topic_prefix, device_mount)
     devices = DeviceCache(models=load_models() if models is None else models, limits=limits)
     outcomes: list[ReplayOutcome] = []
     async with conn.transaction():

@@ -106,7 +106,7 @@ class IngestMetrics:
         )
         self.devices = gauge("hatang_ingest_devices_cached", "Devices in the registry cache.")
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the pod
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Serve ``/metrics`` on ``port`` in a daemon thread (0: do nothing)."""
         if port:
             start_http_server(port, addr=host, registry=self.registry)

@@ -110,7 +110,7 @@ class Worker:
         limits = Limits(
             max_age_s=c.max_age_s, max_future_s=c.max_future_s, max_payload_bytes=c.max_payload_bytes
         )
-        self.layout = TopicLayout(self.settings.topic_prefix)
+        self.layout = TopicLayout(self.settings.topic_prefix, self.settings.device_mount)
         self.devices = DeviceCache(models=self.models, limits=limits)
         self.database = DatabaseThread()
         self.sinks = [

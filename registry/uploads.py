@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from registry.mosquitto import RESERVED_PREFIX, is_reserved
+
 Format = Literal["csv", "ndjson"]
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,63}")
@@ -211,6 +213,8 @@ def validate_device(line: int, fields: dict[str, Any]) -> DeviceRow | RowError:
     errors: list[str] = []
     _unknown(fields, DEVICE_COLUMNS, errors)
     external_id = _text(fields, "external_id", errors, pattern=DEVICE_ID, required=True, max_length=64)
+    if external_id is not None and is_reserved(external_id):
+        errors.append(f"external_id: ids starting with {RESERVED_PREFIX!r} are reserved for the platform")
     model = _text(fields, "model", errors, pattern=MODEL, required=True, max_length=100)
     version = _number(fields, "model_version", errors, low=1, high=2**31 - 1)
     if version is not None and not version.is_integer():

@@ -125,8 +125,13 @@ class Connections:
         if fault is not None:
             tally.faults_acked[fault] = tally.faults_acked.get(fault, 0) + 1
 
-    def connect(self, identities: Sequence[tuple[str, str | None]], *, timeout_s: float = 60.0) -> list[int]:
-        """Connect every ``(username, password)``; returns their indexes. Raises if the broker refuses one."""
+    def connect(
+        self, identities: Sequence[tuple[str, str | None]], *, timeout_s: float = 60.0,
+        address: BrokerAddress | None = None,
+    ) -> list[int]:  # fmt: skip
+        """Connect every ``(username, password)`` (to ``address``, default the devices' broker address);
+        returns their indexes. Raises if the broker refuses one."""
+        address = self._address if address is None else address
         first = len(self._clients)
         deadline = time.monotonic() + timeout_s
         for start in range(0, len(identities), _CONNECT_CHUNK):
@@ -134,7 +139,7 @@ class Connections:
             chunk = [self._client(user, password) for user, password in batch]
             for client in chunk:
                 try:
-                    client.connect(self._address.host, self._address.port, keepalive=60, clean_start=True)
+                    client.connect(address.host, address.port, keepalive=60, clean_start=True)
                 except OSError as exc:
                     raise PublishError(f"cannot reach the broker: {exc}", reason="unreachable") from exc
                 sock = client.socket()

@@ -60,7 +60,7 @@ def _report_lines(
                 entry = json.loads(raw)
                 entry["mqtt_username"] = entry["external_id"]
                 entry["mqtt_secret"] = derive_secret(key, entry["external_id"])
-                entry["topic"] = f"{prefix}/devices/{entry['external_id']}/"
+                entry["topic"] = f"{prefix}/devices/{entry['external_id']}/telemetry"
                 raw = json.dumps(entry).encode() + b"\n"  # noqa: PLW2901 - the line, with its secret
             buffer.append(raw)
             size += len(raw)

@@ -102,7 +102,9 @@ async def _replay(request: Request, principal: Admin, conn: Conn, ids: list[int]
     try:
         async with conn.transaction():
             prefix = settings.topic_prefix
-            outcomes = await replay_dead_letters(conn, ids=ids, topic_prefix=prefix, limits=limits)
+            outcomes = await replay_dead_letters(
+                conn, ids=ids, topic_prefix=prefix, limits=limits, device_mount=settings.device_mount
+            )
             for outcome in outcomes:
                 await record(
                     conn, actor=principal.actor, action="replay", entity="dead_letter",

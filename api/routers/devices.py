@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Reader, Writer
 from api.db import Conn
-from api.fields import ASSET_ID, DEVICE_ID, SLUG, Metadata, Text
+from api.fields import ASSET_ID, DEVICE_ID, SLUG, Metadata, NewDeviceId, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from api.routers.models import MODEL
@@ -44,8 +44,10 @@ class DeviceCreate(BaseModel):
         },
     )
 
-    external_id: str = Field(
-        pattern=DEVICE_ID, max_length=64, description="Stable id; also the MQTT username."
+    external_id: NewDeviceId = Field(
+        pattern=DEVICE_ID, max_length=64,
+        description="Stable id; also the MQTT username and client id. "
+        "Ids starting with `hatang` are reserved.",
     )
     model: str = Field(pattern=MODEL, max_length=100)
     model_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
@@ -103,11 +105,15 @@ class DevicePublic(BaseModel):
 
 
 class MqttCredentials(BaseModel):
-    """MQTT credentials: shown once. The device publishes under ``topic``."""
+    """MQTT credentials: shown once. The device connects with ``username`` as its username and client
+    id, and publishes to ``topic``."""
 
     username: str
     secret: str = Field(description="Not retrievable later; rotate to get a new one.")
-    topic: str = Field(description="The topic prefix this device may publish under.")
+    topic: str = Field(
+        description="The one topic this device may publish to (its telemetry); the broker refuses any other "
+        "(MQTT 5 reason code 135)."
+    )
 
 
 class DeviceCreated(DevicePublic):
@@ -123,7 +129,7 @@ def _public(row: service.Device) -> DevicePublic:
 def _credentials(request: Request, issued: service.Credentials) -> MqttCredentials:
     prefix = request.app.state.settings.topic_prefix
     return MqttCredentials(
-        username=issued.username, secret=issued.secret, topic=f"{prefix}/devices/{issued.username}/"
+        username=issued.username, secret=issued.secret, topic=f"{prefix}/devices/{issued.username}/telemetry"
     )
 
 

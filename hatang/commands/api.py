@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.from_settings(settings)
-    app = create_app(settings, database_url=stack.database_url, mqtt_url=stack.mqtt_url)
+    app = create_app(settings, database_url=stack.database_url, mqtt_url=stack.mqtt_url("api"))
     uvicorn.run(
         app,
         host=args.host or settings.api.host,

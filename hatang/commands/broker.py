@@ -74,7 +74,9 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         mosquitto = LocalMosquitto(
             data_dir=settings.registry.mosquitto_dir,
             port=settings.stack.mqtt_port,
+            service_port=settings.stack.mqtt_service_port,
             topic_prefix=settings.topic_prefix,
+            device_mount=settings.device_mount,
         )
     if mosquitto is None:
         print(

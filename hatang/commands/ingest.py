@@ -46,6 +46,6 @@ async def _main(settings: Settings, stack: Stack) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     metrics = IngestMetrics()
-    metrics.serve(settings.ingest.metrics_port)
-    urls = {"database_url": stack.database_url, "mqtt_url": stack.mqtt_url}
+    metrics.serve(settings.ingest.metrics_port, host=settings.ingest.metrics_host)
+    urls = {"database_url": stack.database_url, "mqtt_url": stack.mqtt_url("ingest")}
     return await run(settings=settings, stop=stop, metrics=metrics, **urls)

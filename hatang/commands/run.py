@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _processes(settings: Settings) -> list[Process]:
     """The platform's processes, in start order."""
     port = settings.ingest.metrics_port
-    where = f"metrics http://127.0.0.1:{port}/metrics" if port else "MQTT worker"
+    where = f"metrics http://{settings.ingest.metrics_host}:{port}/metrics" if port else "MQTT worker"
     processes = [Process("ingest", ["ingest"], where)]
     processes.append(Process("api", ["api"], f"http://{settings.api.host}:{settings.api.port}/docs"))
     processes.append(Process("rollups", ["timeseries", "maintain"], "rollups and retention of readings"))
@@ -90,7 +90,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                     "hatang is running (Ctrl-C stops everything this run started)",
                     f"  PostgreSQL {status['postgresql'].get('version')} + TimescaleDB {ts.get('version')} "
                     f"({ts.get('edition')} edition)  {status['database_url']}",
-                    f"  Mosquitto {status['mosquitto'].get('version', '(external)')}  {status['mqtt_url']}",
+                    f"  Mosquitto {status['mosquitto'].get('version', '(external)')}  "
+                    f"devices {status['device_url']}",
                     f"  migrations applied now: {len(applied)}",
                     f"  demo admin key: {demo_key}",
                     *(f"  {p.name:<10} {p.where}" for p in processes),

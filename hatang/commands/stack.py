@@ -52,7 +52,8 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
         ),
         ("Mosquitto", mq.get("version", "external"), _where(mq)),
         ("database URL", report["database_url"], ""),
-        ("MQTT URL", report["mqtt_url"], ""),
+        ("MQTT devices", report["device_url"], "(device listener)"),
+        *((f"MQTT {role}", url, "(service listener)") for role, url in report["mqtt_urls"].items()),
     ]
     width = max(len(name) for name, _, _ in rows)
     for name, value, where in rows:

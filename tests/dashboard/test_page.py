@@ -70,7 +70,7 @@ class Server:
 def server(db_url: str, stack: Stack, topic_prefix: str, keys: Keys, fleet: Fleet) -> Iterator[Server]:
     """The API serving the page, over the test's database and topics."""
     settings = Settings(topic_prefix=topic_prefix, streams={"heartbeat_s": 2})
-    running = Server(create_app(settings, database_url=db_url, mqtt_url=stack.mqtt_url))
+    running = Server(create_app(settings, database_url=db_url, mqtt_url=stack.mqtt_url("api")))
     running.start()
     try:
         yield running
@@ -125,7 +125,7 @@ def test_the_page_shows_readiness_and_live_readings(
 
             # A device publishes over MQTT; ingest commits it and fans it out; the page shows it.
             message = (f"{topic_prefix}/devices/wq-1/telemetry", _sonde(31.337, datetime.now(UTC)))
-            publish(stack.mqtt_url, [message])
+            publish(stack.mqtt_url("ingest"), [message])
             page.wait_for_selector("#feed tbody tr[data-device=wq-1] >> text=31.337", timeout=15_000)
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)

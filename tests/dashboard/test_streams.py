@@ -125,7 +125,7 @@ def test_websocket_clients_see_what_their_key_may_read(
             hello = ws.receive_json()
             assert hello["type"] == "hello"
             assert hello["feed"] == "connected"
-        publish(stack.mqtt_url, [
+        publish(stack.mqtt_url("ingest"), [
             (f"{topic_prefix}/normalized/water/dong-ngan",
              _message(["wq-1", "wq-2"], ["water_ph"] * 2, [7.0, 7.2])),
             (f"{topic_prefix}/normalized/transport/que-vo", _message(["loop-1"], ["traffic_flow"], [300.0])),
@@ -166,7 +166,7 @@ def test_server_sent_events(
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = response.iter_lines()
         assert next(lines) == "event: hello"
-        publish(stack.mqtt_url, [
+        publish(stack.mqtt_url("ingest"), [
             (f"{topic_prefix}/normalized/water/que-vo", _message(["wq-2"], ["water_ph"], [6.0])),
             (f"{topic_prefix}/normalized/water/dong-ngan", _message(["wq-1"], ["water_ph"], [7.5])),
         ], qos=0)  # fmt: skip

@@ -17,7 +17,7 @@ from ingest.delivery import Delivery
 from ingest.devices import DeviceCache
 from ingest.queries import load_devices, load_metric_ids
 from ingest.sink import write_batch
-from tests.plugins.ingest import IngestFleet
+from tests.plugins.ingest import DEVICE_MOUNT, IngestFleet
 
 
 async def _ingest(db_url: str, prefix: str, messages: list[tuple[str, bytes]]) -> None:
@@ -29,13 +29,16 @@ async def _ingest(db_url: str, prefix: str, messages: list[tuple[str, bytes]]) -
         batch = Batch()
         for i, (topic, payload) in enumerate(messages):
             delivery = Delivery(topic, payload, i + 1, 1, time.time(), 0)
-            intake(batch, delivery, layout=TopicLayout(prefix), devices=cache, metric_ids=metric_ids)
+            layout = TopicLayout(prefix, DEVICE_MOUNT)
+            intake(batch, delivery, layout=layout, devices=cache, metric_ids=metric_ids)
         await write_batch(conn, batch, upserts(batch, metric_ids), max_dead_payload=65536)
 
 
 async def _replay(db_url: str, prefix: str, ids: list[int]) -> list[Any]:
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
-        return await replay_dead_letters(conn, ids=ids, topic_prefix=prefix, limits=Limits())
+        return await replay_dead_letters(
+            conn, ids=ids, topic_prefix=prefix, limits=Limits(), device_mount=DEVICE_MOUNT
+        )
 
 
 async def _list(db_url: str, **filters: Any) -> list[Any]:

@@ -33,7 +33,7 @@ def _wait_some(db_url: str, at_least: int, timeout: float = 60) -> None:
 def test_worker_killed_and_restarted(ingest_fleet: IngestFleet, workers: Workers) -> None:
     load = pack_load(ingest_fleet)
     worker = workers.start("w1", batch_size="2000")
-    publisher = Publisher(workers.stack.mqtt_url, load.messages)
+    publisher = Publisher(workers.stack.mqtt_url("simulator"), load.messages)
     publisher.start()
     for round_ in (1, 2):
         _wait_some(ingest_fleet.db_url, round_ * 15_000)
@@ -51,7 +51,7 @@ def test_postgres_restarted(ingest_fleet: IngestFleet, workers: Workers, stack: 
     assert stack.postgres is not None
     load = pack_load(ingest_fleet)
     worker = workers.start("w1", batch_size="2000", db_retry_max_s="1")
-    publisher = Publisher(workers.stack.mqtt_url, load.messages)
+    publisher = Publisher(workers.stack.mqtt_url("simulator"), load.messages)
     publisher.start()
     _wait_some(ingest_fleet.db_url, 20_000)
     stack.postgres.stop(mode="immediate")
@@ -71,14 +71,14 @@ def test_mosquitto_restarted(ingest_fleet: IngestFleet, workers: Workers, stack:
     load = pack_load(ingest_fleet)
     half = len(load.messages) // 2
     worker = workers.start("w1", batch_size="2000")
-    first = Publisher(workers.stack.mqtt_url, load.messages[:half])
+    first = Publisher(workers.stack.mqtt_url("simulator"), load.messages[:half])
     first.start()
     first.join_ok()
     # Restart while the worker still holds and commits part of the first half.
     stack.mosquitto.stop()
     stack.mosquitto.start()
     worker.wait_log("subscribed", count=2, timeout=60)
-    second = Publisher(workers.stack.mqtt_url, load.messages[half:])
+    second = Publisher(workers.stack.mqtt_url("simulator"), load.messages[half:])
     second.start()
     second.join_ok()
     assert wait_rows(ingest_fleet.db_url, load.expected, timeout=90) == load.expected
@@ -92,7 +92,7 @@ def test_two_workers_split_the_load(ingest_fleet: IngestFleet, workers: Workers)
     load = pack_load(ingest_fleet)
     one = workers.start("w1", batch_size="2000")
     two = workers.start("w2", batch_size="2000")
-    publisher = Publisher(workers.stack.mqtt_url, load.messages)
+    publisher = Publisher(workers.stack.mqtt_url("simulator"), load.messages)
     publisher.start()
     publisher.join_ok()
     assert wait_rows(ingest_fleet.db_url, load.expected, timeout=90) == load.expected

@@ -15,7 +15,15 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.mqtt import parse_url
-from tests.plugins.ingest import IngestFleet, Workers, count_readings, publish, single, wait_rows
+from tests.plugins.ingest import (
+    DEVICE_MOUNT,
+    IngestFleet,
+    Workers,
+    count_readings,
+    publish,
+    single,
+    wait_rows,
+)
 
 
 def _mosquitto_pub(mqtt_url: str, topic: str, payload: bytes) -> None:
@@ -31,7 +39,7 @@ def test_mosquitto_pub_message_lands(ingest_fleet: IngestFleet, workers: Workers
     workers.start()
     now = round(time.time()) - 60
     device = ingest_fleet.active[0]
-    _mosquitto_pub(workers.stack.mqtt_url, ingest_fleet.topic(device), single(device, now, 50.0))
+    _mosquitto_pub(workers.stack.mqtt_url("simulator"), ingest_fleet.topic(device), single(device, now, 50.0))
     assert wait_rows(ingest_fleet.db_url, 1, timeout=30) == 1
     with psycopg.connect(ingest_fleet.db_url) as conn:
         row = conn.execute(
@@ -64,7 +72,7 @@ def test_storm_of_bad_input_beside_good_traffic(ingest_fleet: IngestFleet, worke
             (fleet.topic(device), b"{" + junk, "malformed"),
             (fleet.topic(device), b"\xff" * 70_000, "too_large"),
             (fleet.topic(f"ghost-{i:04d}"), single("ghost", now, 40.0), "unknown_device"),
-            (f"{fleet.prefix}/devices//telemetry", single("", now, 40.0), "bad_topic"),
+            (f"{DEVICE_MOUNT}{fleet.prefix}/devices//telemetry", single("", now, 40.0), "bad_topic"),
             (fleet.topic(fleet.suspended[i % 2]), single(fleet.suspended[0], now, 40.0), "device_not_active"),
             (fleet.topic(fleet.provisioned[0]), single(fleet.provisioned[0], now, 40.0), "device_not_active"),
             (fleet.topic(device), orjson.dumps({"t": now, "psi": 10_000.0}), "out_of_range"),
@@ -73,7 +81,7 @@ def test_storm_of_bad_input_beside_good_traffic(ingest_fleet: IngestFleet, worke
         ]
     traffic = [*good, *((topic, payload) for topic, payload, _ in bad)]
     rng.shuffle(traffic)
-    publish(workers.stack.mqtt_url, traffic)
+    publish(workers.stack.mqtt_url("simulator"), traffic)
     assert wait_rows(fleet.db_url, len(good), timeout=60) == len(good)
     expected = Counter(reason for _, _, reason in bad)
     found: Counter[str] = Counter()
@@ -107,7 +115,7 @@ def test_fanout_publishes_one_message_per_sector_and_area(
     fleet = ingest_fleet
     workers.start(flush_interval_ms="500")
     received: list[tuple[str, dict[str, Any]]] = []
-    address = parse_url(workers.stack.mqtt_url)
+    address = parse_url(workers.stack.mqtt_url("simulator"))
     listener = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     listener.username_pw_set(address.username, address.password)
     listener.on_message = lambda c, u, msg: received.append((msg.topic, orjson.loads(msg.payload)))
@@ -118,7 +126,7 @@ def test_fanout_publishes_one_message_per_sector_and_area(
         time.sleep(0.5)
         now = int(time.time()) - 60
         messages = [(fleet.topic(d), single(d, now, 45.0)) for d in fleet.active]
-        publish(workers.stack.mqtt_url, messages)
+        publish(workers.stack.mqtt_url("simulator"), messages)
         assert wait_rows(fleet.db_url, len(messages), timeout=30) == len(messages)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and sum(len(p["device"]) for _, p in received) < len(messages):
@@ -142,7 +150,7 @@ def test_sigterm_drains_commits_acknowledges_and_exits(ingest_fleet: IngestFleet
     worker = workers.start(flush_interval_ms="600000", batch_size="100000")  # holds what it takes
     now = int(time.time()) - 600
     messages = [(fleet.topic(d), single(d, now + i, 40.0)) for i in range(20) for d in fleet.active]
-    publish(workers.stack.mqtt_url, messages)
+    publish(workers.stack.mqtt_url("simulator"), messages)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and worker.metric("hatang_ingest_messages_received_total") < len(
         messages
