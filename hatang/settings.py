@@ -50,6 +50,10 @@ class ApiSettings(BaseModel):
     bulk_max_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Largest bulk-onboarding upload accepted, in bytes."
     )
+    max_json_bytes: int = Field(
+        default=1024 * 1024, gt=0,
+        description="Largest JSON request body accepted, in bytes (413 beyond; checked after the key).",
+    )
 
 
 class RegistrySettings(BaseModel):

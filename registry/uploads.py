@@ -125,6 +125,12 @@ class RowReader:
         if self.fmt == "ndjson":
             try:
                 value = json.loads(text)
+                # JSON may spell lone UTF-16 surrogates ("\ud800"), which no UTF-8 text (so no
+                # database column) can hold: this row is refused, the others go on.
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                yield self._line, "not valid Unicode: a lone surrogate such as \\ud800"
+                return
             except ValueError as exc:
                 yield self._line, f"not JSON: {exc}"
                 return
@@ -133,6 +139,10 @@ class RowReader:
         try:
             fields = next(csv.reader([text], strict=True))
         except csv.Error as exc:
+            if self.header is None:  # no usable header: every later row is reported against none
+                self.header = []
+                yield self._line, f"header row: not CSV: {exc}"
+                return
             yield self._line, f"not CSV: {exc}"
             return
         if self.header is None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Writer
 from api.db import Conn
+from api.fields import Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
 from api.routers.organisations import SLUG
@@ -32,7 +33,7 @@ class KeyCreate(BaseModel):
 
     organisation: str | None = Field(default=None, pattern=SLUG, max_length=63)
     role: Literal["admin", "operator", "viewer"]
-    name: str = Field(default="", max_length=200)
+    name: Text = Field(default="", max_length=200)
 
 
 class KeyPublic(BaseModel):

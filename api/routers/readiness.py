@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn
+from api.fields import Day, Text
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
 from hatang.settings import ReadinessSettings
@@ -156,8 +157,8 @@ class TargetCreate(BaseModel):
 
     sector: Sector
     share: Decimal = Field(gt=0, le=1, max_digits=5, decimal_places=4)
-    deadline: date
-    source: str = Field(default="", max_length=500)
+    deadline: Day
+    source: Text = Field(default="", max_length=500)
 
 
 class TargetUpdate(BaseModel):
@@ -166,8 +167,8 @@ class TargetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"share": "0.45"}]})
 
     share: Decimal | None = Field(default=None, gt=0, le=1, max_digits=5, decimal_places=4)
-    deadline: date | None = None
-    source: str | None = Field(default=None, max_length=500)
+    deadline: Day | None = None
+    source: Text | None = Field(default=None, max_length=500)
 
 
 def _settings(request: Request) -> ReadinessSettings:
@@ -207,7 +208,7 @@ async def get_readiness(
     conn: Conn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
-    at: Annotated[date | None, Query(description="A past day (from its snapshot); today if absent.")] = None,
+    at: Annotated[Day | None, Query(description="A past day (from its snapshot); today if absent.")] = None,
 ) -> ReadinessPublic:
     settings = _settings(request)
     report = await service.readiness(
@@ -243,8 +244,8 @@ async def get_history(
     conn: Conn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
-    start: Annotated[date | None, Query(alias="from", description="First day; 90 days before `to`.")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day; today if absent.")] = None,
+    start: Annotated[Day | None, Query(alias="from", description="First day; 90 days before `to`.")] = None,
+    end: Annotated[Day | None, Query(alias="to", description="Last day; today if absent.")] = None,
 ) -> HistoryPublic:
     settings = _settings(request)
     last = end or service.today(now=datetime.now(UTC), settings=settings)
