@@ -134,7 +134,8 @@ def _scan(frame: bytes) -> tuple[int, list[tuple[float, int]]]:
 async def _client(
     url: str, token: str, stats: ClientStats, window: list[float], ready: asyncio.Event
 ) -> None:
-    async with connect(f"{url}?key={token}", max_size=None) as ws:
+    # The key goes in the header, never the URL (docs/security.md).
+    async with connect(url, max_size=None, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         hello = orjson.loads(await ws.recv(decode=False))
         assert hello["type"] == "hello", hello
         ready.set()

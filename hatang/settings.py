@@ -186,6 +186,9 @@ class StreamSettings(BaseModel):
     max_clients: int = Field(
         default=1000, ge=1, description="Most concurrent stream clients per API process."
     )
+    ticket_ttl_s: float = Field(
+        default=30, gt=0, le=3600, description="How long a single-use stream ticket stays valid."
+    )
 
 
 class SimulatorSettings(BaseModel):

@@ -3,10 +3,11 @@
 Fed by one MQTT subscription per API process to the ingest fan-out topics (``api.mqtt_feed``), so
 any number of replicas serve streams without polling the database; ``api.streams.Hub`` filters and
 queues per client. The key comes as ``Authorization: Bearer`` or, for browsers (``EventSource`` and
-``WebSocket`` cannot set headers), as ``?key=``. A non-admin key receives only its own
-organisation's devices. Frames are JSON (docs/dashboard.md): ``hello``, ``readings`` (the client's
-running ``dropped`` count and columnar ``chunks``), ``status`` (the broker feed went up or down)
-and ``heartbeat``.
+``WebSocket`` cannot set headers), as a single-use ``?ticket=`` fetched with the key from
+``POST /v1/streams/tickets`` — never the key itself in a URL, where logs and proxies would keep it
+(docs/security.md). A non-admin key receives only its own organisation's devices. Frames are JSON
+(docs/dashboard.md): ``hello``, ``readings`` (the client's running ``dropped`` count and columnar
+``chunks``), ``status`` (the broker feed went up or down) and ``heartbeat``.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ import psycopg
 from fastapi import APIRouter, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field
 
-from api.auth import Principal
+from api.auth import Principal, Reader
+from api.db import Conn
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
 from api.streams import Hub, HubFullError, StreamFilter, Subscriber
 from hatang.settings import Settings
 from registry.errors import NotFoundError
-from registry.keys import authenticate
+from registry.keys import ApiKey, authenticate, issue_stream_ticket, redeem_stream_ticket
 
 router = APIRouter(tags=["streams"])
 
@@ -53,9 +56,11 @@ DeviceQuery = Annotated[
 MetricQuery = Annotated[
     str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,62}$", max_length=63, description="One metric.")
 ]
-KeyQuery = Annotated[
-    str | None, Query(max_length=200, description="The API key, for browsers (else the header).")
-]
+TicketQuery = Annotated[
+    str | None,
+    Query(max_length=100, description="A single-use ticket from `POST /v1/streams/tickets`, for browsers "
+          "(else `Authorization: Bearer`)."),
+]  # fmt: skip
 
 
 def _hub(app: Any) -> Hub:
@@ -117,16 +122,48 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await task
 
 
-def _token(authorization: str | None, key: str | None) -> str | None:
+class TicketPublic(BaseModel):
+    """A single-use ticket for one stream connection."""
+
+    ticket: str = Field(description="Open the stream with `?ticket=<ticket>` once, before it expires.")
+    expires_in_s: float
+
+
+@router.post(
+    "/v1/streams/tickets",
+    summary="A single-use ticket to open a stream without the key in its URL",
+    status_code=201,
+    responses=responses(*COMMON),
+)
+async def stream_ticket(request: Request, principal: Reader, conn: Conn) -> TicketPublic:
+    ttl = request.app.state.settings.streams.ticket_ttl_s
+    return TicketPublic(
+        ticket=await issue_stream_ticket(conn, key_id=principal.key_id, ttl_s=ttl), expires_in_s=ttl
+    )
+
+
+async def _caller(
+    conn: psycopg.AsyncConnection[Any], authorization: str | None, ticket: str | None
+) -> ApiKey:
+    """The key behind the ``Authorization`` header or the ticket (``Problem`` 401 otherwise)."""
     if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return key
+        found = await authenticate(conn, token=authorization[7:].strip())
+    elif ticket:
+        found = await redeem_stream_ticket(conn, ticket=ticket)
+    else:
+        raise Problem(
+            "unauthorized", "send `Authorization: Bearer <key>` or `?ticket=` from POST /v1/streams/tickets"
+        )
+    if found is None:
+        raise Problem("unauthorized", "the key is unknown or revoked, or the ticket unknown, used or expired")
+    return found
 
 
 async def _filter(
     app: Any,
     *,
-    token: str | None,
+    authorization: str | None,
+    ticket: str | None,
     sector: str | None,
     area: str | None,
     organisation: str | None,
@@ -134,12 +171,8 @@ async def _filter(
     metric: str | None,
 ) -> StreamFilter:
     """Authenticate and resolve the request's filters (``Problem`` when they cannot be served)."""
-    if not token:
-        raise Problem("unauthorized", "send `Authorization: Bearer <key>` or `?key=<key>`")
     async with _pool(app).connection() as conn:
-        found = await authenticate(conn, token=token)
-        if found is None:
-            raise Problem("unauthorized", "the key is unknown or revoked")
+        found = await _caller(conn, authorization, ticket)
         principal = Principal(
             key_id=found.id, organisation_id=found.organisation_id, organisation=found.organisation,
             role=found.role, name=found.name,
@@ -234,7 +267,7 @@ async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> Async
 async def stream_sse(
     *,
     request: Request,
-    key: KeyQuery = None,
+    ticket: TicketQuery = None,
     sector: SectorQuery = None,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
@@ -244,8 +277,8 @@ async def stream_sse(
     hub = _hub(request.app)
     settings: Settings = request.app.state.settings
     stream_filter = await _filter(
-        request.app, token=_token(request.headers.get("authorization"), key), sector=sector, area=area,
-        organisation=organisation, device=device, metric=metric,
+        request.app, authorization=request.headers.get("authorization"), ticket=ticket, sector=sector,
+        area=area, organisation=organisation, device=device, metric=metric,
     )  # fmt: skip
     try:
         subscriber = hub.subscribe(stream_filter)
@@ -270,7 +303,7 @@ async def stream_sse(
 async def stream_ws(
     websocket: WebSocket,
     *,
-    key: KeyQuery = None,
+    ticket: TicketQuery = None,
     sector: SectorQuery = None,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
@@ -282,8 +315,8 @@ async def stream_ws(
     await websocket.accept()
     try:
         stream_filter = await _filter(
-            websocket.app, token=_token(websocket.headers.get("authorization"), key), sector=sector,
-            area=area, organisation=organisation, device=device, metric=metric,
+            websocket.app, authorization=websocket.headers.get("authorization"), ticket=ticket,
+            sector=sector, area=area, organisation=organisation, device=device, metric=metric,
         )  # fmt: skip
         subscriber = hub.subscribe(stream_filter)
     except (Problem, NotFoundError, HubFullError) as exc:
@@ -314,5 +347,3 @@ async def stream_ws(
         for task in (sender, receiver):
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await task
-
-

@@ -208,9 +208,27 @@ function onFrame(frame) {
   renderConnection();
 }
 
-function connect() {
+function reconnectLater() {
+  setTimeout(connect, state.retryMs);
+  state.retryMs = Math.min(state.retryMs * 2, 15_000);
+}
+
+// The key never goes into a URL (logs, proxies and history keep URLs): a single-use ticket fetched
+// with it opens the stream (docs/security.md).
+async function connect() {
+  let ticket;
+  try {
+    const response = await fetch("/v1/streams/tickets", { method: "POST", headers: { Authorization: `Bearer ${state.key}` } });
+    if (!response.ok) throw new Error(`ticket: ${response.status}`);
+    ticket = (await response.json()).ticket;
+  } catch {
+    state.connected = false;
+    renderConnection();
+    reconnectLater();
+    return;
+  }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/v1/streams/readings?key=${encodeURIComponent(state.key)}`);
+  const socket = new WebSocket(`${scheme}://${location.host}/v1/streams/readings?ticket=${encodeURIComponent(ticket)}`);
   state.socket = socket;
   socket.onopen = () => { state.connected = true; state.retryMs = 1000; state.lastFrame = Date.now(); renderConnection(); };
   socket.onmessage = (event) => onFrame(JSON.parse(event.data));
@@ -218,8 +236,7 @@ function connect() {
     if (state.socket !== socket) return;
     state.connected = false;
     renderConnection();
-    setTimeout(connect, state.retryMs);
-    state.retryMs = Math.min(state.retryMs * 2, 15_000);
+    reconnectLater();
   };
 }
 

@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
+from api.logs import log_config
 from hatang.settings import Settings
 from hatang.stack import Stack
 
@@ -28,6 +29,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or settings.api.host,
         port=args.port or settings.api.port,
         log_level="info",
+        log_config=log_config(),  # query strings redacted: no credential reaches a log
         access_log=False,
         timeout_graceful_shutdown=10,
     )

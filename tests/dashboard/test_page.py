@@ -26,7 +26,7 @@ from api.app import create_app
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port
 from tests.plugins.api import Keys
-from tests.plugins.ingest import Workers, publish
+from tests.plugins.ingest import DEVICE_MOUNT, Workers, publish
 from tests.plugins.timeseries import Fleet
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,8 +124,9 @@ def test_the_page_shows_readiness_and_live_readings(
             page.wait_for_selector("#chart svg polyline", timeout=20_000)
 
             # A device publishes over MQTT; ingest commits it and fans it out; the page shows it.
-            message = (f"{topic_prefix}/devices/wq-1/telemetry", _sonde(31.337, datetime.now(UTC)))
-            publish(stack.mqtt_url("ingest"), [message])
+            topic = f"{DEVICE_MOUNT}{topic_prefix}/devices/wq-1/telemetry"
+            message = (topic, _sonde(31.337, datetime.now(UTC)))
+            publish(stack.mqtt_url("simulator"), [message])
             page.wait_for_selector("#feed tbody tr[data-device=wq-1] >> text=31.337", timeout=15_000)
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)

@@ -115,9 +115,9 @@ def test_websocket_clients_see_what_their_key_may_read(
     api_client: TestClient, keys: Keys, fleet: Fleet, stack: Any, topic_prefix: str
 ) -> None:
     _wait_feed(api_client, "wq-1", "wq-2", "loop-1")
-    token_a = keys["viewer_a"]["Authorization"].removeprefix("Bearer ")
+    ticket_a = _ticket(api_client, keys["viewer_a"])
     with (
-        api_client.websocket_connect(f"/v1/streams/readings?key={token_a}") as viewer,
+        api_client.websocket_connect(f"/v1/streams/readings?ticket={ticket_a}") as viewer,
         api_client.websocket_connect("/v1/streams/readings", headers=keys["admin"]) as admin,
         api_client.websocket_connect("/v1/streams/readings?sector=transport", headers=keys["admin"]) as roads,
     ):
@@ -145,9 +145,28 @@ def test_websocket_clients_see_what_their_key_may_read(
             frame = viewer.receive_json()
 
 
+def _ticket(api_client: TestClient, headers: dict[str, str]) -> str:
+    response = api_client.post("/v1/streams/tickets", headers=headers)
+    assert response.status_code == 201, response.text
+    ticket: str = response.json()["ticket"]
+    return ticket
+
+
 def test_bad_keys_and_invisible_filters_are_refused(api_client: TestClient, keys: Keys, fleet: Fleet) -> None:
-    with api_client.websocket_connect("/v1/streams/readings?key=htg_nope") as ws:
+    nope = {"Authorization": "Bearer htg_nope"}
+    with api_client.websocket_connect("/v1/streams/readings", headers=nope) as ws:
         assert ws.receive_json()["status"] == 401
+    # The key itself in the URL is no longer a way in (it would reach logs and proxies).
+    token = keys["admin"]["Authorization"].removeprefix("Bearer ")
+    with api_client.websocket_connect(f"/v1/streams/readings?key={token}") as ws:
+        assert ws.receive_json()["status"] == 401
+    # A ticket opens one stream, once.
+    ticket = _ticket(api_client, keys["admin"])
+    with api_client.websocket_connect(f"/v1/streams/readings?ticket={ticket}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+    with api_client.websocket_connect(f"/v1/streams/readings?ticket={ticket}") as ws:
+        assert ws.receive_json()["status"] == 401
+    assert api_client.post("/v1/streams/tickets").status_code == 401
     with api_client.websocket_connect("/v1/streams/readings?device=loop-1", headers=keys["viewer_a"]) as ws:
         assert ws.receive_json() == {"type": "error", "status": 404, "detail": "no device 'loop-1'"}
     response = api_client.get("/v1/streams/readings")
