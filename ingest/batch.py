@@ -240,8 +240,10 @@ def fanout(batch: Batch, layout: TopicLayout, *, batch_id: int) -> list[tuple[st
 
 
 def lags(batch: Batch, committed_at: float) -> list[float]:
-    """Per accepted message: seconds from its newest reading's time to ``committed_at``."""
+    """Per accepted message with readings: seconds from its newest reading's time to ``committed_at``
+    (a message accepted with no reading, e.g. an empty SenML pack, has no lag)."""
     return [
         committed_at - (readings[0].time if len(readings) == 1 else max(r.time for r in readings))
         for _, readings, _ in batch.accepted
+        if readings
     ]

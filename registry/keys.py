@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from registry.audit import Actor, record
-from registry.errors import NotFoundError
+from registry.errors import ConflictError, NotFoundError
 
 Role = Literal["admin", "operator", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "operator", "viewer")
@@ -184,9 +184,25 @@ async def list_keys(
 async def revoke_key(
     conn: psycopg.AsyncConnection[Any], *, key_id: int, within: int | None, actor: Actor
 ) -> ApiKey:
-    """Revoke a key (idempotent: revoking a revoked key keeps its first revocation time)."""
+    """Revoke a key (idempotent: revoking a revoked key keeps its first revocation time).
+
+    The last unrevoked admin key of an organisation cannot be revoked (ConflictError): nobody could
+    then issue keys over the API. Recovery if it is lost anyway: ``hatang keys create --role admin``
+    on a machine with database access (docs/registry.md)."""
     async with conn.transaction():
         key = await get_key(conn, key_id=key_id, within=within)
+        if key.revoked_at is None and key.role == "admin":
+            # Locks the organisation's admin keys: two concurrent revocations cannot both pass.
+            cur = await conn.execute(
+                "SELECT id FROM api_keys WHERE organisation_id = %s AND role = 'admin' AND revoked_at IS NULL"
+                " FOR UPDATE",
+                (key.organisation_id,),
+            )
+            if [row[0] for row in await cur.fetchall()] == [key_id]:
+                raise ConflictError(
+                    "api_key", str(key_id),
+                    "the organisation's last admin key cannot be revoked: issue another admin key first",
+                )  # fmt: skip
         if key.revoked_at is None:
             await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s", (key_id,))
             await record(conn, actor=actor, action="revoke", entity="api_key", entity_id=str(key_id),

@@ -99,7 +99,8 @@ async def get_key(key_id: KeyId, principal: Writer, conn: Conn) -> KeyPublic:
 
 
 @router.delete(
-    "/{key_id}", status_code=204, summary="Revoke an API key", responses=responses(*COMMON, "not-found")
+    "/{key_id}", status_code=204, summary="Revoke an API key (never an organisation's last admin key)",
+    responses=responses(*COMMON, "not-found", "conflict"),
 )
 async def revoke_key(key_id: KeyId, principal: Writer, conn: Conn) -> Response:
     key = await service.get_key(conn, key_id=key_id, within=principal.within)

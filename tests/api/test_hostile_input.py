@@ -123,3 +123,17 @@ def test_reserved_device_ids_are_refused_everywhere(
     assert report["status"] != "created"
     assert "reserved" in " ".join(report["errors"])
     assert api_db.execute("SELECT count(*) FROM devices WHERE external_id LIKE 'hatang%'").fetchone() == (0,)
+
+
+def test_the_last_admin_key_of_an_organisation_cannot_be_revoked(api_client: TestClient, keys: Keys) -> None:
+    """Finding 11: an admin cannot lock the organisation out of the API (recovery: `hatang keys create`)."""
+    me = api_client.get("/v1/keys", headers=keys["admin"]).json()["items"]
+    (only,) = [k for k in me if k["role"] == "admin" and k["organisation"] == "city" and not k["revoked_at"]]
+    refused = api_client.delete(f"/v1/keys/{only['id']}", headers=keys["admin"])
+    body = _problem(refused, 409)
+    assert "last admin key" in body["detail"]
+    second = api_client.post("/v1/keys", json={"role": "admin", "name": "spare"}, headers=keys["admin"])
+    assert second.status_code == 201, second.text
+    assert api_client.delete(f"/v1/keys/{only['id']}", headers=keys["admin"]).status_code == 204
+    spare = {"Authorization": f"Bearer {second.json()['token']}"}
+    assert api_client.get("/v1/keys", headers=spare).status_code == 200
