@@ -31,7 +31,7 @@ from registry.audit import CLI
 from registry.contracts import sync_contracts
 from registry.devices import Credentials, change_state, create_device, rotate_credentials
 from registry.organisations import ensure_organisation
-from tests.plugins.ingest import DEVICE_MOUNT
+from tests.plugins.ingest import DEVICE_MOUNT, wait_template_quiet
 
 
 class Session:
@@ -225,6 +225,50 @@ def test_watch_renders_after_a_registry_change(db_url: str, stack: Stack, names:
         assert _connect_code(port, a, issued[a].secret) != 0
     finally:
         watcher.join()
+
+
+#: Bound on how long after a suspension (committed once PostgreSQL is back) the device is refused:
+#: the watcher's longest reconnect wait (5 s) plus connecting, rendering and the broker's reload.
+SUSPENSION_BOUND_S = 10.0
+
+
+def test_watch_survives_a_postgres_restart_and_enforces_a_suspension(
+    db_url: str, stack: Stack, names: list[str]
+) -> None:
+    """Finding 4: PostgreSQL restarts under ``broker sync --watch``; a suspension made afterwards is
+    enforced at the broker within ``SUSPENSION_BOUND_S``."""
+    assert stack.mosquitto is not None
+    assert stack.postgres is not None
+    mosquitto = stack.mosquitto
+    issued = asyncio.run(_devices(db_url, names[:1]))
+    a = names[0]
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch, args=(db_url, mosquitto), kwargs={"debounce_s": 0.05, "stop_after": 90, "stop": stop}
+    )
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while a not in mosquitto.password_file.read_text():  # positive: the watcher rendered
+            assert time.monotonic() < deadline, "the watcher never rendered"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert _connect_code(_device_port(stack), a, issued[a].secret) == 0
+        stack.postgres.stop(mode="immediate")
+        time.sleep(1.0)  # the watcher notices the lost connection and starts retrying
+        stack.postgres.start()
+        asyncio.run(_state(db_url, a, "suspended"))
+        suspended_at = time.monotonic()
+        while _connect_code(_device_port(stack), a, issued[a].secret) == 0:
+            assert time.monotonic() - suspended_at < SUSPENSION_BOUND_S, "the suspension was not enforced"
+            time.sleep(0.2)
+        assert watcher.is_alive()  # it did not die on the restart
+    finally:
+        stop.set()
+        asyncio.run(_state(db_url, a, "active"))  # a notification wakes the watcher to see ``stop``
+        watcher.join(timeout=40)
+        wait_template_quiet(stack)
+        _render(db_url, stack)
 
 
 def test_sync_renders_for_a_mosquitto_it_did_not_start(
