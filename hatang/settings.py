@@ -143,6 +143,21 @@ class IngestSettings(BaseModel):
         default=15.0, gt=0,
         description="On SIGTERM: time allowed to commit and acknowledge what is held before exiting.",
     )
+    dead_letter_budget: int = Field(
+        default=100, ge=1,
+        description="Dead letters one device may store per window; beyond it a sample (all are counted).",
+    )
+    dead_letter_window_s: float = Field(
+        default=3600, gt=0, description="The window of the dead-letter budget."
+    )
+    dead_letter_sample: int = Field(
+        default=100, ge=1,
+        description="Beyond its budget, one in this many of a device's dead letters is stored.",
+    )
+    dead_letter_retention_days: int = Field(
+        default=30, ge=1,
+        description="Dead letters older than this are deleted (by `hatang timeseries maintain`).",
+    )
     fanout: bool = Field(
         default=True,
         description="Republish each committed batch under <prefix>/normalized/<sector>/<area> (QoS 0).",

@@ -81,6 +81,10 @@ class IngestMetrics:
         self.rejected = counter(
             "hatang_ingest_rejections_total", "Dead letters (and rejected records) by reason.", ["reason"]
         )
+        self.unstored = counter(
+            "hatang_ingest_dead_letters_unstored_total",
+            "Dead letters counted but not stored: their device was over its dead-letter budget.",
+        )
         self.acked = counter("hatang_ingest_messages_acked_total", "Messages acknowledged after commit.")
         self.batch_readings = histogram(
             "hatang_ingest_batch_readings", "Readings per committed batch.", buckets=_BATCH_BUCKETS

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from firmware_contracts import DeviceModel, Limits, load_models
 from hatang.settings import Settings
 from ingest.batch import TopicLayout
+from ingest.budget import DeadLetterBudget
 from ingest.builder import Builder
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Pipeline
@@ -112,6 +113,9 @@ def build(
         registry=registry,
         pipeline=pipeline,
         stop=stop,
+        budget=DeadLetterBudget(
+            budget=cfg.dead_letter_budget, window_s=cfg.dead_letter_window_s, sample=cfg.dead_letter_sample
+        ),
     )
     return Worker(registry=registry, pipeline=pipeline, builder=builder, writers=writers, database=database)
 

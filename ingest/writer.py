@@ -82,6 +82,7 @@ class Writer:
         m.batch_readings.observe(written.offered)
         for reason, count in batch.rejected_by_reason.items():
             m.rejected.labels(reason).inc(count)
+        m.unstored.inc(batch.unstored)
         m.lag_seconds.observe_many(lags(batch, committed))
         if written.fallback:
             log.info("duplicates skipped", extra={"offered": written.offered, "inserted": written.inserted})
