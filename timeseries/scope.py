@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from hatang.db import area_subtree
 from timeseries.errors import UnknownDeviceError
 
 SCOPE_FROM = sql.SQL(
@@ -41,14 +42,8 @@ class Scope:
             parts.append(sql.SQL("{} = %(scope_sector)s").format(SECTOR))
             params["scope_sector"] = self.sector
         if self.area is not None:
-            parts.append(
-                sql.SQL(
-                    "a.area_id IN (WITH RECURSIVE sub AS ("
-                    " SELECT id FROM areas WHERE code = %(scope_area)s"
-                    " UNION SELECT c.id FROM areas c JOIN sub ON c.parent_id = sub.id)"
-                    " SELECT id FROM sub)"
-                )
-            )
+            subtree = area_subtree(sql.SQL("code = %(scope_area)s"))
+            parts.append(sql.SQL("a.area_id IN ({})").format(subtree))
             params["scope_area"] = self.area
         if self.organisation is not None:
             parts.append(

@@ -14,7 +14,7 @@ from api.db import Conn
 from api.fields import Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
-from api.routers.organisations import SLUG
+from firmware_contracts.vocabulary import SLUG
 from registry import keys as service
 from registry.organisations import get_organisation
 

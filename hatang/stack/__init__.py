@@ -18,7 +18,7 @@ from hatang.settings import Settings
 from hatang.stack._proc import StackError, free_port
 from hatang.stack.mosquitto import LocalMosquitto
 from hatang.stack.postgres import LocalPostgres
-from registry.mosquitto import SERVICE_ROLES
+from registry import SERVICE_ROLES
 
 __all__ = ["SERVICE_ROLES", "LocalMosquitto", "LocalPostgres", "Stack", "StackError", "free_port"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hatang.stack._proc import StackError, is_root, port_open, run_as, wait_for_port, which
-from registry.mosquitto import (
+from registry import (
     SERVICE_ROLES,
     BrokerUser,
     hash_password,
