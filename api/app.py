@@ -26,7 +26,7 @@ from api import problems
 from api.gate import Gate
 from api.metrics import MetricsMiddleware
 from hatang.settings import Settings
-from registry.contracts import sync_contracts
+from registry import sync_contracts
 
 # Router modules under api.routers, in the order the OpenAPI document lists them.
 ROUTERS: tuple[str, ...] = (

@@ -17,11 +17,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 import psycopg
-from fastapi import APIRouter, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
@@ -138,35 +139,56 @@ async def _caller(
     return found
 
 
-async def _filter(
-    app: Any,
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """The query parameters both transports take."""
+
+    ticket: str | None
+    sector: str | None
+    area: str | None
+    organisation: str | None
+    device: str | None
+    metric: str | None
+
+
+def _query(
     *,
-    authorization: str | None,
-    ticket: str | None,
-    sector: str | None,
-    area: str | None,
-    organisation: str | None,
-    device: str | None,
-    metric: str | None,
-) -> StreamFilter:
+    ticket: TicketQuery = None,
+    sector: SectorQuery = None,
+    area: AreaQuery = None,
+    organisation: OrganisationQuery = None,
+    device: DeviceQuery = None,
+    metric: MetricQuery = None,
+) -> _Query:
+    return _Query(
+        ticket=ticket, sector=sector, area=area, organisation=organisation, device=device, metric=metric
+    )
+
+
+Filters = Annotated[_Query, Depends(_query)]
+
+
+async def _filter(app: Any, *, authorization: str | None, query: _Query) -> StreamFilter:
     """Authenticate and resolve the request's filters (``Problem`` when they cannot be served)."""
     async with _pool(app).connection() as conn:
-        found = await _caller(conn, authorization, ticket)
+        found = await _caller(conn, authorization, query.ticket)
         principal = Principal(
             key_id=found.id, organisation_id=found.organisation_id, organisation=found.organisation,
             role=found.role, name=found.name,
         )  # fmt: skip
         organisation_id = principal.within
-        if organisation is not None:
-            organisation_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
-        areas = None if area is None else await area_codes_under(conn, code=area)
-        if device is not None:
-            await get_device(conn, external_id=device, within=principal.within)
-        if metric is not None:
-            await metric_id(conn, metric)
+        if query.organisation is not None:
+            found_org = await get_organisation(conn, slug=query.organisation, within=principal.within)
+            organisation_id = found_org.id
+        areas = None if query.area is None else await area_codes_under(conn, code=query.area)
+        if query.device is not None:
+            await get_device(conn, external_id=query.device, within=principal.within)
+        if query.metric is not None:
+            await metric_id(conn, query.metric)
     return StreamFilter(
-        sector=sector, areas=areas, organisation_id=organisation_id, device=device, metric=metric
-    )
+        sector=query.sector, areas=areas, organisation_id=organisation_id, device=query.device,
+        metric=query.metric,
+    )  # fmt: skip
 
 
 def _hello(hub: Hub, subscriber: Subscriber) -> bytes:
@@ -221,22 +243,11 @@ async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> Async
         **responses(*COMMON, "not-found", "unavailable"),
     },
 )
-async def stream_sse(
-    *,
-    request: Request,
-    ticket: TicketQuery = None,
-    sector: SectorQuery = None,
-    area: AreaQuery = None,
-    organisation: OrganisationQuery = None,
-    device: DeviceQuery = None,
-    metric: MetricQuery = None,
-) -> StreamingResponse:
+async def stream_sse(*, request: Request, query: Filters) -> StreamingResponse:
     hub = _hub(request.app)
     settings: Settings = request.app.state.settings
-    stream_filter = await _filter(
-        request.app, authorization=request.headers.get("authorization"), ticket=ticket, sector=sector,
-        area=area, organisation=organisation, device=device, metric=metric,
-    )  # fmt: skip
+    authorization = request.headers.get("authorization")
+    stream_filter = await _filter(request.app, authorization=authorization, query=query)
     try:
         subscriber = hub.subscribe(stream_filter)
     except HubFullError as exc:
@@ -257,24 +268,13 @@ async def stream_sse(
 
 
 @router.websocket(PATH)
-async def stream_ws(
-    websocket: WebSocket,
-    *,
-    ticket: TicketQuery = None,
-    sector: SectorQuery = None,
-    area: AreaQuery = None,
-    organisation: OrganisationQuery = None,
-    device: DeviceQuery = None,
-    metric: MetricQuery = None,
-) -> None:
+async def stream_ws(websocket: WebSocket, *, query: Filters) -> None:
     hub = _hub(websocket.app)
     settings: Settings = websocket.app.state.settings
     await websocket.accept()
     try:
-        stream_filter = await _filter(
-            websocket.app, authorization=websocket.headers.get("authorization"), ticket=ticket,
-            sector=sector, area=area, organisation=organisation, device=device, metric=metric,
-        )  # fmt: skip
+        authorization = websocket.headers.get("authorization")
+        stream_filter = await _filter(websocket.app, authorization=authorization, query=query)
         subscriber = hub.subscribe(stream_filter)
     except (Problem, NotFoundError, MissingError, HubFullError) as exc:
         missing = isinstance(exc, NotFoundError | MissingError)
@@ -305,3 +305,5 @@ async def stream_ws(
         for task in (sender, receiver):
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await task
+
+

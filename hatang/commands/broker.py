@@ -23,7 +23,7 @@ import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import LocalMosquitto, Stack
-from registry.broker import broker_users, fingerprint
+from registry import broker_users, fingerprint
 
 # Re-check even without a notification this often (a notification lost to a reconnect).
 _POLL_S = 30.0
