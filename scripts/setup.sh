@@ -57,31 +57,6 @@ if [ ! -e "$PG_LIBDIR/timescaledb.so" ]; then
     [ -e "$PG_LIBDIR/timescaledb.so" ] || { say "TimescaleDB did not install into $PG_LIBDIR"; exit 1; }
 fi
 
-# Mosquitto: Debian 12 ships 2.0.11; the project runs at least 2.0.21 (session, shared-subscription
-# and CVE fixes since 2.0.11: docs/security.md). When the installed broker is older, Debian 13's
-# source package is built (broker only) into .data/mosquitto/sbin, which the stack prefers; the
-# machine's own Mosquitto is left as it is.
-MOSQ_WANT=2.0.21
-MOSQ_LOCAL="$ROOT/.data/mosquitto/sbin/mosquitto"
-mosq_version() { "$1" -h 2>/dev/null | sed -n 's/^mosquitto version \([0-9.]*\).*/\1/p'; }
-if [ ! -x "$MOSQ_LOCAL" ] && ! dpkg --compare-versions "$(mosq_version /usr/sbin/mosquitto)" ge "$MOSQ_WANT"; then
-    apt_install gcc make libssl-dev dpkg-dev
-    BUILD="$ROOT/.data/build/mosquitto"
-    rm -rf "$BUILD" && mkdir -p "$BUILD/lists/partial"
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
-        > "$BUILD/trixie-src.list"
-    APT_TRIXIE=(-o "Dir::Etc::SourceList=$BUILD/trixie-src.list" -o Dir::Etc::SourceParts=/dev/null
-                -o "Dir::State::Lists=$BUILD/lists")
-    say "fetching Debian 13's mosquitto source package"
-    (cd "$BUILD" && apt-get -qq "${APT_TRIXIE[@]}" update \
-        && apt-get -qq "${APT_TRIXIE[@]}" source --download-only mosquitto 2>/dev/null \
-        && dpkg-source -x --no-check ./mosquitto_*.dsc src >/dev/null)
-    say "building Mosquitto $(sed -n 's/^VERSION=//p' "$BUILD/src/config.mk") (broker only)"
-    (cd "$BUILD/src" && make -C src WITH_DOCS=no WITH_CJSON=no WITH_SYSTEMD=no WITH_WEBSOCKETS=no \
-        -j"$(nproc)" >"$BUILD/make.log" 2>&1) || { say "Mosquitto build failed; log in $BUILD"; exit 1; }
-    install -D -m 0755 "$BUILD/src/src/mosquitto" "$MOSQ_LOCAL"
-fi
-
 # The project's virtualenv, reinstalled only when pyproject.toml changed.
 if [ ! -x .venv/bin/python ] || [ ! -e .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
     say "installing the project into .venv"

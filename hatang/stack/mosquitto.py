@@ -48,10 +48,6 @@ from registry import (
 # - max_packet_size: larger packets are refused by the broker before they reach ingest; payloads
 #   between the contracts' own limit (64 KiB) and this one still reach ingest and become dead letters.
 # - autosave_interval: persisted state is written every 10 s and on a clean shutdown.
-# Mosquitto built from Debian 13's source by scripts/setup.sh when the machine's is older than 2.0.21
-# (docs/security.md); preferred over the machine's own.
-_LOCAL_BUILD = Path(__file__).resolve().parents[2] / ".data" / "mosquitto" / "sbin"
-
 _LIMITS = {
     "max_inflight_messages": "20000",
     "max_queued_messages": "2000000",
@@ -207,7 +203,7 @@ class LocalMosquitto:
             if port_open(port):
                 raise StackError(f"port {port} is taken by another program: set HATANG_STACK__{variable}")
         self.init()
-        run_as(None, [which("mosquitto", _LOCAL_BUILD, Path("/usr/sbin")), "-c", str(self.conf), "-d"])
+        run_as(None, [which("mosquitto", Path("/usr/sbin")), "-c", str(self.conf), "-d"])
         wait_for_port(self.port, timeout=15, what="Mosquitto", log=self.log_file)
         wait_for_port(self.service_port, timeout=15, what="Mosquitto", log=self.log_file)
         return True
@@ -231,7 +227,7 @@ class LocalMosquitto:
 
     def server_version(self) -> str:
         """Mosquitto's version string."""
-        out = run_as(None, [which("mosquitto", _LOCAL_BUILD, Path("/usr/sbin")), "-h"], check=False).stdout
+        out = run_as(None, [which("mosquitto", Path("/usr/sbin")), "-h"], check=False).stdout
         match = re.search(r"mosquitto version (\S+)", out)
         return match.group(1) if match else "unknown"
 
