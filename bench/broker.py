@@ -35,7 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hatang.settings import Settings
 from hatang.stack import LocalMosquitto, free_port
-from registry.mosquitto import BrokerUser, hash_password, service_user
+from registry import BrokerUser, hash_password, service_user
 
 GOAL_RELOAD_S = 5.0
 GOAL_RATIO = 0.7

@@ -7,8 +7,7 @@ from typing import Any
 
 import uvicorn
 
-from api import create_app
-from api.logs import log_config
+from api import create_app, log_config
 from hatang.settings import Settings
 from hatang.stack import Stack
 

@@ -25,7 +25,7 @@ import timeseries
 from hatang.db import timescale_info
 from hatang.settings import Settings, TimeseriesSettings
 from hatang.stack import Stack
-from ingest.deadletters import purge_dead_letters
+from ingest import purge_dead_letters
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
