@@ -10,15 +10,15 @@ import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
-from firmware_contracts.vocabulary import ASSET_ID, DEVICE_ID, KIND, SLUG
+from firmware_contracts.vocabulary import ASSET_ID, DEVICE_ID, KIND, SECTOR_CODE, SLUG
 from registry import RESERVED_PREFIX, is_reserved
 
 # The identifier patterns are the vocabulary's (firmware_contracts.vocabulary), named here for the schemas.
 __all__ = [
-    "ASSET_ID", "DEVICE_ID", "EARLIEST", "KIND", "LATEST", "MAX_METADATA_BYTES", "SLUG", "Day", "Instant",
-    "Metadata", "NewDeviceId", "Text", "no_nul", "not_reserved",
+    "ASSET_ID", "DEVICE_ID", "EARLIEST", "KIND", "LATEST", "MAX_METADATA_BYTES", "SECTOR_CODE", "SLUG", "Day",
+    "Instant", "Metadata", "NewDeviceId", "Sector", "Text", "no_nul", "not_reserved",
 ]  # fmt: skip
 MAX_METADATA_BYTES = 16_384
 
@@ -33,6 +33,11 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
             f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON without NUL characters"
         )
     return value
+
+
+#: A sector's code. Sectors are data (``sectors``, migration 1002): the pattern is the domain's
+#: check; whether the sector exists is the database's (an unknown one is a 422 invalid-reference).
+Sector = Annotated[str, StringConstraints(pattern=SECTOR_CODE, max_length=63)]
 
 
 #: Free-form JSON object attached to an asset or device (at most 16 KiB).

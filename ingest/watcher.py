@@ -17,6 +17,7 @@ import psycopg
 
 from firmware_contracts import DeviceModel, Limits
 from ingest.devices import DeviceCache
+from ingest.health import Health
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Backoff
 from ingest.queries import load_devices, load_metric_ids
@@ -39,6 +40,7 @@ class RegistryWatcher:
     devices: DeviceCache = field(init=False)
     metric_ids: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    health: Health | None = None
 
     def __post_init__(self) -> None:
         self.devices = DeviceCache(models=self.models, limits=self.limits)
@@ -73,6 +75,8 @@ class RegistryWatcher:
                         extra={"devices": len(self.devices), "metrics": len(self.metric_ids)},
                     )
                     self.ready.set()
+                    if self.health is not None:
+                        self.health.database_connected = True
                     backoff.reset()
                     while True:
                         tables = {note.payload async for note in conn.notifies(timeout=1.0)}
@@ -82,6 +86,8 @@ class RegistryWatcher:
                         elif tables:
                             await self.reload(conn, full=False)
             except psycopg.Error as exc:
+                if self.health is not None:
+                    self.health.database_connected = False
                 delay = backoff.next()
                 log.warning(
                     "registry connection failed; retrying", extra={"error": str(exc), "retry_s": delay}

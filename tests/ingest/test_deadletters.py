@@ -101,8 +101,8 @@ def test_a_flooding_device_stores_its_budget_and_everything_is_counted(
     flood = [(fleet.topic(flooder), b"{" + b"x" * 70_000) for _ in range(200)]
     good = [(fleet.topic(normal), single(normal, now - i, 40.0)) for i in range(40)]
     interleaved = [m for pair in zip(flood[:40], good, strict=True) for m in pair]
-    publish(workers.stack.mqtt_url("simulator"), interleaved)
-    publish(workers.stack.mqtt_url("simulator"), flood[40:])
+    publish(workers.telemetry_url, interleaved)
+    publish(workers.telemetry_url, flood[40:])
     assert wait_rows(fleet.db_url, 40) == 40
     deadline = time.monotonic() + 30
     while worker.metric("hatang_ingest_rejections_total") < 200:  # positive: every one was counted

@@ -220,6 +220,11 @@ class Workers:
     group: str = field(default_factory=lambda: f"g{uuid.uuid4().hex[:8]}")
     started: list[WorkerProcess] = field(default_factory=list)
 
+    @property
+    def telemetry_url(self) -> str:
+        """The account tests publish device telemetry with (the simulator's, under the device mount)."""
+        return self.stack.mqtt_url("simulator")
+
     def start(self, name: str = "w1", *, wait: bool = True, **settings: str) -> WorkerProcess:
         """Start (or restart, same client id) worker ``name``; waits until it has subscribed."""
         port = free_port()
