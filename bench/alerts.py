@@ -270,6 +270,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         print(f"(a) without the evaluator: {without:,.0f} readings/s", file=sys.stderr)
         env = {
             **run.env,
+            "HATANG_MQTT_URL": run.stack.mqtt_url("api"),  # the evaluator reads the fan-out as the API does
             "HATANG_ALERTS__CATCHUP_INTERVAL_S": "30",
             "HATANG_ALERTS__SILENCE_INTERVAL_S": "15",
         }
