@@ -25,6 +25,7 @@ from fastapi_offline import FastAPIOffline
 from psycopg_pool import AsyncConnectionPool
 
 from api import problems
+from api.gate import Gate
 from api.metrics import MetricsMiddleware
 from hatang.settings import Settings
 from registry import sync_contracts
@@ -130,6 +131,9 @@ def create_app(
     app.state.database_url = database_url
     app.state.mqtt_url = mqtt_url
     problems.install(app)
+    app.add_middleware(
+        Gate, max_json_bytes=settings.api.max_json_bytes, max_bulk_bytes=settings.api.bulk_max_bytes
+    )
     app.add_middleware(MetricsMiddleware)
     modules = [importlib.import_module(f"api.routers.{name}") for name in ROUTERS]
     for module in modules:

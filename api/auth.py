@@ -28,9 +28,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.db import pool
+from api.gate import STATE_KEY
 from api.problems import Problem
 from registry.audit import Actor
-from registry.keys import Role, authenticate
+from registry.keys import ApiKey, Role, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer htg_...`.")
 
@@ -74,11 +75,13 @@ class Principal:
 async def _principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem("unauthorized", "send `Authorization: Bearer <key>`")
-    conn: psycopg.AsyncConnection[Any]
-    async with pool(request).connection() as conn:
-        key = await authenticate(conn, token=credentials.credentials)
+    key: ApiKey | None = getattr(request.state, STATE_KEY, None)  # checked by api.gate before the body
+    if key is None:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Problem("unauthorized", "send `Authorization: Bearer <key>`")
+        conn: psycopg.AsyncConnection[Any]
+        async with pool(request).connection() as conn:
+            key = await authenticate(conn, token=credentials.credentials)
     if key is None:
         raise Problem("unauthorized", "the key is unknown or revoked")
     return Principal(

@@ -286,6 +286,12 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, "internal", "the request failed; it is logged")
 
 
+async def _on_unicode(request: Request, exc: Exception) -> JSONResponse:
+    # Text that is not valid Unicode (a lone surrogate) reaching the database driver: the
+    # validators refuse it first (api.fields.Text); this is the last line, still the client's fault.
+    return problem_response(request, "validation", "text must be valid Unicode (no lone surrogates)")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, "internal", "the request failed; it is logged")
@@ -299,6 +305,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RegistryError, _on_registry)
     app.add_exception_handler(TimeseriesError, _on_timeseries)
     app.add_exception_handler(psycopg.Error, _on_database)
+    app.add_exception_handler(UnicodeEncodeError, _on_unicode)
     app.add_exception_handler(Exception, _on_unexpected)
 
     @app.get("/problems/{slug}", tags=["meta"], summary="What a problem type means",

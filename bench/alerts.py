@@ -190,7 +190,7 @@ class Evaluator:
 def drain(run: Scratch, messages: int, offset: int, log: str) -> float:
     """Queue ``messages`` readings (normal values) for the worker's session, then drain: readings/s."""
     asyncio.run(touch_session(run.spec(run.group, f"{run.group}-w1")))
-    publisher = Publisher(run.stack.mqtt_url)
+    publisher = Publisher(run.stack.mqtt_url("simulator"))
     for i in range(messages):
         t = run.base + offset + i // len(run.devices)
         publisher.send(run.topic(i), single(t, 30.0 + i % 40))
@@ -212,7 +212,7 @@ def latency_phase(run: Scratch, args: argparse.Namespace, evaluator: Evaluator) 
     try:
         worker.connected_at()
         time.sleep(1.0)  # the worker's subscription is up
-        publisher = Publisher(run.stack.mqtt_url)
+        publisher = Publisher(run.stack.mqtt_url("simulator"))
         total = int(args.rate * args.seconds)
         tick = 0.01
         per_tick = max(1, round(args.rate * tick))
@@ -270,6 +270,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         print(f"(a) without the evaluator: {without:,.0f} readings/s", file=sys.stderr)
         env = {
             **run.env,
+            "HATANG_MQTT_URL": run.stack.mqtt_url("api"),  # the evaluator reads the fan-out as the API does
             "HATANG_ALERTS__CATCHUP_INTERVAL_S": "30",
             "HATANG_ALERTS__SILENCE_INTERVAL_S": "15",
         }

@@ -74,7 +74,7 @@ def measure(settings: Settings, *, devices: int) -> dict[str, Any]:
         with psycopg.connect(url) as conn:
             sync_contracts(conn)
         token = asyncio.run(_prepare(url))
-        app = create_app(settings, database_url=url, mqtt_url=stack.mqtt_url)
+        app = create_app(settings, database_url=url, mqtt_url=stack.mqtt_url("api"))
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)

@@ -197,7 +197,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         with psycopg.connect(url) as conn:
             made = generate(conn, assets=args.assets, devices=args.devices, now=datetime.now(UTC))
         scans_before = _readings_scans(url)
-        timed = asyncio.run(_measure_app(settings, url, stack.mqtt_url, args.requests))
+        timed = asyncio.run(_measure_app(settings, url, stack.mqtt_url("api"), args.requests))
         time.sleep(0.6)  # backends flush their table statistics at most once a second
         scans = _readings_scans(url) - scans_before
     finally:

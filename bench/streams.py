@@ -142,7 +142,8 @@ def _scan(frame: bytes) -> tuple[int, list[tuple[float, int]]]:
 async def _client(
     url: str, token: str, stats: ClientStats, window: list[float], ready: asyncio.Event
 ) -> None:
-    async with connect(f"{url}?key={token}", max_size=None) as ws:
+    # The key goes in the header, never the URL (docs/security.md).
+    async with connect(url, max_size=None, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         hello = orjson.loads(await ws.recv(decode=False))
         assert hello["type"] == "hello", hello
         ready.set()
@@ -257,7 +258,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         env = {
             **os.environ,
             "HATANG_DATABASE_URL": url,
-            "HATANG_MQTT_URL": stack.mqtt_url,
+            "HATANG_MQTT_URL": stack.mqtt_url("api"),
             "HATANG_TOPIC_PREFIX": prefix,
             "HATANG_STREAMS__MAX_CLIENTS": str(args.clients + 10),
         }
@@ -266,7 +267,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _wait_http(f"http://127.0.0.1:{port}/healthz", api)
         time.sleep(1.0)  # the stream feed subscribes right after start-up
         publisher = context.Process(
-            target=_publisher, args=(stack.mqtt_url, prefix, args.rate, args.devices, owners, (go, stop))
+            target=_publisher,
+            args=(stack.mqtt_url("ingest"), prefix, args.rate, args.devices, owners, (go, stop)),
         )
         publisher.start()
         stats = asyncio.run(_measure(

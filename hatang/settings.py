@@ -19,7 +19,13 @@ class StackSettings(BaseModel):
 
     data_dir: Path = Field(default=Path(".data"), description="Where the local stack keeps its data.")
     pg_port: int = Field(default=55432, ge=1, le=65535, description="Port of the local PostgreSQL.")
-    mqtt_port: int = Field(default=51883, ge=1, le=65535, description="Port of the local Mosquitto.")
+    mqtt_port: int = Field(
+        default=51883, ge=1, le=65535, description="Port of the local Mosquitto's device listener."
+    )
+    mqtt_service_port: int = Field(
+        default=51884, ge=1, le=65535,
+        description="Port of the local Mosquitto's service listener (the platform's own accounts only).",
+    )
     pg_version: str | None = Field(default=None, description="PostgreSQL major version; newest if unset.")
 
 
@@ -49,6 +55,10 @@ class ApiSettings(BaseModel):
     bulk_max_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Largest bulk-onboarding upload accepted, in bytes."
     )
+    max_json_bytes: int = Field(
+        default=1024 * 1024, gt=0,
+        description="Largest JSON request body accepted, in bytes (413 beyond; checked after the key).",
+    )
 
 
 class RegistrySettings(BaseModel):
@@ -62,7 +72,7 @@ class RegistrySettings(BaseModel):
     mosquitto_dir: Path | None = Field(
         default=None,
         description="`broker sync`: directory of a Mosquitto hatang does not start (passwd, acl, "
-        "mosquitto.pid, service.secret); unset: the local stack's.",
+        "passwd-services, acl-services, mosquitto.pid, service-<role>.secret); unset: the local stack's.",
     )
 
 
@@ -162,6 +172,10 @@ class IngestSettings(BaseModel):
         default=9108, ge=0, le=65535,
         description="Port of /metrics, /healthz and /readyz (0: no endpoint).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the metrics endpoint listens on (0.0.0.0 in a container a scraper reaches).",
+    )
     db_retry_initial_s: float = Field(
         default=0.2, gt=0,
         description="First wait before retrying a failed database write.",
@@ -173,6 +187,21 @@ class IngestSettings(BaseModel):
     drain_timeout_s: float = Field(
         default=15.0, gt=0,
         description="On SIGTERM: time allowed to commit and acknowledge what is held before exiting.",
+    )
+    dead_letter_budget: int = Field(
+        default=100, ge=1,
+        description="Dead letters one device may store per window; beyond it a sample (all are counted).",
+    )
+    dead_letter_window_s: float = Field(
+        default=3600, gt=0, description="The window of the dead-letter budget."
+    )
+    dead_letter_sample: int = Field(
+        default=100, ge=1,
+        description="Beyond its budget, one in this many of a device's dead letters is stored.",
+    )
+    dead_letter_retention_days: int = Field(
+        default=30, ge=1,
+        description="Dead letters older than this are deleted (by `hatang timeseries maintain`).",
     )
     ready_stall_s: float = Field(
         default=60.0, gt=0,
@@ -239,6 +268,9 @@ class StreamSettings(BaseModel):
     heartbeat_s: float = Field(default=15, gt=0, description="Idle streams get a heartbeat this often.")
     max_clients: int = Field(
         default=1000, ge=1, description="Most concurrent stream clients per API process."
+    )
+    ticket_ttl_s: float = Field(
+        default=30, gt=0, le=3600, description="How long a single-use stream ticket stays valid."
     )
 
 
@@ -325,6 +357,11 @@ class Settings(BaseSettings):
         default=None, description="MQTT broker URL (mqtt://user:pass@host:port); unset means the local stack."
     )
     topic_prefix: str = Field(default="city/v1", description="Prefix of every MQTT topic of the platform.")
+    device_mount: str = Field(
+        default="ingress/", pattern=r"^([A-Za-z0-9_-]+/)*$",
+        description="Mount point of the broker's device listener: a device's <prefix>/... reaches the "
+        "platform as <mount><prefix>/... (docs/security.md).",
+    )
     stack: StackSettings = StackSettings()
     contracts: ContractsSettings = ContractsSettings()
     ingest: IngestSettings = IngestSettings()

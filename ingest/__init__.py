@@ -4,17 +4,23 @@ The worker (``hatang ingest``, composed in ``ingest.runner``) subscribes to devi
 shared subscription, normalises with ``firmware_contracts`` and commits batches before acknowledging.
 Other packages use what ``__all__`` lists: the worker's entry (:func:`run`, :func:`tune_interpreter`,
 :class:`IngestMetrics`, the ``logs`` module), the dead-letter functions (the API lists and replays
-through them), the MQTT adapter's :class:`Consumer` and :func:`parse_url` (the API's feed, the
-benches), the binary COPY rows of ``pgcopy`` (the storage bench) and the per-device latency book of
-``latency`` (the readiness bench). The rest of the package is the
-worker's own. See docs/ingest.md.
+through them; the maintenance job purges old ones), the MQTT adapter's :class:`Consumer` and
+:func:`parse_url` (the API's feed, the benches), the binary COPY rows of ``pgcopy`` (the storage
+bench) and the per-device latency book of ``latency`` (the readiness bench). The rest of the
+package is the worker's own. See docs/ingest.md.
 """
 
 from __future__ import annotations
 
 from ingest import latency, logs, pgcopy
 from ingest.batch import TopicLayout
-from ingest.deadletters import DeadLetterRow, ReplayOutcome, list_dead_letters, replay_dead_letters
+from ingest.deadletters import (
+    DeadLetterRow,
+    ReplayOutcome,
+    list_dead_letters,
+    purge_dead_letters,
+    replay_dead_letters,
+)
 from ingest.errors import BrokerError, IngestError, ReplayError, StoreError
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer, parse_url
@@ -35,6 +41,7 @@ __all__ = [
     "logs",
     "parse_url",
     "pgcopy",
+    "purge_dead_letters",
     "replay_dead_letters",
     "run",
     "tune_interpreter",

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import orjson
 
 from firmware_contracts import Reading, normalise
+from ingest.budget import DeadLetterBudget
 from ingest.delivery import Delivery
 from ingest.devices import Device, DeviceCache
 from ingest.pgcopy import PG_EPOCH_US, ROW, frame
@@ -38,21 +39,30 @@ class DeadLetter(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class TopicLayout:
-    """Where device telemetry is published: ``<prefix>/devices/<device>/telemetry``."""
+    """Where device telemetry is published: ``<prefix>/devices/<device>/telemetry`` as the device
+    names it, ``<mount><prefix>/devices/<device>/telemetry`` as the platform receives it (the broker's
+    device listener prepends its mount point, ``HATANG_DEVICE_MOUNT``: docs/security.md)."""
 
     prefix: str
+    mount: str = ""
 
     @property
     def telemetry_filter(self) -> str:
-        """The topic filter of every device's telemetry."""
-        return f"{self.prefix}/devices/+/telemetry"
+        """The topic filter of every device's telemetry, as the platform receives it."""
+        return f"{self.mount}{self.prefix}/devices/+/telemetry"
+
+    def telemetry(self, device: str) -> str:
+        """The topic ``device``'s telemetry reaches the platform on."""
+        return f"{self.mount}{self.prefix}/devices/{device}/telemetry"
 
     def shared_filter(self, group: str) -> str:
         """The shared-subscription filter of a worker group."""
         return f"$share/{group}/{self.telemetry_filter}"
 
     def device_of(self, topic: str) -> str | None:
-        """The device id of a telemetry topic, or None if the topic has another shape."""
+        """The device id of a telemetry topic (with or without the mount), or None for another shape."""
+        if self.mount and topic.startswith(self.mount):
+            topic = topic[len(self.mount) :]
         head, tail = f"{self.prefix}/devices/", "/telemetry"
         if not (topic.startswith(head) and topic.endswith(tail)) or len(topic) <= len(head) + len(tail):
             return None
@@ -74,6 +84,7 @@ class Batch:
     dead: list[DeadLetter] = field(default_factory=list)
     accepted: list[tuple[Device, list[Reading], float]] = field(default_factory=list)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    unstored: int = 0  # dead letters counted but not stored (a device over its budget)
 
     def copy_data(self) -> bytes:
         """The readings as one binary COPY stream."""
@@ -88,11 +99,16 @@ def _dead(
     message: str,
     *,
     record: int | None = None,
+    budget: DeadLetterBudget | None = None,
 ) -> None:
+    batch.rejected_by_reason[reason] = batch.rejected_by_reason.get(reason, 0) + 1
+    if budget is not None and not budget.admit(delivery.topic if device_id is None else device_id,
+                                               delivery.received_at):  # fmt: skip
+        batch.unstored += 1  # counted, not stored: this device is over its dead-letter budget
+        return
     batch.dead.append(
         DeadLetter(delivery.received_at, delivery.topic, delivery.payload, device_id, reason, message, record)
     )
-    batch.rejected_by_reason[reason] = batch.rejected_by_reason.get(reason, 0) + 1
 
 
 def intake(
@@ -102,36 +118,42 @@ def intake(
     layout: TopicLayout,
     devices: DeviceCache,
     metric_ids: Mapping[str, int],
+    budget: DeadLetterBudget | None = None,
 ) -> int:
-    """File one message into ``batch``; returns the number of readings it added."""
+    """File one message into ``batch``; returns the number of readings it added. Dead letters beyond
+    ``budget`` are counted, not stored."""
     batch.deliveries.append(delivery)
+
+    def dead(device_id: int | None, reason: str, message: str, *, record: int | None = None) -> None:
+        _dead(batch, delivery, device_id, reason, message, record=record, budget=budget)
+
     external_id = layout.device_of(delivery.topic)
     if external_id is None:
-        _dead(batch, delivery, None, "bad_topic", f"not {layout.prefix}/devices/<device>/telemetry")
+        dead(None, "bad_topic", f"not {layout.prefix}/devices/<device>/telemetry")
         return 0
     device = devices.get(external_id)
     if device is None:
-        _dead(batch, delivery, None, "unknown_device", f"no device {external_id!r} in the registry")
+        dead(None, "unknown_device", f"no device {external_id!r} in the registry")
         return 0
     if device.state != "active":
-        _dead(batch, delivery, device.id, "device_not_active", f"device {external_id!r} is {device.state}")
+        dead(device.id, "device_not_active", f"device {external_id!r} is {device.state}")
         return 0
     compiled = device.compiled
     if compiled is None:
         model, version = device.model
-        _dead(batch, delivery, device.id, "unknown_model", f"model {model} v{version} unknown to this worker")
+        dead(device.id, "unknown_model", f"model {model} v{version} unknown to this worker")
         return 0
     outcome = normalise(delivery.payload, delivery.received_at, compiled)
     rejections = outcome.rejections
     if rejections:
         for rejection in rejections[: MAX_DEAD_PER_MESSAGE - 1]:
-            _dead(batch, delivery, device.id, rejection.reason, rejection.message, record=rejection.record)
+            dead(device.id, rejection.reason, rejection.message, record=rejection.record)
         if len(rejections) >= MAX_DEAD_PER_MESSAGE:
             rest = rejections[MAX_DEAD_PER_MESSAGE - 1 :]
             reasons = sorted({r.reason for r in rest})
             first = rest[0]
             summary = f"{len(rest)} more rejections ({', '.join(reasons)}); first: {first.message}"
-            _dead(batch, delivery, device.id, first.reason, summary, record=first.record)
+            dead(device.id, first.reason, summary, record=first.record)
             for r in rest[1:]:
                 batch.rejected_by_reason[r.reason] = batch.rejected_by_reason.get(r.reason, 0) + 1
     readings = outcome.readings
@@ -146,7 +168,7 @@ def intake(
         rows += pack(4, 8, round(time * 1_000_000) - PG_EPOCH_US, 8, device_id, 2, metric_id, 8, value)
     if unknown is not None:
         kept = [r for r in readings if r.metric in metric_ids]
-        _dead(batch, delivery, device_id, "unknown_metric", f"metric {unknown!r} is not in the database")
+        dead(device_id, "unknown_metric", f"metric {unknown!r} is not in the database")
         readings = kept
     batch.row_count += len(readings)
     batch.accepted.append((device, readings, delivery.received_at))
@@ -224,8 +246,10 @@ def fanout(batch: Batch, layout: TopicLayout, *, batch_id: int) -> list[tuple[st
 
 
 def lags(batch: Batch, committed_at: float) -> list[float]:
-    """Per accepted message: seconds from its newest reading's time to ``committed_at``."""
+    """Per accepted message with readings: seconds from its newest reading's time to ``committed_at``
+    (a message accepted with no reading, e.g. an empty SenML pack, has no lag)."""
     return [
         committed_at - (readings[0].time if len(readings) == 1 else max(r.time for r in readings))
         for _, readings, _ in batch.accepted
+        if readings
     ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hatang.settings import IngestSettings
 from ingest.batch import Batch, TopicLayout, intake, upserts
+from ingest.budget import DeadLetterBudget
 from ingest.errors import BrokerError
 from ingest.mqtt import Consumer
 from ingest.pipeline import Backoff, Pipeline
@@ -37,6 +38,7 @@ class Builder:
     registry: RegistryWatcher
     pipeline: Pipeline
     stop: asyncio.Event
+    budget: DeadLetterBudget | None = None
     # ``hatang ingest --leave``: unsubscribe this client id's session instead of subscribing.
     leave: bool = False
     current: Consumer | None = None
@@ -102,7 +104,7 @@ class Builder:
     async def _pump(self, consumer: Consumer) -> None:
         limit, interval = self.settings.batch_size, self.settings.flush_interval_ms / 1000
         batch, opened = Batch(), 0.0
-        pipeline, layout, devices = self.pipeline, self.layout, self.registry.devices
+        pipeline, layout, devices, budget = self.pipeline, self.layout, self.registry.devices, self.budget
         received = pipeline.metrics.received
         try:
             while True:
@@ -128,7 +130,9 @@ class Builder:
                 for delivery in taken:
                     if not batch.deliveries:
                         opened = time.monotonic()
-                    intake(batch, delivery, layout=layout, devices=devices, metric_ids=metric_ids)
+                    intake(
+                        batch, delivery, layout=layout, devices=devices, metric_ids=metric_ids, budget=budget
+                    )
                     if batch.row_count >= limit or len(batch.deliveries) >= limit:
                         await self.hand_over(batch, consumer)
                         batch = Batch()

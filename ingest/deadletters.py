@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -113,6 +113,7 @@ async def replay_dead_letters(
     ids: Sequence[int],
     topic_prefix: str,
     limits: Limits,
+    device_mount: str = "",
     models: Mapping[tuple[str, int], DeviceModel] | None = None,
     organisation_id: int | None = None,
 ) -> list[ReplayOutcome]:
@@ -121,7 +122,7 @@ async def replay_dead_letters(
     With ``organisation_id``, a letter of another organisation's device (or of no known device) is
     unknown too: an operator can neither replay nor learn of another's letters.
     """
-    layout = TopicLayout(topic_prefix)
+    layout = TopicLayout(topic_prefix, device_mount)
     devices = DeviceCache(models=load_models() if models is None else models, limits=limits)
     outcomes: list[ReplayOutcome] = []
     async with conn.transaction():
@@ -159,3 +160,10 @@ async def replay_dead_letters(
             )
             outcomes.append(outcome)
     return outcomes
+
+
+def purge_dead_letters(conn: psycopg.Connection[Any], *, older_than: timedelta) -> int:
+    """Delete dead letters received more than ``older_than`` ago; returns how many (their counts stay
+    in the rejection metrics)."""
+    cur = conn.execute("DELETE FROM dead_letters WHERE received_at < now() - %s", (older_than,))
+    return cur.rowcount

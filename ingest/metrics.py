@@ -81,6 +81,10 @@ class IngestMetrics:
         self.rejected = counter(
             "hatang_ingest_rejections_total", "Dead letters (and rejected records) by reason.", ["reason"]
         )
+        self.unstored = counter(
+            "hatang_ingest_dead_letters_unstored_total",
+            "Dead letters counted but not stored: their device was over its dead-letter budget.",
+        )
         self.acked = counter("hatang_ingest_messages_acked_total", "Messages acknowledged after commit.")
         self.batch_readings = histogram(
             "hatang_ingest_batch_readings", "Readings per committed batch.", buckets=_BATCH_BUCKETS
@@ -106,7 +110,7 @@ class IngestMetrics:
         )
         self.devices = gauge("hatang_ingest_devices_cached", "Devices in the registry cache.")
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the pod
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Serve ``/metrics`` on ``port`` in a daemon thread (0: do nothing)."""
         if port:
             start_http_server(port, addr=host, registry=self.registry)

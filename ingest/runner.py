@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from firmware_contracts import DeviceModel, Limits, load_models
 from hatang.settings import Settings
 from ingest.batch import TopicLayout
+from ingest.budget import DeadLetterBudget
 from ingest.builder import Builder
 from ingest.health import Health, serve
 from ingest.latency import LatencyRecorder
@@ -90,7 +91,7 @@ def build(
 ) -> Worker:
     """Wire a worker's parts; nothing connects until they run (``leave``: see :func:`run`)."""
     cfg = settings.ingest
-    layout = TopicLayout(settings.topic_prefix)
+    layout = TopicLayout(settings.topic_prefix, settings.device_mount)
     registry = RegistryWatcher(
         database_url=database_url,
         models=models,
@@ -126,6 +127,9 @@ def build(
         registry=registry,
         pipeline=pipeline,
         stop=stop,
+        budget=DeadLetterBudget(
+            budget=cfg.dead_letter_budget, window_s=cfg.dead_letter_window_s, sample=cfg.dead_letter_sample
+        ),
         leave=leave,
     )
     return Worker(
@@ -164,11 +168,13 @@ async def run(
     stop: asyncio.Event,
     metrics: IngestMetrics | None = None,
     serve_port: int = 0,
+    serve_host: str = "127.0.0.1",
     leave_quiet_s: float | None = None,
 ) -> int:
     """Run a worker until ``stop`` is set, then drain within ``drain_timeout_s``; returns an exit code.
 
-    ``serve_port`` (not 0): serve ``/healthz``, ``/readyz`` and ``/metrics`` there (``ingest.health``).
+    ``serve_port`` (not 0): serve ``/healthz``, ``/readyz`` and ``/metrics`` there (``ingest.health``),
+    on ``serve_host`` (``HATANG_INGEST__METRICS_HOST``).
     ``leave_quiet_s`` (not None): leave the group instead of joining it: resume this client id's
     session, unsubscribe, store what the session had queued, and stop once it has been quiet that
     long (docs/deploy.md, "Scaling ingest down").
@@ -183,7 +189,9 @@ async def run(
         stop=stop,
         leave=leave_quiet_s is not None,
     )
-    endpoint = asyncio.create_task(serve(worker.health, metrics.registry, port=serve_port), name="endpoint")
+    endpoint = asyncio.create_task(
+        serve(worker.health, metrics.registry, port=serve_port, host=serve_host), name="endpoint"
+    )
     watcher = asyncio.create_task(worker.registry.run(), name="registry")
     writers = [asyncio.create_task(w.run(), name=f"writer-{i}") for i, w in enumerate(worker.writers)]
     others = [*writers, watcher]

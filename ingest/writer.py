@@ -87,6 +87,7 @@ class Writer:
         m.batch_readings.observe(written.offered)
         for reason, count in batch.rejected_by_reason.items():
             m.rejected.labels(reason).inc(count)
+        m.unstored.inc(batch.unstored)
         lag = lags(batch, committed)
         m.lag_seconds.observe_many(lag)
         if self.latency is not None:

@@ -22,8 +22,18 @@ from registry.errors import (
     NotFoundError,
     RegistryError,
 )
-from registry.keys import authenticate
-from registry.mosquitto import BrokerUser, hash_password, render_acl_file, render_password_file
+from registry.keys import ApiKey, authenticate, issue_stream_ticket, redeem_stream_ticket
+from registry.mosquitto import (
+    RESERVED_PREFIX,
+    SERVICE_ROLES,
+    BrokerUser,
+    hash_password,
+    is_reserved,
+    render_device_acl,
+    render_password_file,
+    render_service_acl,
+    service_user,
+)
 from registry.onboarding import BulkOutcome, Entity, UploadTooLargeError, onboard
 from registry.organisations import get_organisation
 from registry.uploads import ASSET_COLUMNS, DEVICE_COLUMNS, Format
@@ -32,7 +42,10 @@ __all__ = [
     "ASSET_COLUMNS",
     "CLI",
     "DEVICE_COLUMNS",
+    "RESERVED_PREFIX",
+    "SERVICE_ROLES",
     "Actor",
+    "ApiKey",
     "BrokerUser",
     "BulkOutcome",
     "ConflictError",
@@ -57,6 +70,8 @@ __all__ = [
     "get_device",
     "get_organisation",
     "hash_password",
+    "is_reserved",
+    "issue_stream_ticket",
     "keys",
     "models",
     "new_upload_key",
@@ -64,9 +79,12 @@ __all__ = [
     "organisations",
     "publish_topic",
     "readiness",
-    "render_acl_file",
+    "redeem_stream_ticket",
+    "render_device_acl",
     "render_password_file",
+    "render_service_acl",
     "sectors",
+    "service_user",
     "sync_contracts",
     "zones",
 ]

@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from registry.audit import Actor, record
-from registry.errors import NotFoundError
+from registry.errors import ConflictError, NotFoundError
 
 Role = Literal["admin", "operator", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "operator", "viewer")
@@ -108,6 +108,38 @@ async def authenticate(conn: psycopg.AsyncConnection[Any], *, token: str) -> Api
     return await get_key(conn, key_id=row[0])
 
 
+_TICKET = re.compile(r"tkt_[A-Za-z0-9_-]{43}")
+
+
+async def issue_stream_ticket(conn: psycopg.AsyncConnection[Any], *, key_id: int, ttl_s: float) -> str:
+    """A single-use ticket standing for key ``key_id`` for ``ttl_s`` seconds (stored as its SHA-256)."""
+    ticket = f"tkt_{secrets.token_urlsafe(32)}"
+    async with conn.transaction():
+        # Expired tickets are cleared as new ones are issued: the table holds seconds' worth.
+        await conn.execute("DELETE FROM stream_tickets WHERE expires_at < now()")
+        await conn.execute(
+            "INSERT INTO stream_tickets (digest, api_key_id, expires_at)"
+            " VALUES (%s, %s, now() + make_interval(secs => %s))",
+            (_digest(ticket), key_id, ttl_s),
+        )
+    return ticket
+
+
+async def redeem_stream_ticket(conn: psycopg.AsyncConnection[Any], *, ticket: str) -> ApiKey | None:
+    """The unrevoked key an unexpired ``ticket`` stands for, or None; the ticket is used up either way."""
+    if _TICKET.fullmatch(ticket) is None:
+        return None
+    cur = await conn.execute(
+        "DELETE FROM stream_tickets t USING api_keys k WHERE t.digest = %s AND k.id = t.api_key_id"
+        " RETURNING t.api_key_id, t.expires_at > now() AND k.revoked_at IS NULL",
+        (_digest(ticket),),
+    )
+    row = await cur.fetchone()
+    if row is None or not row[1]:
+        return None
+    return await get_key(conn, key_id=row[0])
+
+
 async def get_key(conn: psycopg.AsyncConnection[Any], *, key_id: int, within: int | None = None) -> ApiKey:
     """The key ``key_id`` (NotFoundError if absent or outside ``within``)."""
     async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
@@ -152,9 +184,25 @@ async def list_keys(
 async def revoke_key(
     conn: psycopg.AsyncConnection[Any], *, key_id: int, within: int | None, actor: Actor
 ) -> ApiKey:
-    """Revoke a key (idempotent: revoking a revoked key keeps its first revocation time)."""
+    """Revoke a key (idempotent: revoking a revoked key keeps its first revocation time).
+
+    The last unrevoked admin key of an organisation cannot be revoked (ConflictError): nobody could
+    then issue keys over the API. Recovery if it is lost anyway: ``hatang keys create --role admin``
+    on a machine with database access (docs/registry.md)."""
     async with conn.transaction():
         key = await get_key(conn, key_id=key_id, within=within)
+        if key.revoked_at is None and key.role == "admin":
+            # Locks the organisation's admin keys: two concurrent revocations cannot both pass.
+            cur = await conn.execute(
+                "SELECT id FROM api_keys WHERE organisation_id = %s AND role = 'admin' AND revoked_at IS NULL"
+                " FOR UPDATE",
+                (key.organisation_id,),
+            )
+            if [row[0] for row in await cur.fetchall()] == [key_id]:
+                raise ConflictError(
+                    "api_key", str(key_id),
+                    "the organisation's last admin key cannot be revoked: issue another admin key first",
+                )  # fmt: skip
         if key.revoked_at is None:
             await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = %s", (key_id,))
             await record(conn, actor=actor, action="revoke", entity="api_key", entity_id=str(key_id),

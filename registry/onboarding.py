@@ -325,7 +325,7 @@ async def _stage(
         if len(pending) >= chunk_rows:
             await flush()
     take(reader.finish())
-    if fmt == "csv" and reader.header is None:
+    if fmt == "csv" and reader.header is None and rows == 0:
         take([(1, "empty upload: a CSV upload starts with a header row")])
     await flush()
     return rows

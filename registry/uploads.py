@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from firmware_contracts import vocabulary
+from registry.mosquitto import RESERVED_PREFIX, is_reserved
 
 Format = Literal["csv", "ndjson"]
 
@@ -127,6 +128,12 @@ class RowReader:
         if self.fmt == "ndjson":
             try:
                 value = json.loads(text)
+                # JSON may spell lone UTF-16 surrogates ("\ud800"), which no UTF-8 text (so no
+                # database column) can hold: this row is refused, the others go on.
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                yield self._line, "not valid Unicode: a lone surrogate such as \\ud800"
+                return
             except ValueError as exc:
                 yield self._line, f"not JSON: {exc}"
                 return
@@ -135,6 +142,10 @@ class RowReader:
         try:
             fields = next(csv.reader([text], strict=True))
         except csv.Error as exc:
+            if self.header is None:  # no usable header: every later row is reported against none
+                self.header = []
+                yield self._line, f"header row: not CSV: {exc}"
+                return
             yield self._line, f"not CSV: {exc}"
             return
         if self.header is None:
@@ -215,6 +226,8 @@ def validate_device(line: int, fields: dict[str, Any]) -> DeviceRow | RowError:
     errors: list[str] = []
     _unknown(fields, DEVICE_COLUMNS, errors)
     external_id = _text(fields, "external_id", errors, pattern=DEVICE_ID, required=True, max_length=64)
+    if external_id is not None and is_reserved(external_id):
+        errors.append(f"external_id: ids starting with {RESERVED_PREFIX!r} are reserved for the platform")
     model = _text(fields, "model", errors, pattern=MODEL, required=True, max_length=100)
     version = _number(fields, "model_version", errors, low=1, high=2**31 - 1)
     if version is not None and not version.is_integer():

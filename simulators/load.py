@@ -43,7 +43,8 @@ class LoadSpec:
     seed: int = 1
     run_id: str = "run"
     limits: Limits = field(default_factory=Limits)
-    service: BrokerAddress | None = None  # needed for unknown-device faults
+    service: BrokerAddress | None = None  # needed for unknown-device faults (the service listener)
+    device_mount: str = ""  # the device listener's mount point: where the service injects telemetry
     drain_timeout_s: float = 60.0
     connect_timeout_s: float = 120.0
 
@@ -104,7 +105,7 @@ def _worker(
         models = {key: compile_model(model, spec.limits) for key, model in load_models().items()}
         factory = MessageFactory(
             devices=devices, models=models, topic_prefix=spec.topic_prefix, seed=spec.seed,
-            pack=spec.pack, run_id=f"{spec.run_id}-{index}",
+            pack=spec.pack, run_id=f"{spec.run_id}-{index}", device_mount=spec.device_mount,
         )  # fmt: skip
         client_prefix = f"{spec.run_id}-{index}"  # unique per worker: one client id, one session
         connections = Connections(spec.broker, qos=spec.qos, client_prefix=client_prefix, tally=tally)
@@ -116,7 +117,8 @@ def _worker(
                 raise PublishError("unknown-device faults need the service account", reason="no_service")
             # The service account publishes through the same loop as the devices.
             (service_index,) = connections.connect(
-                [(f"{spec.service.username}", spec.service.password)], timeout_s=spec.connect_timeout_s
+                [(f"{spec.service.username}", spec.service.password)], timeout_s=spec.connect_timeout_s,
+                address=spec.service,
             )
         rng = random.Random(spec.seed * 7919 + index)
         silent_at = [

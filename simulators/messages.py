@@ -95,6 +95,7 @@ class MessageFactory:
         models: Mapping[tuple[str, int], CompiledModel],
         topic_prefix: str,
         seed: int,
+        device_mount: str = "",
         pack: int,
         run_id: str,
     ) -> None:
@@ -107,6 +108,7 @@ class MessageFactory:
         ]
         self._topics = [f"{topic_prefix}/devices/{d.external_id}/telemetry" for d in devices]
         self._prefix = topic_prefix
+        self._mount = device_mount  # the service account publishes where the device listener would put it
         self._pack = pack
         self._run_id = run_id
         self._next_ms = [0] * len(devices)
@@ -167,4 +169,4 @@ class MessageFactory:
     @property
     def unknown_prefix(self) -> str:
         """Topics of the unknown devices this factory invents start with this (unique per run)."""
-        return f"{self._prefix}/devices/sim-unknown-{self._run_id}-"
+        return f"{self._mount}{self._prefix}/devices/sim-unknown-{self._run_id}-"

@@ -30,6 +30,7 @@ from simulators.errors import PublishError
 
 _CONNECT_CHUNK = 64  # connections opened before waiting for their CONNACKs (the broker's backlog)
 _MAX_BURST = 2000  # messages sent before the loop looks at the sockets again
+_RECONNECT_FIRST_S, _RECONNECT_MAX_S = 1.0, 30.0  # a lost connection's retries: doubling between these
 _INFLIGHT = 10000  # QoS 1 messages a client keeps unacknowledged (the broker allows 20,000)
 
 
@@ -83,6 +84,8 @@ class Connections:
         self._writing: set[int] = set()
         self._connected: dict[int, ReasonCode | None] = {}
         self._pending: list[dict[int, tuple[int, tuple[str, ...], str | None]]] = []
+        self._sockets: dict[int, socket.socket] = {}  # what the selector holds, per client
+        self._lost: dict[int, tuple[float, float]] = {}  # client -> (next attempt, current wait)
 
     # -- connecting -------------------------------------------------------------------------------
 
@@ -125,8 +128,13 @@ class Connections:
         if fault is not None:
             tally.faults_acked[fault] = tally.faults_acked.get(fault, 0) + 1
 
-    def connect(self, identities: Sequence[tuple[str, str | None]], *, timeout_s: float = 60.0) -> list[int]:
-        """Connect every ``(username, password)``; returns their indexes. Raises if the broker refuses one."""
+    def connect(
+        self, identities: Sequence[tuple[str, str | None]], *, timeout_s: float = 60.0,
+        address: BrokerAddress | None = None,
+    ) -> list[int]:  # fmt: skip
+        """Connect every ``(username, password)`` (to ``address``, default the devices' broker address);
+        returns their indexes. Raises if the broker refuses one."""
+        address = self._address if address is None else address
         first = len(self._clients)
         deadline = time.monotonic() + timeout_s
         for start in range(0, len(identities), _CONNECT_CHUNK):
@@ -134,12 +142,10 @@ class Connections:
             chunk = [self._client(user, password) for user, password in batch]
             for client in chunk:
                 try:
-                    client.connect(self._address.host, self._address.port, keepalive=60, clean_start=True)
+                    client.connect(address.host, address.port, keepalive=60, clean_start=True)
                 except OSError as exc:
                     raise PublishError(f"cannot reach the broker: {exc}", reason="unreachable") from exc
-                sock = client.socket()
-                assert isinstance(sock, socket.socket)
-                self._selector.register(sock, selectors.EVENT_READ, client)
+                self._register(client)
                 self._after_io(client)
             waiting = {client._userdata for client in chunk}
             while waiting - self._connected.keys():
@@ -155,12 +161,46 @@ class Connections:
             )
         return list(range(first, len(self._clients)))
 
+    def connected(self, index: int) -> bool:
+        """Whether connection ``index`` is up (its CONNACK accepted it and its socket is open)."""
+        reason = self._connected.get(index)
+        return reason is not None and not reason.is_failure and index in self._sockets
+
     # -- the loop ---------------------------------------------------------------------------------
+
+    def _register(self, client: paho.Client) -> None:
+        """Watch ``client``'s socket. A descriptor still registered belongs to a socket paho has closed
+        (a refused or lost connection) and since reused by the system: that stale entry goes first."""
+        index: int = client._userdata
+        sock = client.socket()
+        assert isinstance(sock, socket.socket)
+        self._forget(index)
+        for key in list(self._selector.get_map().values()):
+            if key.fd == sock.fileno():  # the stale entry of a closed socket whose descriptor was reused
+                self._selector.unregister(key.fileobj)
+                self._sockets = {i: s for i, s in self._sockets.items() if s is not key.fileobj}
+        self._selector.register(sock, selectors.EVENT_READ, client)
+        self._sockets[index] = sock
+        self._writing.discard(index)
+
+    def _forget(self, index: int) -> None:
+        sock = self._sockets.pop(index, None)
+        if sock is not None:
+            # Looked up by identity: a socket paho has closed has no descriptor any more.
+            for key in list(self._selector.get_map().values()):
+                if key.fileobj is sock:
+                    self._selector.unregister(key.fileobj)
+        self._writing.discard(index)
 
     def _after_io(self, client: paho.Client) -> None:
         index: int = client._userdata
         sock = client.socket()
-        if sock is None:
+        if sock is None:  # closed by paho: refused, or the connection was lost
+            if index in self._sockets:
+                self._forget(index)
+                reason = self._connected.get(index)
+                if reason is not None and not reason.is_failure:  # it was up: try again, with backoff
+                    self._lost[index] = (time.monotonic() + _RECONNECT_FIRST_S, _RECONNECT_FIRST_S)
             return
         if client.want_write():
             if index not in self._writing:
@@ -181,9 +221,27 @@ class Connections:
             self._after_io(client)
 
     def keepalive(self) -> None:
-        """paho's housekeeping (PINGREQ when idle) for every client; call about once a second."""
+        """paho's housekeeping (PINGREQ when idle) for every client, and reconnection of lost ones
+        (a broker restart) with backoff; call about once a second."""
         for client in self._clients:
             client.loop_misc()
+            self._after_io(client)  # notices a connection paho has just dropped
+        now = time.monotonic()
+        for index, (due, wait) in list(self._lost.items()):
+            if now < due:
+                continue
+            client = self._clients[index]
+            try:
+                client.reconnect()
+            except OSError:
+                longer = min(wait * 2, _RECONNECT_MAX_S)
+                self._lost[index] = (now + longer, longer)
+                continue
+            del self._lost[index]
+            self._connected.pop(index, None)
+            self._pending[index].clear()  # unacknowledged at QoS 1 before the loss: not counted as acked
+            self._register(client)
+            self._after_io(client)
 
     def publish(self, index: int, topic: str, payload: bytes, *, readings: int, dead: tuple[str, ...],
                 fault: str | None) -> None:  # fmt: skip
@@ -223,6 +281,7 @@ class Connections:
 
     def close(self) -> None:
         """Disconnect every client cleanly and close the loop."""
+        self._lost.clear()
         for client in self._clients:
             if client.socket() is not None:
                 client.disconnect()

@@ -156,7 +156,7 @@ def run_checked(
         result = run_load(spec, status=status)
         landed = settle(
             database_url, external_ids=devices, since=result.started - 1.0, until=result.ended + 3600.0,
-            unknown_prefix=f"{spec.topic_prefix}/devices/sim-unknown-{spec.run_id}-",
+            unknown_prefix=f"{spec.device_mount}{spec.topic_prefix}/devices/sim-unknown-{spec.run_id}-",
             expected_readings=result.readings_acked, expected_dead=result.dead_acked, quiet_s=settle_quiet_s,
         )  # fmt: skip
         time.sleep(0.5 if listener is not None else 0.0)  # the last fan-out follows the last commit

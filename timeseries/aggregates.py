@@ -25,7 +25,7 @@ from psycopg.rows import class_row
 from hatang.db import fetch_id
 from timeseries.buckets import Backend, Bucket, Level, align
 from timeseries.errors import InvalidRangeError, UnknownMetricError
-from timeseries.scope import SCOPE_FROM, SECTOR, Scope
+from timeseries.scope import SCOPE_FROM, SECTOR, Scope, device_id
 
 GroupBy = Literal["device", "asset", "area", "sector"]
 GROUP_BY: tuple[GroupBy, ...] = ("device", "asset", "area", "sector")
@@ -169,6 +169,10 @@ async def aggregate(
     """Aggregates of ``metric`` per ``group_by`` and bucket; at most ``max_rows`` rows, else an error."""
     if end <= start:
         raise InvalidRangeError("end", end.isoformat(), "must be after start")
+    if scope.device is not None:
+        # A device the caller may not see is a 404, as on /v1/readings (docs/dashboard.md), not an
+        # empty answer that would tell "no data" and "not yours" apart from nothing.
+        await device_id(conn, scope.device, visible_organisation_id=scope.visible_organisation_id)
     query, params = aggregate_query(
         metric_id=await metric_id(conn, metric),
         group_by=group_by,

@@ -13,9 +13,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
-from hatang.db import fetch_id
 from timeseries.aggregates import metric_id
-from timeseries.errors import InvalidRangeError, UnknownDeviceError
+from timeseries.errors import InvalidRangeError
+from timeseries.scope import device_id
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,18 +41,6 @@ def time_key(moment: datetime) -> int:
 def from_time_key(key: int) -> datetime:
     """The inverse of ``time_key``."""
     return EPOCH + timedelta(microseconds=key)
-
-
-async def device_id(
-    conn: psycopg.AsyncConnection[Any], external_id: str, *, visible_organisation_id: int | None
-) -> int:
-    """The id of device ``external_id`` if the caller may see it."""
-    return await fetch_id(
-        conn,
-        "SELECT id FROM devices WHERE external_id = %s AND (%s::bigint IS NULL OR organisation_id = %s)",
-        (external_id, visible_organisation_id, visible_organisation_id),
-        missing=UnknownDeviceError(external_id),
-    )
 
 
 async def raw_readings(

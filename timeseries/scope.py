@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from hatang.db import area_subtree
+from timeseries.errors import UnknownDeviceError
 
 SCOPE_FROM = sql.SQL(
     "devices d LEFT JOIN assets a ON a.id = d.asset_id JOIN device_models dm ON dm.id = d.model_id"
@@ -55,3 +57,17 @@ class Scope:
             parts.append(sql.SQL("d.organisation_id = %(scope_visible)s"))
             params["scope_visible"] = self.visible_organisation_id
         return sql.SQL(" AND ").join(parts), params
+
+
+async def device_id(
+    conn: psycopg.AsyncConnection[Any], external_id: str, *, visible_organisation_id: int | None
+) -> int:
+    """The id of device ``external_id`` if the caller may see it."""
+    cur = await conn.execute(
+        "SELECT id FROM devices WHERE external_id = %s AND (%s::bigint IS NULL OR organisation_id = %s)",
+        (external_id, visible_organisation_id, visible_organisation_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise UnknownDeviceError(external_id)
+    return int(row[0])

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn
+from api.fields import Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import CODE
@@ -34,8 +35,8 @@ class AreaCreate(BaseModel):
     )
 
     code: str = Field(pattern=CODE, max_length=63)
-    name: str = Field(min_length=1, max_length=200)
-    name_en: str = Field(default="", max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
+    name_en: Text = Field(default="", max_length=200)
     level: Level
     parent: str | None = Field(default=None, pattern=CODE, max_length=63)
 
@@ -47,8 +48,8 @@ class AreaUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"parent": "bac-ninh"}, {"retired": True}]}
     )
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    name_en: str | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    name_en: Text | None = Field(default=None, max_length=200)
     parent: str | None = Field(default=None, pattern=CODE, max_length=63)
     retired: bool | None = None
 

@@ -30,7 +30,6 @@ from registry import (
     Format,
     UploadTooLargeError,
     derive_secret,
-    device_topic,
     new_upload_key,
     onboard,
     publish_topic,
@@ -70,7 +69,7 @@ def _report_lines(
                 entry = json.loads(raw)
                 entry["mqtt_username"] = entry["external_id"]
                 entry["mqtt_secret"] = derive_secret(key, entry["external_id"])
-                entry["topic"] = device_topic(prefix, entry["external_id"])
+                entry["topic"] = publish_topic(prefix, entry["external_id"])
                 entry["publish_topic"] = publish_topic(prefix, entry["external_id"])
                 raw = json.dumps(entry).encode() + b"\n"  # noqa: PLW2901 - the line, with its secret
             buffer.append(raw)

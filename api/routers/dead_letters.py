@@ -108,7 +108,8 @@ async def _replay(
         async with conn.transaction():
             prefix = settings.topic_prefix
             outcomes = await replay_dead_letters(
-                conn, ids=ids, topic_prefix=prefix, limits=limits, organisation_id=principal.within
+                conn, ids=ids, topic_prefix=prefix, limits=limits, organisation_id=principal.within,
+                device_mount=settings.device_mount,
             )
             for outcome in outcomes:
                 await record(

@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal, Reader, Writer
 from api.db import Conn
-from api.fields import ASSET_ID, DEVICE_ID, SLUG, Metadata, Text
+from api.fields import ASSET_ID, DEVICE_ID, SLUG, Metadata, NewDeviceId, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import MODEL
-from registry import device_topic, publish_topic
 from registry import devices as service
+from registry import publish_topic
 from registry.models import resolve_model
 from registry.organisations import get_organisation
 
@@ -46,8 +46,10 @@ class DeviceCreate(BaseModel):
         },
     )
 
-    external_id: str = Field(
-        pattern=DEVICE_ID, max_length=64, description="Stable id; also the MQTT username."
+    external_id: NewDeviceId = Field(
+        pattern=DEVICE_ID, max_length=64,
+        description="Stable id; also the MQTT username and client id. "
+        "Ids starting with `hatang` are reserved.",
     )
     model: str = Field(pattern=MODEL, max_length=100)
     model_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
@@ -105,12 +107,16 @@ class DevicePublic(BaseModel):
 
 
 class MqttCredentials(BaseModel):
-    """MQTT credentials: shown once. The device publishes its readings on ``publish_topic``."""
+    """MQTT credentials: shown once. The device connects with ``username`` as its username and client
+    id, and publishes its readings to ``topic`` (the same as ``publish_topic``)."""
 
     username: str
     secret: str = Field(description="Not retrievable later; rotate to get a new one.")
-    topic: str = Field(description="The topic prefix this device may publish under (the broker's ACL).")
-    publish_topic: str = Field(description="The exact topic to publish readings on: `<topic>telemetry`.")
+    topic: str = Field(
+        description="The one topic this device may publish to (its telemetry); the broker refuses any other "
+        "(MQTT 5 reason code 135)."
+    )
+    publish_topic: str = Field(description="The exact topic to publish readings on (the same as `topic`).")
 
 
 class DeviceCreated(DevicePublic):
@@ -128,7 +134,7 @@ def _credentials(request: Request, issued: service.Credentials) -> MqttCredentia
     return MqttCredentials(
         username=issued.username,
         secret=issued.secret,
-        topic=device_topic(prefix, issued.username),
+        topic=publish_topic(prefix, issued.username),
         publish_topic=publish_topic(prefix, issued.username),
     )
 

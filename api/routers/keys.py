@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Writer
 from api.db import Conn
+from api.fields import Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
 from firmware_contracts.vocabulary import SLUG
@@ -32,7 +33,7 @@ class KeyCreate(BaseModel):
 
     organisation: str | None = Field(default=None, pattern=SLUG, max_length=63)
     role: Literal["admin", "operator", "viewer"]
-    name: str = Field(default="", max_length=200)
+    name: Text = Field(default="", max_length=200)
 
 
 class KeyPublic(BaseModel):
@@ -98,7 +99,8 @@ async def get_key(key_id: KeyId, principal: Writer, conn: Conn) -> KeyPublic:
 
 
 @router.delete(
-    "/{key_id}", status_code=204, summary="Revoke an API key", responses=responses(*COMMON, "not-found")
+    "/{key_id}", status_code=204, summary="Revoke an API key (never an organisation's last admin key)",
+    responses=responses(*COMMON, "not-found", "conflict"),
 )
 async def revoke_key(key_id: KeyId, principal: Writer, conn: Conn) -> Response:
     key = await service.get_key(conn, key_id=key_id, within=principal.within)

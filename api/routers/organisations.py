@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn
+from api.fields import Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import SLUG
@@ -28,7 +29,7 @@ class OrganisationCreate(BaseModel):
     )
 
     slug: str = Field(pattern=SLUG, max_length=63)
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class OrganisationUpdate(BaseModel):
@@ -38,7 +39,7 @@ class OrganisationUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"name": "Công ty Nước sạch Bắc Ninh"}]}
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class OrganisationPublic(BaseModel):

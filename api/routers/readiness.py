@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn, ReadConn
-from api.fields import Sector
+from api.fields import Day, Sector, Text
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
 from firmware_contracts.vocabulary import CODE
@@ -180,8 +180,8 @@ class TargetCreate(BaseModel):
 
     sector: Sector
     share: Decimal = Field(gt=0, le=1, max_digits=5, decimal_places=4)
-    deadline: date
-    source: str = Field(default="", max_length=500)
+    deadline: Day
+    source: Text = Field(default="", max_length=500)
 
 
 class TargetUpdate(BaseModel):
@@ -190,8 +190,8 @@ class TargetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"share": "0.45"}]})
 
     share: Decimal | None = Field(default=None, gt=0, le=1, max_digits=5, decimal_places=4)
-    deadline: date | None = None
-    source: str | None = Field(default=None, max_length=500)
+    deadline: Day | None = None
+    source: Text | None = Field(default=None, max_length=500)
 
 
 def _settings(request: Request) -> ReadinessSettings:
@@ -240,7 +240,7 @@ async def get_readiness(
     conn: ReadConn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
-    at: Annotated[date | None, Query(description="A past day (from its snapshot); today if absent.")] = None,
+    at: Annotated[Day | None, Query(description="A past day (from its snapshot); today if absent.")] = None,
     include_demo: DemoQuery = True,
 ) -> ReadinessPublic:
     settings = _settings(request)
@@ -285,8 +285,8 @@ async def get_history(
     conn: ReadConn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
-    start: Annotated[date | None, Query(alias="from", description="First day; 90 days before `to`.")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day; today if absent.")] = None,
+    start: Annotated[Day | None, Query(alias="from", description="First day; 90 days before `to`.")] = None,
+    end: Annotated[Day | None, Query(alias="to", description="Last day; today if absent.")] = None,
     include_demo: DemoQuery = True,
 ) -> HistoryPublic:
     settings = _settings(request)

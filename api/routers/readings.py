@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import timeseries
 from api.auth import Reader
 from api.db import ReadConn
-from api.fields import Sector
+from api.fields import Instant, Sector
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import CODE
@@ -136,8 +136,8 @@ async def get_readings(
     params: Paging,
     device: Annotated[str, Query(pattern=DEVICE, max_length=64, description="The device's id.")],
     metric: Annotated[str, Query(pattern=METRIC, max_length=63, description="A catalogue metric.")],
-    start: Annotated[datetime | None, Query(description="Inclusive; a day before `end` if absent.")] = None,
-    end: Annotated[datetime | None, Query(description="Exclusive; now if absent.")] = None,
+    start: Annotated[Instant | None, Query(description="Inclusive; a day before `end` if absent.")] = None,
+    end: Annotated[Instant | None, Query(description="Exclusive; now if absent.")] = None,
     order: Annotated[Literal["asc", "desc"], Query(description="Oldest or newest first.")] = "asc",
 ) -> Page[ReadingPublic]:
     first, stop = _range(start, end, timedelta(days=1))
@@ -161,8 +161,8 @@ async def get_aggregate(
     metric: Annotated[str, Query(pattern=METRIC, max_length=63, description="A catalogue metric.")],
     bucket: Annotated[str, Query(max_length=12, description="1m to 1d: `5m`, `1h`, `1d`.")] = "1h",
     group_by: Annotated[GroupBy, Query(description="What one row aggregates.")] = "device",
-    start: Annotated[datetime | None, Query(description="Inclusive; a day before `end` if absent.")] = None,
-    end: Annotated[datetime | None, Query(description="Exclusive; now if absent.")] = None,
+    start: Annotated[Instant | None, Query(description="Inclusive; a day before `end` if absent.")] = None,
+    end: Annotated[Instant | None, Query(description="Exclusive; now if absent.")] = None,
     sector: SectorQuery = None,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,

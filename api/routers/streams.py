@@ -3,11 +3,13 @@
 Fed by one MQTT subscription per API process to the ingest fan-out topics (``api.mqtt_feed``), so
 any number of replicas serve streams without polling the database; ``api.hub.Hub`` filters and
 queues per client (each reading's organisation comes with the fan-out message). The key comes as
-``Authorization: Bearer`` or, for browsers (``EventSource`` and
-``WebSocket`` cannot set headers), as ``?key=``. A non-admin key receives only its own
-organisation's devices. Frames are JSON (docs/dashboard.md): ``hello``, ``readings`` (the client's
-running ``dropped`` count and columnar ``chunks``), ``alert`` (an alert opened, acknowledged or
-resolved, from ``api.alert_feed``), ``status`` (the broker feed went up or down) and ``heartbeat``.
+``Authorization: Bearer`` or, for browsers (``EventSource`` and ``WebSocket`` cannot set headers),
+as a single-use ``?ticket=`` fetched with the key from ``POST /v1/streams/tickets`` — never the key
+itself in a URL, where logs and proxies would keep it (docs/security.md). A non-admin key receives
+only its own organisation's devices. Frames are JSON (docs/dashboard.md): ``hello``, ``readings``
+(the client's running ``dropped`` count and columnar ``chunks``), ``alert`` (an alert opened,
+acknowledged or resolved, from ``api.alert_feed``), ``status`` (the broker feed went up or down)
+and ``heartbeat``.
 """
 
 from __future__ import annotations
@@ -24,16 +26,27 @@ import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field
 
 from api.alert_feed import follow as follow_alerts
-from api.auth import Principal
+from api.auth import Principal, Reader
+from api.db import Conn
 from api.fields import Sector
 from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
 from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC
 from hatang.settings import Settings
-from registry import NotFoundError, area_codes_under, authenticate, get_device, get_organisation
+from registry import (
+    ApiKey,
+    NotFoundError,
+    area_codes_under,
+    authenticate,
+    get_device,
+    get_organisation,
+    issue_stream_ticket,
+    redeem_stream_ticket,
+)
 from timeseries import MissingError, metric_id
 
 router = APIRouter(tags=["streams"])
@@ -53,9 +66,11 @@ DeviceQuery = Annotated[
 MetricQuery = Annotated[
     str | None, Query(pattern=METRIC, max_length=63, description="One metric.")
 ]
-KeyQuery = Annotated[
-    str | None, Query(max_length=200, description="The API key, for browsers (else the header).")
-]
+TicketQuery = Annotated[
+    str | None,
+    Query(max_length=100, description="A single-use ticket from `POST /v1/streams/tickets`, for browsers "
+          "(else `Authorization: Bearer`)."),
+]  # fmt: skip
 
 
 def _hub(app: Any) -> Hub:
@@ -95,17 +110,48 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await task
 
 
-def _token(authorization: str | None, key: str | None) -> str | None:
+class TicketPublic(BaseModel):
+    """A single-use ticket for one stream connection."""
+
+    ticket: str = Field(description="Open the stream with `?ticket=<ticket>` once, before it expires.")
+    expires_in_s: float
+
+
+@router.post(
+    "/v1/streams/tickets",
+    summary="A single-use ticket to open a stream without the key in its URL",
+    status_code=201,
+    responses=responses(*COMMON),
+)
+async def stream_ticket(request: Request, principal: Reader, conn: Conn) -> TicketPublic:
+    ttl = request.app.state.settings.streams.ticket_ttl_s
+    return TicketPublic(
+        ticket=await issue_stream_ticket(conn, key_id=principal.key_id, ttl_s=ttl), expires_in_s=ttl
+    )
+
+
+async def _caller(
+    conn: psycopg.AsyncConnection[Any], authorization: str | None, ticket: str | None
+) -> ApiKey:
+    """The key behind the ``Authorization`` header or the ticket (``Problem`` 401 otherwise)."""
     if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return key
+        found = await authenticate(conn, token=authorization[7:].strip())
+    elif ticket:
+        found = await redeem_stream_ticket(conn, ticket=ticket)
+    else:
+        raise Problem(
+            "unauthorized", "send `Authorization: Bearer <key>` or `?ticket=` from POST /v1/streams/tickets"
+        )
+    if found is None:
+        raise Problem("unauthorized", "the key is unknown or revoked, or the ticket unknown, used or expired")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
 class _Query:
     """The query parameters both transports take."""
 
-    key: str | None
+    ticket: str | None
     sector: str | None
     area: str | None
     organisation: str | None
@@ -115,27 +161,25 @@ class _Query:
 
 def _query(
     *,
-    key: KeyQuery = None,
+    ticket: TicketQuery = None,
     sector: SectorQuery = None,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
     device: DeviceQuery = None,
     metric: MetricQuery = None,
 ) -> _Query:
-    return _Query(key=key, sector=sector, area=area, organisation=organisation, device=device, metric=metric)
+    return _Query(
+        ticket=ticket, sector=sector, area=area, organisation=organisation, device=device, metric=metric
+    )
 
 
 Filters = Annotated[_Query, Depends(_query)]
 
 
-async def _filter(app: Any, *, token: str | None, query: _Query) -> StreamFilter:
+async def _filter(app: Any, *, authorization: str | None, query: _Query) -> StreamFilter:
     """Authenticate and resolve the request's filters (``Problem`` when they cannot be served)."""
-    if not token:
-        raise Problem("unauthorized", "send `Authorization: Bearer <key>` or `?key=<key>`")
     async with _pool(app).connection() as conn:
-        found = await authenticate(conn, token=token)
-        if found is None:
-            raise Problem("unauthorized", "the key is unknown or revoked")
+        found = await _caller(conn, authorization, query.ticket)
         principal = Principal(
             key_id=found.id, organisation_id=found.organisation_id, organisation=found.organisation,
             role=found.role, name=found.name,
@@ -213,8 +257,8 @@ async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> Async
 async def stream_sse(*, request: Request, query: Filters) -> StreamingResponse:
     hub = _hub(request.app)
     settings: Settings = request.app.state.settings
-    stream_filter = await _filter(request.app, token=_token(request.headers.get("authorization"), query.key),
-                                  query=query)  # fmt: skip
+    authorization = request.headers.get("authorization")
+    stream_filter = await _filter(request.app, authorization=authorization, query=query)
     try:
         subscriber = hub.subscribe(stream_filter)
     except HubFullError as exc:
@@ -240,8 +284,8 @@ async def stream_ws(websocket: WebSocket, *, query: Filters) -> None:
     settings: Settings = websocket.app.state.settings
     await websocket.accept()
     try:
-        token = _token(websocket.headers.get("authorization"), query.key)
-        stream_filter = await _filter(websocket.app, token=token, query=query)
+        authorization = websocket.headers.get("authorization")
+        stream_filter = await _filter(websocket.app, authorization=authorization, query=query)
         subscriber = hub.subscribe(stream_filter)
     except (Problem, NotFoundError, MissingError, HubFullError) as exc:
         missing = isinstance(exc, NotFoundError | MissingError)

@@ -101,9 +101,27 @@ function onFrame(frame) {
   renderConnection();
 }
 
-function connect() {
+function reconnectLater() {
+  setTimeout(connect, board.retryMs);
+  board.retryMs = Math.min(board.retryMs * 2, 15_000);
+}
+
+// The key never goes into a URL (logs, proxies and history keep URLs): a single-use ticket fetched
+// with it opens the stream (docs/security.md).
+async function connect() {
+  let ticket;
+  try {
+    const response = await fetch("/v1/streams/tickets", { method: "POST", headers: { Authorization: `Bearer ${board.key}` } });
+    if (!response.ok) throw new Error(`ticket: ${response.status}`);
+    ticket = (await response.json()).ticket;
+  } catch {
+    board.connected = false;
+    renderConnection();
+    reconnectLater();
+    return;
+  }
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/v1/streams/readings?key=${encodeURIComponent(board.key)}`);
+  const socket = new WebSocket(`${scheme}://${location.host}/v1/streams/readings?ticket=${encodeURIComponent(ticket)}`);
   board.socket = socket;
   socket.onopen = () => { board.connected = true; board.retryMs = 1000; board.lastFrame = Date.now(); renderConnection(); };
   socket.onmessage = (event) => onFrame(JSON.parse(event.data));
@@ -111,8 +129,7 @@ function connect() {
     if (board.socket !== socket) return;
     board.connected = false;
     renderConnection();
-    setTimeout(connect, board.retryMs);
-    board.retryMs = Math.min(board.retryMs * 2, 15_000);
+    reconnectLater();
   };
 }
 

@@ -47,7 +47,8 @@ def listen(*, mqtt_url: str, prefix: str, since: float, total: int, seconds: flo
 
 
 def latency(
-    mqtt_url: str, prefix: str, devices: list[str], *, rate: float, seconds: float, workdir: Path
+    mqtt_url: str, prefix: str, devices: list[str], *, rate: float, seconds: float, workdir: Path,
+    mount: str = "",
 ) -> tuple[list[float], int]:
     """Publish single readings at ``rate`` for ``seconds``; latency of each on the fan-out."""
     total = int(rate * seconds)
@@ -74,7 +75,7 @@ def latency(
             if delay > 0:
                 time.sleep(delay)
         device = devices[i % len(devices)]
-        publisher.send(f"{prefix}/devices/{device}/telemetry", single(time.time(), 30.0 + i % 40))
+        publisher.send(f"{mount}{prefix}/devices/{device}/telemetry", single(time.time(), 30.0 + i % 40))
     publisher.close()
     listener.join(timeout=seconds + 60)
     arrivals: list[float] = orjson.loads(out.read_bytes() or b"[]")

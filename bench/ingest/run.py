@@ -69,10 +69,13 @@ class Scratch:
     base: float
     env: dict[str, str]
     workdir: Path
+    #: The broker's device mount point: telemetry reaches the platform under it (docs/security.md).
+    #: The bench publishes telemetry with the simulator's account and consumes it as ingest.
+    mount: str = ""
 
     def spec(self, group: str, client_id: str) -> ConsumerSpec:
         """A consumer ``client_id`` in shared-subscription ``group``."""
-        return (self.stack.mqtt_url, client_id, group, self.prefix, self.batch)
+        return (self.stack.mqtt_url("ingest"), client_id, group, self.mount + self.prefix, self.batch)
 
     @property
     def group(self) -> str:
@@ -91,7 +94,7 @@ class Scratch:
 
     def topic(self, i: int) -> str:
         """The telemetry topic of the ``i``-th message (devices in turn)."""
-        return f"{self.prefix}/devices/{self.devices[i % len(self.devices)]}/telemetry"
+        return f"{self.mount}{self.prefix}/devices/{self.devices[i % len(self.devices)]}/telemetry"
 
 
 @contextmanager
@@ -117,13 +120,14 @@ def scratch(settings: Settings, devices: int) -> Iterator[Scratch]:
         env = {
             **os.environ,
             "HATANG_DATABASE_URL": url,
-            "HATANG_MQTT_URL": stack.mqtt_url,
+            "HATANG_MQTT_URL": stack.mqtt_url("ingest"),
             "HATANG_TOPIC_PREFIX": prefix,
             "HATANG_INGEST__GROUP": group,
             "HATANG_INGEST__CLIENT_ID": f"{group}-w1",
             "HATANG_INGEST__SESSION_EXPIRY_S": "120",
         }
         yield Scratch(
+            mount=settings.device_mount,
             stack=stack,
             url=url,
             tag=tag,
@@ -165,7 +169,7 @@ def phase_single(run: Scratch, messages: int) -> dict[str, Any]:
     asyncio.run(touch_session(worker_spec))
     asyncio.run(touch_session(bare_spec))
     asyncio.run(touch_session(stock_spec))
-    publisher = Publisher(run.stack.mqtt_url)
+    publisher = Publisher(run.stack.mqtt_url("simulator"))
     for i in range(messages):
         publisher.send(run.topic(i), single(run.base + i // len(run.devices), 30.0 + i % 40))
     publisher.close()
@@ -197,7 +201,7 @@ def phase_single(run: Scratch, messages: int) -> dict[str, Any]:
 
 def phase_packs_and_latency(run: Scratch, args: argparse.Namespace) -> dict[str, Any]:
     """(c) packs queued while the worker is away, then drained; (d) latency with that worker live."""
-    publisher = Publisher(run.stack.mqtt_url)
+    publisher = Publisher(run.stack.mqtt_url("simulator"))
     for i in range(args.packs):
         publisher.send(run.topic(i), pack(_pack_start(run, i), [20.0 + k / 10 for k in range(PER_PACK)]))
     publisher.close()
@@ -207,8 +211,8 @@ def phase_packs_and_latency(run: Scratch, args: argparse.Namespace) -> dict[str,
         pack_s = worker.wait_stored(args.packs * PER_PACK) - began
         lag_before = worker.buckets("hatang_ingest_lag_seconds")
         latencies, offered = latency(
-            run.stack.mqtt_url, run.prefix, run.devices, rate=args.rate, seconds=args.latency_seconds,
-            workdir=run.workdir,
+            run.stack.mqtt_url("simulator"), run.prefix, run.devices, rate=args.rate,
+            seconds=args.latency_seconds, workdir=run.workdir, mount=run.mount,
         )  # fmt: skip
         time.sleep(1.0)
         lag_after = worker.buckets("hatang_ingest_lag_seconds")

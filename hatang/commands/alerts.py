@@ -46,6 +46,6 @@ async def _main(settings: Settings, stack: Stack, *, evaluate: bool, notify: boo
     metrics = AlertMetrics()
     metrics.serve(settings.alerts.metrics_port)
     return await run(
-        settings=settings, database_url=stack.database_url, mqtt_url=stack.mqtt_url, stop=stop,
+        settings=settings, database_url=stack.database_url, mqtt_url=stack.mqtt_url("api"), stop=stop,
         metrics=metrics, evaluate=evaluate, notify=notify,
     )  # fmt: skip

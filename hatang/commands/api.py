@@ -7,7 +7,7 @@ from typing import Any
 
 import uvicorn
 
-from api import create_app
+from api import create_app, log_config
 from hatang.settings import Settings
 from hatang.stack import Stack
 
@@ -22,12 +22,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     stack = Stack.from_settings(settings)
-    app = create_app(settings, database_url=stack.database_url, mqtt_url=stack.mqtt_url)
+    app = create_app(settings, database_url=stack.database_url, mqtt_url=stack.mqtt_url("api"))
     uvicorn.run(
         app,
         host=args.host or settings.api.host,
         port=args.port or settings.api.port,
         log_level="info",
+        log_config=log_config(),  # query strings redacted: no credential reaches a log
         access_log=False,
         timeout_graceful_shutdown=10,
     )

@@ -4,14 +4,19 @@ Only ``active`` devices are rendered (``registry.broker``); Mosquitto re-reads t
 (``LocalMosquitto.write_credentials``). ``--watch`` LISTENs on ``hatang_registry`` (the devices
 table's statement trigger) and re-renders after a short debounce whenever the set may have changed
 (``registry.broker.fingerprint``), so suspension, rotation and onboarding reach the broker within
-about a second. A clustered broker (EMQX) reads PostgreSQL itself instead: docs/registry.md.
+about a second. When the database connection is lost (a PostgreSQL restart), it reconnects with
+backoff and renders at once on reconnecting, since changes made meanwhile sent no notification it
+could hear; it never exits on a database error. A clustered broker (EMQX) reads PostgreSQL itself
+instead: docs/registry.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -22,6 +27,8 @@ from registry import broker_users, fingerprint
 
 # Re-check even without a notification this often (a notification lost to a reconnect).
 _POLL_S = 30.0
+# Waits between attempts to reach a lost database: doubling from the first to the last.
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 5.0
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -41,28 +48,58 @@ def render(conn: psycopg.Connection[Any], mosquitto: LocalMosquitto) -> int:
 
 
 def watch(
-    database_url: str, mosquitto: LocalMosquitto, *, debounce_s: float, stop_after: float | None = None
-) -> None:
-    """Render, then re-render on each registry change until interrupted (or ``stop_after`` seconds)."""
+    database_url: str, mosquitto: LocalMosquitto, *, debounce_s: float, stop_after: float | None = None,
+    stop: threading.Event | None = None,
+) -> None:  # fmt: skip
+    """Render, then re-render on each registry change until interrupted (or ``stop_after`` seconds, or
+    ``stop`` is set: it is noticed within the poll interval).
+
+    A lost database connection is retried with backoff for as long as it takes; each new connection
+    renders at once before it waits for notifications again."""
     started = time.monotonic()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("LISTEN hatang_registry")
-        last = fingerprint(conn)
-        count = render(conn, mosquitto)
-        print(f"hatang broker: rendered {count} active devices; watching for changes", flush=True)
-        while stop_after is None or time.monotonic() - started < stop_after:
-            timeout = _POLL_S if stop_after is None else min(_POLL_S, stop_after)
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
-            time.sleep(debounce_s)  # let a burst of changes settle into one render
-            # Drain what arrived meanwhile without waiting.
-            for _ in conn.notifies(timeout=0):
-                pass
-            current = fingerprint(conn)
-            if current != last:
-                last = current
-                count = render(conn, mosquitto)
-                print(f"hatang broker: rendered {count} active devices", flush=True)
+    retry = _RETRY_FIRST_S
+
+    def remaining() -> float | None:
+        if stop is not None and stop.is_set():
+            return 0.0
+        return None if stop_after is None else stop_after - (time.monotonic() - started)
+
+    while (left := remaining()) is None or left > 0:
+        try:
+            with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+                retry = _RETRY_FIRST_S
+                _watch_connected(conn, mosquitto, debounce_s=debounce_s, remaining=remaining)
+                return
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"hatang broker: database connection lost ({reason}); retrying in {retry:g} s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            time.sleep(retry)
+            retry = min(retry * 2, _RETRY_MAX_S)
+
+
+def _watch_connected(
+    conn: psycopg.Connection[Any], mosquitto: LocalMosquitto, *, debounce_s: float,
+    remaining: Callable[[], float | None],
+) -> None:  # fmt: skip
+    """Render now, then on each change, over one connection; returns when ``remaining`` runs out."""
+    conn.execute("LISTEN hatang_registry")
+    last = fingerprint(conn)
+    count = render(conn, mosquitto)
+    print(f"hatang broker: rendered {count} active devices; watching for changes", flush=True)
+    while (left := remaining()) is None or left > 0:
+        timeout = _POLL_S if left is None else min(_POLL_S, left)
+        for _ in conn.notifies(timeout=timeout, stop_after=1):
+            pass
+        time.sleep(debounce_s)  # let a burst of changes settle into one render
+        # Drain what arrived meanwhile without waiting.
+        for _ in conn.notifies(timeout=0):
+            pass
+        current = fingerprint(conn)
+        if current != last:
+            last = current
+            count = render(conn, mosquitto)
+            print(f"hatang broker: rendered {count} active devices", flush=True)
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,7 +111,9 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         mosquitto = LocalMosquitto(
             data_dir=settings.registry.mosquitto_dir,
             port=settings.stack.mqtt_port,
+            service_port=settings.stack.mqtt_service_port,
             topic_prefix=settings.topic_prefix,
+            device_mount=settings.device_mount,
         )
     if mosquitto is None:
         print(

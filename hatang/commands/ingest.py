@@ -51,9 +51,10 @@ async def _main(settings: Settings, stack: Stack, *, leave_quiet_s: float | None
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     metrics = IngestMetrics()
-    urls = {"database_url": stack.database_url, "mqtt_url": stack.mqtt_url}
+    urls = {"database_url": stack.database_url, "mqtt_url": stack.mqtt_url("ingest")}
     # /healthz, /readyz and /metrics are served on the metrics port, from the worker's own event loop.
-    port = settings.ingest.metrics_port
+    port, host = settings.ingest.metrics_port, settings.ingest.metrics_host
     return await run(
-        settings=settings, stop=stop, metrics=metrics, serve_port=port, leave_quiet_s=leave_quiet_s, **urls
-    )
+        settings=settings, stop=stop, metrics=metrics, serve_port=port, serve_host=host,
+        leave_quiet_s=leave_quiet_s, **urls,
+    )  # fmt: skip

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _processes(settings: Settings) -> list[Process]:
     """The platform's processes, in start order."""
     port = settings.ingest.metrics_port
-    where = f"metrics http://127.0.0.1:{port}/metrics" if port else "MQTT worker"
+    where = f"metrics http://{settings.ingest.metrics_host}:{port}/metrics" if port else "MQTT worker"
     processes = [Process("ingest", ["ingest"], where)]
     base = f"http://{settings.api.host}:{settings.api.port}"
     processes.append(Process("api", ["api"], f"REST API {base}/v1, its reference {base}/docs"))
@@ -89,7 +89,7 @@ def banner(
             "",
             f"  PostgreSQL {status['postgresql'].get('version')} + TimescaleDB {ts.get('version')} "
             f"({ts.get('edition')} edition)  {status['database_url']}",
-            f"  Mosquitto {status['mosquitto'].get('version', '(external)')}  {status['mqtt_url']}",
+            f"  Mosquitto {status['mosquitto'].get('version', '(external)')}  devices {status['device_url']}",
             f"  migrations applied now: {applied}",
             *(f"  {p.name:<10} {p.where}" for p in processes),
             "",

@@ -162,15 +162,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             fleet = _make_fleet(settings, devices=args.ensure_fleet, seed=args.seed, api=None, key=None)
         if fleet is None:
             raise SimulatorError("no fleet: run `hatang simulate fleet --devices N` first")
-        service = parse_url(stack.mqtt_url)
+        service = parse_url(stack.mqtt_url("simulator"))
+        device = parse_url(stack.device_url)
         devices = fleet.devices[: args.devices] if args.devices else fleet.devices
         contracts = settings.contracts
         spec = LoadSpec(
-            devices=devices, broker=BrokerAddress(service.host, service.port),
+            devices=devices, broker=BrokerAddress(device.host, device.port),
             topic_prefix=settings.topic_prefix, rate=args.rate,
             duration_s=_FOREVER_ROUND_S if args.forever else args.duration, processes=args.processes,
             qos=args.qos, pack=args.senml_pack, faults=_faults(args), seed=args.seed,
-            run_id=secrets.token_hex(3), service=service,
+            run_id=secrets.token_hex(3), service=service, device_mount=settings.device_mount,
             limits=Limits.of(contracts),
         )  # fmt: skip
         if args.forever:

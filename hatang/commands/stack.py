@@ -54,7 +54,8 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
         ),
         ("Mosquitto", mq.get("version", "external"), _where(mq)),
         ("database URL", report["database_url"], ""),
-        ("MQTT URL", report["mqtt_url"], ""),
+        ("MQTT devices", report["device_url"], "(device listener)"),
+        *((f"MQTT {role}", url, "(service listener)") for role, url in report["mqtt_urls"].items()),
     ]
     if args.format == "csv":
         print(render([{"part": n, "value": v, "where": w} for n, v, w in rows], "csv"))

@@ -26,6 +26,7 @@ from hatang.db import timescale_info
 from hatang.output import add_format_argument, render
 from hatang.settings import Settings, TimeseriesSettings
 from hatang.stack import Stack
+from ingest import purge_dead_letters
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -67,6 +68,14 @@ def _apply_retention(conn: psycopg.Connection[Any], cfg: TimeseriesSettings) -> 
     )
 
 
+def _purge(conn: psycopg.Connection[Any], settings: Settings) -> int:
+    """Dead-letter retention (``HATANG_INGEST__DEAD_LETTER_RETENTION_DAYS``), with the readings'."""
+    deleted = purge_dead_letters(conn, older_than=_days(settings.ingest.dead_letter_retention_days))
+    if deleted:
+        print(f"hatang timeseries: retention deleted {deleted} dead letters", flush=True)
+    return deleted
+
+
 def _maintain(args: argparse.Namespace, settings: Settings) -> int:
     cfg = settings.timeseries
     stop = threading.Event()
@@ -81,7 +90,10 @@ def _maintain(args: argparse.Namespace, settings: Settings) -> int:
         backend = _ensure(conn, cfg, settings)
         print(f"hatang timeseries: {backend} backend", flush=True)
         if backend == "continuous":
-            stop.wait()  # policies inside the database do the work
+            # Policies inside the database refresh and drop readings; dead letters are ours.
+            while not stop.is_set():
+                _purge(conn, settings)
+                stop.wait(cfg.retention_interval_s)
             return 0
         next_retention = time.monotonic()
         while not stop.is_set():
@@ -97,6 +109,7 @@ def _maintain(args: argparse.Namespace, settings: Settings) -> int:
                 dropped = _apply_retention(conn, cfg)
                 if dropped.readings or dropped.readings_1m or dropped.readings_1h:
                     print(f"hatang timeseries: retention dropped {dropped}", flush=True)
+                _purge(conn, settings)
                 next_retention = time.monotonic() + cfg.retention_interval_s
             stop.wait(cfg.refresh_interval_s)
     return 0
@@ -117,8 +130,9 @@ def _refresh(args: argparse.Namespace, settings: Settings) -> int:
 def _retention(args: argparse.Namespace, settings: Settings) -> int:
     with psycopg.connect(Stack.from_settings(settings).database_url, autocommit=True) as conn:
         report = _apply_retention(conn, settings.timeseries)
+        letters = _purge(conn, settings)
     print(f"chunks dropped: readings {report.readings}, readings_1m {report.readings_1m}, "
-          f"readings_1h {report.readings_1h}")  # fmt: skip
+          f"readings_1h {report.readings_1h}; dead letters deleted: {letters}")  # fmt: skip
     return 0
 
 

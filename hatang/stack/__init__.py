@@ -16,20 +16,37 @@ import psycopg
 from hatang.db import timescale_info
 from hatang.settings import Settings
 from hatang.stack._proc import StackError, free_port
-from hatang.stack.mosquitto import SERVICE_USER, LocalMosquitto
+from hatang.stack.mosquitto import LocalMosquitto
 from hatang.stack.postgres import LocalPostgres, cluster_dir
+from registry import SERVICE_ROLES
 
-__all__ = ["SERVICE_USER", "LocalMosquitto", "LocalPostgres", "Stack", "StackError", "free_port"]
+__all__ = ["SERVICE_ROLES", "LocalMosquitto", "LocalPostgres", "Stack", "StackError", "free_port"]
 
 
 @dataclass(frozen=True, slots=True)
 class Stack:
-    """The services a hatang process talks to; ``postgres``/``mosquitto`` are None when external."""
+    """The services a hatang process talks to; ``postgres``/``mosquitto`` are None when external.
+
+    Each process connects to the broker with its own role's account (``mqtt_url(role)``: ``ingest``,
+    ``api``, ``simulator``); an external broker (``HATANG_MQTT_URL``) is given one URL per process.
+    """
 
     database_url: str
-    mqtt_url: str
+    mqtt_urls: dict[str, str]
     postgres: LocalPostgres | None
     mosquitto: LocalMosquitto | None
+
+    def mqtt_url(self, role: str) -> str:
+        """The MQTT URL the process of ``role`` connects with."""
+        return self.mqtt_urls[role]
+
+    @property
+    def device_url(self) -> str:
+        """Where devices connect: the local device listener, or the external broker's address."""
+        if self.mosquitto is not None:
+            return self.mosquitto.device_url
+        scheme, _, rest = self.mqtt_urls["simulator"].partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Stack:
@@ -46,22 +63,31 @@ class Stack:
             )
             database_url = postgres.url
         if settings.mqtt_url is not None:
-            mqtt_url = settings.mqtt_url.get_secret_value()
+            mqtt_urls = dict.fromkeys(SERVICE_ROLES, settings.mqtt_url.get_secret_value())
         else:
             mosquitto = LocalMosquitto(
-                data_dir=data / "mqtt", port=settings.stack.mqtt_port, topic_prefix=settings.topic_prefix
-            )
-            mqtt_url = mosquitto.url
-        return cls(database_url=database_url, mqtt_url=mqtt_url, postgres=postgres, mosquitto=mosquitto)
+                data_dir=data / "mqtt", port=settings.stack.mqtt_port,
+                service_port=settings.stack.mqtt_service_port, topic_prefix=settings.topic_prefix,
+                device_mount=settings.device_mount,
+            )  # fmt: skip
+            mqtt_urls = {role: mosquitto.url(role) for role in SERVICE_ROLES}
+        return cls(database_url=database_url, mqtt_urls=mqtt_urls, postgres=postgres, mosquitto=mosquitto)
 
     @classmethod
-    def local(cls, data_dir: Path, *, pg_port: int, mqtt_port: int, durable: bool = True) -> Stack:
+    def local(
+        cls, data_dir: Path, *, pg_port: int, mqtt_port: int, mqtt_service_port: int, durable: bool = True,
+        extra_prefixes: tuple[str, ...] = ("bench/+/city/v1",),
+    ) -> Stack:  # fmt: skip
         """A fully local stack in ``data_dir`` (the test suite's own, for one)."""
         postgres = LocalPostgres(
             data_dir=cluster_dir(data_dir / "pg" / "data"), port=pg_port, durable=durable
         )
-        mosquitto = LocalMosquitto(data_dir=data_dir / "mqtt", port=mqtt_port)
-        return cls(database_url=postgres.url, mqtt_url=mosquitto.url, postgres=postgres, mosquitto=mosquitto)
+        mosquitto = LocalMosquitto(
+            data_dir=data_dir / "mqtt", port=mqtt_port, service_port=mqtt_service_port,
+            extra_prefixes=extra_prefixes,
+        )  # fmt: skip
+        mqtt_urls = {role: mosquitto.url(role) for role in SERVICE_ROLES}
+        return cls(database_url=postgres.url, mqtt_urls=mqtt_urls, postgres=postgres, mosquitto=mosquitto)
 
     def up(self) -> list[str]:
         """Start whatever local service is not running; returns the names of those started now."""
@@ -90,7 +116,8 @@ class Stack:
         """What runs where: versions, edition and URLs (secrets masked)."""
         report: dict[str, Any] = {
             "database_url": _mask(self.database_url),
-            "mqtt_url": _mask(self.mqtt_url),
+            "mqtt_urls": {role: _mask(url) for role, url in self.mqtt_urls.items()},
+            "device_url": self.device_url,
             "postgresql": {"managed": self.postgres is not None},
             "mosquitto": {"managed": self.mosquitto is not None},
         }

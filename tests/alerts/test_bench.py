@@ -25,7 +25,16 @@ KEYS = {
 
 def test_bench_alerts_small_run(stack: Stack) -> None:
     assert stack.postgres is not None
-    env = {**os.environ, "HATANG_DATABASE_URL": stack.postgres.admin_url(), "HATANG_MQTT_URL": stack.mqtt_url}
+    assert stack.mosquitto is not None
+    # The suite's broker as the bench's local one: it takes each role's account from its directory.
+    mosquitto = stack.mosquitto
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "HATANG_MQTT_URL"},
+        "HATANG_DATABASE_URL": stack.postgres.admin_url(),
+        "HATANG_STACK__DATA_DIR": str(mosquitto.data_dir.parent),
+        "HATANG_STACK__MQTT_PORT": str(mosquitto.port),
+        "HATANG_STACK__MQTT_SERVICE_PORT": str(mosquitto.service_port),
+    }
     args = ["--rules", "600", "--devices", "200", "--messages", "2000", "--rate", "300", "--seconds", "2"]
     done = subprocess.run(
         [sys.executable, "-m", "hatang.cli", "bench", "alerts", *args, "--breach-every", "2"],

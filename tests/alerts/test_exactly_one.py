@@ -51,12 +51,12 @@ def test_redelivered_readings_open_one_alert_and_a_new_problem_another(
     device = ingest_fleet.active[0]
     t0 = time.time() - 60
     breach = [(ingest_fleet.topic(device), single(device, t0 + i, LOW_PSI)) for i in range(3)]
-    publish(workers.stack.mqtt_url, breach)
+    publish(workers.telemetry_url, breach)
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) >= 1)
     # The same messages again (a redelivery), and more readings of the same breach.
-    publish(workers.stack.mqtt_url, breach)
+    publish(workers.telemetry_url, breach)
     more = [(ingest_fleet.topic(device), single(device, t0 + 3 + i, LOW_PSI)) for i in range(3)]
-    publish(workers.stack.mqtt_url, more)
+    publish(workers.telemetry_url, more)
     assert wait_rows(ingest_fleet.db_url, 6) == 6
     _seen(evaluator, 9)  # every reading, the redelivered ones included, has been evaluated
     rows = alert_rows(ingest_fleet.db_url)
@@ -64,9 +64,9 @@ def test_redelivered_readings_open_one_alert_and_a_new_problem_another(
         (rule, device, "open", ["opened"])
     ]
     # The pressure recovers (past the clear level): resolved; then falls again: a new problem.
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, t0 + 10, HIGH_PSI))])
+    publish(workers.telemetry_url, [(ingest_fleet.topic(device), single(device, t0 + 10, HIGH_PSI))])
     wait_alerts(ingest_fleet.db_url, lambda rows: rows and rows[0]["state"] == "resolved")
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, t0 + 11, LOW_PSI))])
+    publish(workers.telemetry_url, [(ingest_fleet.topic(device), single(device, t0 + 11, LOW_PSI))])
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 2)
     assert [(r["state"], r["events"]) for r in rows] == [
         ("resolved", ["opened", "resolved"]), ("open", ["opened"])
@@ -81,12 +81,12 @@ def test_sigkilled_evaluator_restarts_without_a_second_alert(
     evaluator = evaluators.start()
     first, second = ingest_fleet.active[:2]
     t0 = time.time() - 120
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(first), single(first, t0, LOW_PSI))])
+    publish(workers.telemetry_url, [(ingest_fleet.topic(first), single(first, t0, LOW_PSI))])
     wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 1)
     evaluator.proc.send_signal(signal.SIGKILL)
     evaluator.proc.wait(timeout=10)
     # While no evaluator runs: the first breach goes on, the second device breaks the rule too.
-    publish(workers.stack.mqtt_url, [
+    publish(workers.telemetry_url, [
         (ingest_fleet.topic(first), single(first, t0 + 1, LOW_PSI)),
         (ingest_fleet.topic(second), single(second, t0 + 1, LOW_PSI)),
     ])  # fmt: skip
@@ -108,11 +108,11 @@ def test_two_evaluators_at_once_open_and_resolve_each_alert_once(
     one, two = evaluators.start("e1"), evaluators.start("e2")
     devices = ingest_fleet.active[:10]
     t0 = time.time() - 60
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(d), single(d, t0, LOW_PSI)) for d in devices])
+    publish(workers.telemetry_url, [(ingest_fleet.topic(d), single(d, t0, LOW_PSI)) for d in devices])
     wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 10)
     _seen(one, 10)
     _seen(two, 10)
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(d), single(d, t0 + 1, HIGH_PSI)) for d in devices])
+    publish(workers.telemetry_url, [(ingest_fleet.topic(d), single(d, t0 + 1, HIGH_PSI)) for d in devices])
     wait_alerts(ingest_fleet.db_url, lambda rows: all(r["state"] == "resolved" for r in rows))
     _seen(one, 20)
     _seen(two, 20)
@@ -131,7 +131,7 @@ def test_a_rule_added_while_running_applies_at_once(
     rule = _rule(ingest_fleet)  # NOTIFY hatang_alert_rules: the evaluator reloads
     evaluator.wait_log("rules loaded", count=2)
     device = ingest_fleet.active[3]
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, time.time() - 5, LOW_PSI))])
+    publish(workers.telemetry_url, [(ingest_fleet.topic(device), single(device, time.time() - 5, LOW_PSI))])
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 1)
     assert [(r["rule"], r["subject"]) for r in rows] == [(rule, device)]
 
@@ -145,7 +145,7 @@ def test_an_alert_resolved_by_hand_stays_resolved_while_the_breach_lasts(
     device = ingest_fleet.active[4]
     topic = ingest_fleet.topic(device)
     t0 = time.time() - 60
-    publish(workers.stack.mqtt_url, [(topic, single(device, t0, LOW_PSI))])
+    publish(workers.telemetry_url, [(topic, single(device, t0, LOW_PSI))])
     (alert,) = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 1)
     with psycopg.connect(ingest_fleet.db_url, autocommit=True) as conn:  # an operator's resolve
         conn.execute(
@@ -155,11 +155,11 @@ def test_an_alert_resolved_by_hand_stays_resolved_while_the_breach_lasts(
     # Another rule arrives: the evaluator reloads what the database says is open (not this one).
     add_rule(ingest_fleet.db_url, "bnwater", kind="silence", scope_kind="device", scope_value=device)
     evaluator.wait_log("rules loaded", count=2)
-    publish(workers.stack.mqtt_url, [(topic, single(device, t0 + 1 + i, LOW_PSI)) for i in range(3)])
+    publish(workers.telemetry_url, [(topic, single(device, t0 + 1 + i, LOW_PSI)) for i in range(3)])
     _seen(evaluator, 4)  # the breach goes on: no new alert
     assert [r["state"] for r in alert_rows(ingest_fleet.db_url)] == ["resolved"]
     # The pressure recovers, then falls again: a new problem, a new alert.
-    publish(workers.stack.mqtt_url, [(topic, single(device, t0 + 10, HIGH_PSI))])
-    publish(workers.stack.mqtt_url, [(topic, single(device, t0 + 11, LOW_PSI))])
+    publish(workers.telemetry_url, [(topic, single(device, t0 + 10, HIGH_PSI))])
+    publish(workers.telemetry_url, [(topic, single(device, t0 + 11, LOW_PSI))])
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 2)
     assert [r["state"] for r in rows] == ["resolved", "open"]

@@ -94,7 +94,7 @@ def test_a_seeded_fault_mix_opens_exactly_the_expected_alerts(
     evaluators = Evaluators(stack=stack, db_url=db_url, prefix=PREFIX, tmp=tmp_path)
     try:
         workers.start()
-        service = parse_url(stack.mqtt_url)
+        service = parse_url(stack.mqtt_url("simulator"))
         spec = LoadSpec(
             devices=fleet.devices, broker=BrokerAddress(service.host, service.port), topic_prefix=PREFIX,
             rate=180, duration_s=DURATION_S, processes=2, qos=1, pack=1,

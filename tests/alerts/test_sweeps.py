@@ -72,7 +72,7 @@ def test_silent_devices_and_assets_open_and_a_reading_resolves(
         [(device_rule, "device", d) for d in silent_devices] + [(asset_rule, "asset", asset_0)]
     )
     # ``quiet`` speaks: its silence, and its asset's, end.
-    publish(workers.stack.mqtt_url, [(ingest_fleet.topic(quiet), single(quiet, time.time() - 1, 40.0))])
+    publish(workers.telemetry_url, [(ingest_fleet.topic(quiet), single(quiet, time.time() - 1, 40.0))])
     rows = wait_alerts(db, lambda rows: sum(r["state"] == "resolved" for r in rows) == 2)
     assert sorted((r["subject"], r["events"]) for r in rows if r["state"] == "resolved") == [
         (asset_0, ["opened", "resolved"]), (quiet, ["opened", "resolved"])
@@ -93,7 +93,7 @@ def test_rejection_rates_per_device_and_organisation(
     # 10/h), 5 for another (under), 16 in the organisation (over 15/h).
     bad = [(ingest_fleet.topic(noisy), orjson.dumps({"t": now - i, "psi": 999})) for i in range(11)]
     bad += [(ingest_fleet.topic(other), orjson.dumps({"t": now - i, "psi": 999})) for i in range(5)]
-    publish(workers.stack.mqtt_url, bad)
+    publish(workers.telemetry_url, bad)
     with psycopg.connect(db) as conn:
         deadline = time.monotonic() + 60
         while conn.execute("SELECT count(*) FROM dead_letters").fetchone() != (16,):

@@ -43,7 +43,7 @@ def test_device_lifecycle_credentials_and_audit(
     assert device["state"] == "provisioned"
     assert device["organisation"] == "org-a"
     assert device["credentials"]["username"] == "wq-a-0001"
-    assert device["credentials"]["topic"] == "city/v1/devices/wq-a-0001/"
+    assert device["credentials"]["topic"] == "city/v1/devices/wq-a-0001/telemetry"
     secret = device["credentials"]["secret"]
     stored = api_db.execute("SELECT mqtt_secret_hash FROM devices WHERE external_id = 'wq-a-0001'").fetchone()
     assert stored is not None

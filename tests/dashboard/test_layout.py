@@ -38,7 +38,7 @@ def board(db_url: str, stack: Stack, topic_prefix: str, keys: Keys, fleet: Fleet
     fleet.add_readings("loop-1", "traffic_headway_mean", [now - timedelta(seconds=30)], values=[16.0832])
     fleet.conn.execute("UPDATE assets SET essential = true")
     settings = Settings(topic_prefix=topic_prefix, streams={"heartbeat_s": 2})
-    running = Server(create_app(settings, database_url=db_url, mqtt_url=stack.mqtt_url))
+    running = Server(create_app(settings, database_url=db_url, mqtt_url=stack.mqtt_url("api")))
     running.start()
     try:
         yield running

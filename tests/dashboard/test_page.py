@@ -26,7 +26,7 @@ from api.app import create_app
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port
 from tests.plugins.api import Keys
-from tests.plugins.ingest import Workers, publish
+from tests.plugins.ingest import DEVICE_MOUNT, Workers, publish
 from tests.plugins.timeseries import Fleet
 
 CHROMIUM = "/usr/bin/chromium"
@@ -70,7 +70,7 @@ class Server:
 def server(db_url: str, stack: Stack, topic_prefix: str, keys: Keys, fleet: Fleet) -> Iterator[Server]:
     """The API serving the page, over the test's database and topics."""
     settings = Settings(topic_prefix=topic_prefix, streams={"heartbeat_s": 2})
-    running = Server(create_app(settings, database_url=db_url, mqtt_url=stack.mqtt_url))
+    running = Server(create_app(settings, database_url=db_url, mqtt_url=stack.mqtt_url("api")))
     running.start()
     try:
         yield running
@@ -124,8 +124,9 @@ def test_the_page_shows_readiness_and_live_readings(
             page.wait_for_selector("#chart svg polyline", timeout=20_000)
 
             # A device publishes over MQTT; ingest commits it and fans it out; the page shows it.
-            message = (f"{topic_prefix}/devices/wq-1/telemetry", _sonde(31.337, datetime.now(UTC)))
-            publish(stack.mqtt_url, [message])
+            topic = f"{DEVICE_MOUNT}{topic_prefix}/devices/wq-1/telemetry"
+            message = (topic, _sonde(31.337, datetime.now(UTC)))
+            publish(stack.mqtt_url("simulator"), [message])
             # vi-VN decimal comma, with the metric's unit
             page.wait_for_selector("#feed tbody tr[data-device=wq-1] >> text=31,337 °C", timeout=15_000)
             ARTIFACTS.mkdir(exist_ok=True)

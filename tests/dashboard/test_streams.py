@@ -133,9 +133,9 @@ def test_websocket_clients_see_what_their_key_may_read(
 ) -> None:
     _wait_feed(api_client)
     org_a, org_b = fleet.organisations["org-a"], fleet.organisations["org-b"]
-    token_a = keys["viewer_a"]["Authorization"].removeprefix("Bearer ")
+    ticket_a = _ticket(api_client, keys["viewer_a"])
     with (
-        api_client.websocket_connect(f"/v1/streams/readings?key={token_a}") as viewer,
+        api_client.websocket_connect(f"/v1/streams/readings?ticket={ticket_a}") as viewer,
         api_client.websocket_connect("/v1/streams/readings", headers=keys["admin"]) as admin,
         api_client.websocket_connect("/v1/streams/readings?sector=transport", headers=keys["admin"]) as roads,
     ):
@@ -143,7 +143,7 @@ def test_websocket_clients_see_what_their_key_may_read(
             hello = ws.receive_json()
             assert hello["type"] == "hello"
             assert hello["feed"] == "connected"
-        publish(stack.mqtt_url, [
+        publish(stack.mqtt_url("ingest"), [
             (f"{topic_prefix}/normalized/water/dong-ngan",
              _message(["wq-1", "wq-2"], ["water_ph"] * 2, [7.0, 7.2], [org_a, org_a])),
             (f"{topic_prefix}/normalized/transport/que-vo",
@@ -164,9 +164,28 @@ def test_websocket_clients_see_what_their_key_may_read(
             frame = viewer.receive_json()
 
 
+def _ticket(api_client: TestClient, headers: dict[str, str]) -> str:
+    response = api_client.post("/v1/streams/tickets", headers=headers)
+    assert response.status_code == 201, response.text
+    ticket: str = response.json()["ticket"]
+    return ticket
+
+
 def test_bad_keys_and_invisible_filters_are_refused(api_client: TestClient, keys: Keys, fleet: Fleet) -> None:
-    with api_client.websocket_connect("/v1/streams/readings?key=htg_nope") as ws:
+    nope = {"Authorization": "Bearer htg_nope"}
+    with api_client.websocket_connect("/v1/streams/readings", headers=nope) as ws:
         assert ws.receive_json()["status"] == 401
+    # The key itself in the URL is no longer a way in (it would reach logs and proxies).
+    token = keys["admin"]["Authorization"].removeprefix("Bearer ")
+    with api_client.websocket_connect(f"/v1/streams/readings?key={token}") as ws:
+        assert ws.receive_json()["status"] == 401
+    # A ticket opens one stream, once.
+    ticket = _ticket(api_client, keys["admin"])
+    with api_client.websocket_connect(f"/v1/streams/readings?ticket={ticket}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+    with api_client.websocket_connect(f"/v1/streams/readings?ticket={ticket}") as ws:
+        assert ws.receive_json()["status"] == 401
+    assert api_client.post("/v1/streams/tickets").status_code == 401
     with api_client.websocket_connect("/v1/streams/readings?device=loop-1", headers=keys["viewer_a"]) as ws:
         assert ws.receive_json() == {"type": "error", "status": 404, "detail": "no device 'loop-1'"}
     response = api_client.get("/v1/streams/readings")
@@ -186,7 +205,7 @@ def test_server_sent_events(
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = response.iter_lines()
         assert next(lines) == "event: hello"
-        publish(stack.mqtt_url, [
+        publish(stack.mqtt_url("ingest"), [
             (f"{topic_prefix}/normalized/water/que-vo", _message(["wq-2"], ["water_ph"], [6.0], [org_a])),
             (f"{topic_prefix}/normalized/water/dong-ngan", _message(["wq-1"], ["water_ph"], [7.5], [org_a])),
         ], qos=0)  # fmt: skip

@@ -22,10 +22,15 @@ KEYS = {
 
 def test_bench_ingest_small_run(stack: Stack) -> None:
     assert stack.postgres is not None
+    assert stack.mosquitto is not None
+    # The suite's broker as the bench's local one: it takes each role's account from its directory.
+    mosquitto = stack.mosquitto
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "HATANG_MQTT_URL"},
         "HATANG_DATABASE_URL": stack.postgres.admin_url(),
-        "HATANG_MQTT_URL": stack.mqtt_url,
+        "HATANG_STACK__DATA_DIR": str(mosquitto.data_dir.parent),
+        "HATANG_STACK__MQTT_PORT": str(mosquitto.port),
+        "HATANG_STACK__MQTT_SERVICE_PORT": str(mosquitto.service_port),
     }
     args = ["--messages", "3000", "--packs", "60", "--devices", "30"]
     args += ["--rate", "1000", "--latency-seconds", "1"]

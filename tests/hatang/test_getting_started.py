@@ -58,7 +58,9 @@ def platform(db_url: str, stack: Stack, tmp_path: Path) -> tuple[dict[str, str],
     env = {k: v for k, v in os.environ.items() if not k.startswith("HATANG_")}
     env.update({
         "HATANG_DATABASE_URL": db_url,
-        "HATANG_MQTT_URL": stack.mqtt_url,
+        # `hatang run` gives every child this one account: the ingest role's reads what devices send
+        # and writes the fan-out, which is what this page checks (the live stream is not asserted).
+        "HATANG_MQTT_URL": stack.mqtt_url("ingest"),
         "HATANG_REGISTRY__MOSQUITTO_DIR": str(stack.mosquitto.data_dir),
         "HATANG_STACK__DATA_DIR": str(tmp_path / "data"),
         "HATANG_API__PORT": str(api_port),

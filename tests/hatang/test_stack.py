@@ -9,8 +9,8 @@ import psycopg
 
 from hatang.db import timescale_info
 from hatang.migrate import available, migrate
-from hatang.stack import SERVICE_USER, Stack
-from registry.mosquitto import hash_password, verify_password
+from hatang.stack import SERVICE_ROLES, Stack
+from registry.mosquitto import hash_password, service_user, verify_password
 
 
 def test_status_reports_versions_and_edition(stack: Stack) -> None:
@@ -23,7 +23,8 @@ def test_status_reports_versions_and_edition(stack: Stack) -> None:
     assert report["mosquitto"]["version"].startswith("2.")
     # Secrets never appear in status.
     assert stack.mosquitto is not None
-    assert stack.mosquitto.service_secret() not in str(report)
+    for role in SERVICE_ROLES:
+        assert stack.mosquitto.service_secret(role) not in str(report)
 
 
 def test_migrate_twice_changes_nothing(db_url: str) -> None:
@@ -52,21 +53,29 @@ def test_readings_unique_key_skips_duplicates(db_url: str) -> None:
         assert conn.execute("SELECT count(*) FROM readings").fetchone() == (1,)
 
 
-def _pub(stack: Stack, user: str, password: str) -> subprocess.CompletedProcess[str]:
+def _pub(
+    stack: Stack, user: str, password: str, *, port: int | None = None
+) -> subprocess.CompletedProcess[str]:
     assert stack.mosquitto is not None
+    port = stack.mosquitto.service_port if port is None else port
     return subprocess.run(
-        ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(stack.mosquitto.port), "-u", user, "-P", password,
-         "-t", "city/v1/health", "-m", "x", "-q", "1", "-V", "mqttv5"],
+        ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", password,
+         "-t", "city/v1/normalized/water/x", "-m", "x", "-q", "1", "-V", "mqttv5"],
         capture_output=True, text=True, timeout=10, check=False,
     )
 
 
 def test_broker_requires_the_service_secret(stack: Stack) -> None:
     assert stack.mosquitto is not None
-    assert _pub(stack, SERVICE_USER, stack.mosquitto.service_secret()).returncode == 0
-    refused = _pub(stack, SERVICE_USER, "wrong")
+    ingest = service_user("ingest")
+    assert _pub(stack, ingest, stack.mosquitto.service_secret("ingest")).returncode == 0
+    refused = _pub(stack, ingest, "wrong")
     assert refused.returncode != 0
     assert "not authorized" in refused.stderr.lower()
+    # Another role's secret does not open this account, and no service account logs in where devices do.
+    assert _pub(stack, ingest, stack.mosquitto.service_secret("api")).returncode != 0
+    device_listener = _pub(stack, ingest, stack.mosquitto.service_secret("ingest"), port=stack.mosquitto.port)
+    assert device_listener.returncode != 0
 
 
 def test_hash_format_matches_mosquitto_passwd(tmp_path: Path) -> None:

@@ -131,3 +131,23 @@ def test_a_packed_row_reads_back(seconds: float, device: int, metric: int, value
     assert time_pg + PG_EPOCH_US == epoch_us(seconds)
     stream = frame(row)
     assert stream.startswith(b"PGCOPY\n\xff\r\n\x00") and stream.endswith(struct.pack(">h", -1))  # noqa: PT018
+
+
+def test_lags_skip_messages_accepted_without_readings() -> None:
+    """Finding 11: a message accepted with no reading (an empty pack) no longer crashes ``lags``."""
+    cache, batch = _cache(), Batch()
+    for payload in (b"[]", orjson.dumps({"t": NOW - 60, "psi": 50.0})):
+        intake(batch, _msg("pl-1", payload), layout=LAYOUT, devices=cache, metric_ids=METRICS)
+    device = batch.accepted[-1][0]
+    batch.accepted.append((device, [], NOW))  # what an accepted message without readings leaves
+    assert lags(batch, NOW) == [60.0]
+
+
+def test_topic_layout_with_the_device_mount() -> None:
+    mounted = TopicLayout(PREFIX, "ingress/")
+    assert mounted.telemetry_filter == "ingress/city/v1/devices/+/telemetry"
+    assert mounted.shared_filter("g") == "$share/g/ingress/city/v1/devices/+/telemetry"
+    assert mounted.telemetry("pl-1") == "ingress/city/v1/devices/pl-1/telemetry"
+    assert mounted.device_of("ingress/city/v1/devices/pl-1/telemetry") == "pl-1"
+    assert mounted.device_of("city/v1/devices/pl-1/telemetry") == "pl-1"  # letters from before the mount
+    assert mounted.device_of("ingress/city/v1/devices/pl-1/status") is None

@@ -85,7 +85,7 @@ def test_worker_keeps_latency_without_a_write_per_message(
         messages += [
             (ingest_fleet.topic(device), single(device, round(now) - 30 - k, 40.0 + i)) for k in range(5)
         ]
-    publish(workers.stack.mqtt_url, messages)
+    publish(workers.telemetry_url, messages)
     assert wait_rows(ingest_fleet.db_url, len(messages), timeout=60) == len(messages)
     deadline = time.monotonic() + 60
     total = 0
@@ -93,7 +93,7 @@ def test_worker_keeps_latency_without_a_write_per_message(
         # The book is flushed with a later batch: keep a trickle going until it has been.
         device = ingest_fleet.active[0]
         publish(
-            workers.stack.mqtt_url, [(ingest_fleet.topic(device), single(device, round(time.time()), 1.0))]
+            workers.telemetry_url, [(ingest_fleet.topic(device), single(device, round(time.time()), 1.0))]
         )
         with psycopg.connect(ingest_fleet.db_url) as conn:
             rows = conn.execute(
@@ -123,7 +123,7 @@ def test_a_stopping_worker_flushes_what_it_counted(ingest_fleet: IngestFleet, wo
     now = round(time.time())
     device = ingest_fleet.active[0]
     messages = [(ingest_fleet.topic(device), single(device, now - k, 40.0)) for k in range(7)]
-    publish(workers.stack.mqtt_url, messages)
+    publish(workers.telemetry_url, messages)
     assert wait_rows(ingest_fleet.db_url, len(messages), timeout=60) == len(messages)  # committed
     with psycopg.connect(ingest_fleet.db_url) as conn:
         held = conn.execute("SELECT count(*) FROM device_latency").fetchone()

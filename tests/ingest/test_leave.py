@@ -38,7 +38,7 @@ def test_leave_drains_a_departed_replica_and_the_group_carries_on(
 
     # Every message acknowledged by the broker: the member that stayed gets its share, the departed
     # member's share waits in its session (shown below by the batches the leaving run stores).
-    publish(workers.stack.mqtt_url, first)
+    publish(workers.telemetry_url, first)
 
     leave = subprocess.run(
         [sys.executable, "-m", "hatang.cli", "ingest", "--leave", "--quiet-s", "1"],
@@ -53,7 +53,7 @@ def test_leave_drains_a_departed_replica_and_the_group_carries_on(
     assert wait_rows(ingest_fleet.db_url, 200 * 50) == 200 * 50  # nothing stranded any more
 
     # The departed session no longer takes a share: everything published now lands through w1.
-    publish(workers.stack.mqtt_url, second)
+    publish(workers.telemetry_url, second)
     assert wait_rows(ingest_fleet.db_url, load.expected, timeout=90) == load.expected
     check_exactly_once(ingest_fleet.db_url, load)
     assert stays.proc.poll() is None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
+from hatang.settings import Settings
+from hatang.stack import free_port
 from ingest.metrics import BatchHistogram, IngestMetrics
 
 BUCKETS = (0.01, 0.025, 0.1, 1, 5, 60)
@@ -53,3 +56,25 @@ def test_worker_metrics_expose_lag_and_last_commit() -> None:
     assert 'hatang_ingest_lag_seconds_bucket{le="0.25"} 1.0' in text
     assert "hatang_ingest_lag_seconds_count 2.0" in text
     assert "hatang_ingest_last_commit_timestamp_seconds 1.8000000005e+09" in text
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses listening on TCP ``port`` (from /proc/net/tcp, IPv4)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def test_the_metrics_endpoint_listens_on_loopback_unless_told_otherwise() -> None:
+    """Finding 11: the default is 127.0.0.1 (HATANG_INGEST__METRICS_HOST), not every interface."""
+    assert Settings().ingest.metrics_host == "127.0.0.1"
+    port = free_port()
+    IngestMetrics().serve(port)
+    assert _listening(port) == {"127.0.0.1"}
+    other = free_port()
+    IngestMetrics().serve(other, host="0.0.0.0")  # noqa: S104 - what a container is told to do
+    assert _listening(other) == {"0.0.0.0"}  # noqa: S104

@@ -46,14 +46,14 @@ def _landed_exactly_once(
     """Every reading of ``load`` is stored once, after ``running`` have taken all the broker held
     (redeliveries included: settle's markers come after them)."""
     assert wait_rows(fleet.db_url, load.expected, timeout=90) == load.expected
-    settle(running, workers.stack.mqtt_url, fleet.prefix)
+    settle(running, workers.telemetry_url, fleet.prefix)
     check_exactly_once(fleet.db_url, load)
 
 
 def test_worker_killed_and_restarted(ingest_fleet: IngestFleet, workers: Workers) -> None:
     load = pack_load(ingest_fleet)
     worker = workers.start("w1", batch_size="2000")
-    publisher = Publisher(workers.stack.mqtt_url, load.messages)
+    publisher = Publisher(workers.telemetry_url, load.messages)
     publisher.start()
     for round_ in (1, 2):
         _wait_some(ingest_fleet.db_url, round_ * 15_000)
@@ -69,7 +69,7 @@ def test_postgres_restarted(ingest_fleet: IngestFleet, workers: Workers, stack: 
     assert stack.postgres is not None
     load = pack_load(ingest_fleet)
     worker = workers.start("w1", batch_size="2000", db_retry_max_s="1")
-    publisher = Publisher(workers.stack.mqtt_url, load.messages)
+    publisher = Publisher(workers.telemetry_url, load.messages)
     publisher.start()
     _wait_some(ingest_fleet.db_url, 20_000)
     stack.postgres.stop(mode="immediate")
@@ -88,14 +88,14 @@ def test_mosquitto_restarted(ingest_fleet: IngestFleet, workers: Workers, stack:
     load = pack_load(ingest_fleet)
     half = len(load.messages) // 2
     worker = workers.start("w1", batch_size="2000")
-    first = Publisher(workers.stack.mqtt_url, load.messages[:half])
+    first = Publisher(workers.telemetry_url, load.messages[:half])
     first.start()
     first.join_ok()
     # Restart while the worker still holds and commits part of the first half.
     stack.mosquitto.stop()
     stack.mosquitto.start()
     worker.wait_log("subscribed", count=2, timeout=60)
-    second = Publisher(workers.stack.mqtt_url, load.messages[half:])
+    second = Publisher(workers.telemetry_url, load.messages[half:])
     second.start()
     second.join_ok()
     _landed_exactly_once(ingest_fleet, workers, load, [worker])
@@ -107,7 +107,7 @@ def test_two_workers_split_the_load(ingest_fleet: IngestFleet, workers: Workers)
     load = pack_load(ingest_fleet)
     one = workers.start("w1", batch_size="2000")
     two = workers.start("w2", batch_size="2000")
-    publisher = Publisher(workers.stack.mqtt_url, load.messages)
+    publisher = Publisher(workers.telemetry_url, load.messages)
     publisher.start()
     publisher.join_ok()
     _landed_exactly_once(ingest_fleet, workers, load, [one, two])

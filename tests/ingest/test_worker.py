@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.mqtt import parse_url
 from tests.plugins.ingest import (
+    DEVICE_MOUNT,
     MARKERS,
     RECEIVED,
     IngestFleet,
@@ -41,7 +42,7 @@ def test_mosquitto_pub_message_lands(ingest_fleet: IngestFleet, workers: Workers
     workers.start()
     now = round(time.time()) - 60
     device = ingest_fleet.active[0]
-    _mosquitto_pub(workers.stack.mqtt_url, ingest_fleet.topic(device), single(device, now, 50.0))
+    _mosquitto_pub(workers.telemetry_url, ingest_fleet.topic(device), single(device, now, 50.0))
     assert wait_rows(ingest_fleet.db_url, 1, timeout=30) == 1
     with psycopg.connect(ingest_fleet.db_url) as conn:
         row = conn.execute(
@@ -59,7 +60,7 @@ def test_mosquitto_pub_message_lands(ingest_fleet: IngestFleet, workers: Workers
 
 def test_storm_of_bad_input_beside_good_traffic(ingest_fleet: IngestFleet, workers: Workers) -> None:
     fleet = ingest_fleet
-    worker = workers.start()
+    worker = workers.start(dead_letter_budget="100000")  # every letter stored: the budget has its own test
     now = int(time.time()) - 60
     rng = random.Random(5)
     good: list[tuple[str, bytes]] = []
@@ -74,7 +75,7 @@ def test_storm_of_bad_input_beside_good_traffic(ingest_fleet: IngestFleet, worke
             (fleet.topic(device), b"{" + junk, "malformed"),
             (fleet.topic(device), b"\xff" * 70_000, "too_large"),
             (fleet.topic(f"ghost-{i:04d}"), single("ghost", now, 40.0), "unknown_device"),
-            (f"{fleet.prefix}/devices//telemetry", single("", now, 40.0), "bad_topic"),
+            (f"{DEVICE_MOUNT}{fleet.prefix}/devices//telemetry", single("", now, 40.0), "bad_topic"),
             (fleet.topic(fleet.suspended[i % 2]), single(fleet.suspended[0], now, 40.0), "device_not_active"),
             (fleet.topic(fleet.provisioned[0]), single(fleet.provisioned[0], now, 40.0), "device_not_active"),
             (fleet.topic(device), orjson.dumps({"t": now, "psi": 10_000.0}), "out_of_range"),
@@ -83,7 +84,7 @@ def test_storm_of_bad_input_beside_good_traffic(ingest_fleet: IngestFleet, worke
         ]
     traffic = [*good, *((topic, payload) for topic, payload, _ in bad)]
     rng.shuffle(traffic)
-    publish(workers.stack.mqtt_url, traffic)
+    publish(workers.telemetry_url, traffic)
     assert wait_rows(fleet.db_url, len(good), timeout=60) == len(good)
     expected = Counter(reason for _, _, reason in bad)
     found: Counter[str] = Counter()
@@ -117,7 +118,7 @@ def test_fanout_publishes_one_message_per_sector_and_area(
     fleet = ingest_fleet
     workers.start(flush_interval_ms="500")
     received: list[tuple[str, dict[str, Any]]] = []
-    address = parse_url(workers.stack.mqtt_url)
+    address = parse_url(workers.telemetry_url)
     listener = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     listener.username_pw_set(address.username, address.password)
     listener.on_message = lambda c, u, msg: received.append((msg.topic, orjson.loads(msg.payload)))
@@ -128,7 +129,7 @@ def test_fanout_publishes_one_message_per_sector_and_area(
         time.sleep(0.5)
         now = int(time.time()) - 60
         messages = [(fleet.topic(d), single(d, now, 45.0)) for d in fleet.active]
-        publish(workers.stack.mqtt_url, messages)
+        publish(workers.telemetry_url, messages)
         assert wait_rows(fleet.db_url, len(messages), timeout=30) == len(messages)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and sum(len(p["device"]) for _, p in received) < len(messages):
@@ -152,7 +153,7 @@ def test_sigterm_drains_commits_acknowledges_and_exits(ingest_fleet: IngestFleet
     worker = workers.start(flush_interval_ms="600000", batch_size="100000")  # holds what it takes
     now = int(time.time()) - 600
     messages = [(fleet.topic(d), single(d, now + i, 40.0)) for i in range(20) for d in fleet.active]
-    publish(workers.stack.mqtt_url, messages)
+    publish(workers.telemetry_url, messages)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and worker.metric("hatang_ingest_messages_received_total") < len(
         messages
@@ -165,6 +166,6 @@ def test_sigterm_drains_commits_acknowledges_and_exits(ingest_fleet: IngestFleet
     # Acknowledged before exiting: a restarted worker gets nothing back but the markers that prove
     # it would have (settle), so it stores no duplicate.
     again = workers.start()
-    settle([again], workers.stack.mqtt_url, fleet.prefix)
+    settle([again], workers.telemetry_url, fleet.prefix)
     assert again.metric(RECEIVED) == again.metric(MARKERS)
     assert again.metric("hatang_ingest_readings_duplicate_total") == 0

@@ -82,7 +82,7 @@ class Evaluators:
         env = {
             **os.environ,
             "HATANG_DATABASE_URL": self.db_url,
-            "HATANG_MQTT_URL": self.stack.mqtt_url,
+            "HATANG_MQTT_URL": self.stack.mqtt_url("api"),
             "HATANG_TOPIC_PREFIX": self.prefix,
             "HATANG_ALERTS__METRICS_PORT": str(port),
             **{f"HATANG_ALERTS__{key.upper()}": value for key, value in settings.items()},

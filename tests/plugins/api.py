@@ -72,7 +72,7 @@ def api_settings() -> Settings:
 @pytest.fixture
 def api_client(db_url: str, stack: Stack, api_settings: Settings) -> Iterator[TestClient]:
     """A client of the app on this test's database (lifespan entered)."""
-    app = create_app(api_settings, database_url=db_url, mqtt_url=stack.mqtt_url)
+    app = create_app(api_settings, database_url=db_url, mqtt_url=stack.mqtt_url("api"))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -86,7 +86,7 @@ def keys(db_url: str) -> Keys:
 @pytest.fixture
 def api_server(db_url: str, stack: Stack, api_settings: Settings) -> Iterator[str]:
     """The app served by a real uvicorn on a free loopback port (lifespan run); yields its base URL."""
-    app = create_app(api_settings, database_url=db_url, mqtt_url=stack.mqtt_url)
+    app = create_app(api_settings, database_url=db_url, mqtt_url=stack.mqtt_url("api"))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -27,12 +27,16 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hatang.settings import Settings
 from hatang.stack import Stack, free_port
+from ingest.batch import TopicLayout
 from ingest.mqtt import parse_url
 from registry.contracts import sync_contracts
 
 MODEL = "pressurelog-pl20"
 METRIC = "water_pressure"
+#: The device listener's mount point of the suite's broker (the setting's default).
+DEVICE_MOUNT: str = Settings.model_fields["device_mount"].default
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +50,8 @@ class IngestFleet:
     provisioned: list[str]
 
     def topic(self, device: str) -> str:
-        """The telemetry topic of ``device``."""
-        return f"{self.prefix}/devices/{device}/telemetry"
+        """The telemetry topic of ``device`` as the platform receives it (under the device mount)."""
+        return TopicLayout(self.prefix, DEVICE_MOUNT).telemetry(device)
 
 
 # Re-uses an area the test's database already holds (the API's fixtures load the packaged ones).
@@ -126,7 +130,8 @@ def pack(times: Iterable[float], values: Iterable[float]) -> bytes:
 def publish(
     mqtt_url: str, messages: Iterable[tuple[str, bytes]], *, qos: int = 1, timeout: float = 120
 ) -> int:
-    """Publish ``(topic, payload)`` pairs with the service account; returns once all are acknowledged."""
+    """Publish ``(topic, payload)`` pairs with a service account (``mqtt_url``); returns once all are
+    acknowledged."""
     address = parse_url(mqtt_url)
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:8]}", protocol=paho.MQTTv5
@@ -215,13 +220,18 @@ class Workers:
     group: str = field(default_factory=lambda: f"g{uuid.uuid4().hex[:8]}")
     started: list[WorkerProcess] = field(default_factory=list)
 
+    @property
+    def telemetry_url(self) -> str:
+        """The account tests publish device telemetry with (the simulator's, under the device mount)."""
+        return self.stack.mqtt_url("simulator")
+
     def start(self, name: str = "w1", *, wait: bool = True, **settings: str) -> WorkerProcess:
         """Start (or restart, same client id) worker ``name``; waits until it has subscribed."""
         port = free_port()
         env = {
             **os.environ,
             "HATANG_DATABASE_URL": self.db_url,
-            "HATANG_MQTT_URL": self.stack.mqtt_url,
+            "HATANG_MQTT_URL": self.stack.mqtt_url("ingest"),
             "HATANG_TOPIC_PREFIX": self.prefix,
             "HATANG_INGEST__GROUP": self.group,
             "HATANG_INGEST__CLIENT_ID": f"{self.group}-{name}",
@@ -305,7 +315,7 @@ def settle(workers: Iterable[WorkerProcess], mqtt_url: str, prefix: str, *, time
     deadline = time.monotonic() + timeout
     while any(w.metric(MARKERS) < 1 for w in pending):
         assert time.monotonic() < deadline, "a worker never received a marker"
-        publish(mqtt_url, [(f"{prefix}/devices/settle-marker/telemetry", b'{"t": 0}')])
+        publish(mqtt_url, [(TopicLayout(prefix, DEVICE_MOUNT).telemetry("settle-marker"), b'{"t": 0}')])
         seen = time.monotonic() + 2.0  # give this marker time to land before sending another
         while time.monotonic() < seen and any(w.metric(MARKERS) < 1 for w in pending):
             time.sleep(0.05)

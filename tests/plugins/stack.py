@@ -32,7 +32,10 @@ def stack() -> Iterator[Stack]:
     """The suite's own running stack (not durable: fsync off)."""
     root = Path(tempfile.mkdtemp(prefix="hatang-test-"))
     root.chmod(0o755)  # the postgres OS user must reach its data directory inside
-    test_stack = Stack.local(root, pg_port=free_port(), mqtt_port=free_port(), durable=False)
+    test_stack = Stack.local(
+        root, pg_port=free_port(), mqtt_port=free_port(), mqtt_service_port=free_port(), durable=False,
+        extra_prefixes=("bench/+/city/v1", "test/+/city/v1"),
+    )
     try:
         test_stack.up()
         assert test_stack.postgres is not None

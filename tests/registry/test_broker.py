@@ -31,6 +31,7 @@ from registry.audit import CLI
 from registry.contracts import sync_contracts
 from registry.devices import Credentials, change_state, create_device, rotate_credentials
 from registry.organisations import ensure_organisation
+from tests.plugins.ingest import DEVICE_MOUNT, wait_template_quiet
 
 
 class Session:
@@ -90,8 +91,13 @@ def _session(port: int, username: str, password: str, subscribe: str | None = No
         client.loop_stop()
 
 
-def _service(stack: Stack) -> tuple[int, str, str]:
-    url = urlsplit(stack.mqtt_url)
+def _device_port(stack: Stack) -> int:
+    assert stack.mosquitto is not None
+    return stack.mosquitto.port
+
+
+def _service(stack: Stack, role: str = "ingest") -> tuple[int, str, str]:
+    url = urlsplit(stack.mqtt_url(role))
     assert url.port is not None
     assert url.username is not None
     assert url.password is not None
@@ -142,7 +148,7 @@ def names() -> list[str]:
 def test_right_secret_connects_wrong_secret_fails(db_url: str, stack: Stack, names: list[str]) -> None:
     issued = asyncio.run(_devices(db_url, names))
     assert _render(db_url, stack) == 2
-    port = _service(stack)[0]
+    port = _device_port(stack)
     a, b = names
     assert _connect_code(port, a, issued[a].secret) == 0
     assert _connect_code(port, a, "wrong-secret") != 0
@@ -155,7 +161,7 @@ def test_suspended_and_provisioned_devices_cannot_connect(
 ) -> None:
     issued = asyncio.run(_devices(db_url, names))
     a, _ = names
-    port = _service(stack)[0]
+    port = _device_port(stack)
     asyncio.run(_state(db_url, a, "suspended"))
     assert _render(db_url, stack) == 1
     assert _connect_code(port, a, issued[a].secret) != 0
@@ -169,7 +175,7 @@ def test_rotation_invalidates_the_old_secret(db_url: str, stack: Stack, names: l
     a, _ = names
     fresh = asyncio.run(_rotate(db_url, a))
     _render(db_url, stack)
-    port = _service(stack)[0]
+    port = _device_port(stack)
     assert _connect_code(port, a, issued[a].secret) != 0
     assert _connect_code(port, a, fresh.secret) == 0
 
@@ -177,23 +183,27 @@ def test_rotation_invalidates_the_old_secret(db_url: str, stack: Stack, names: l
 def test_a_device_publishes_only_under_its_own_topic(db_url: str, stack: Stack, names: list[str]) -> None:
     issued = asyncio.run(_devices(db_url, names))
     _render(db_url, stack)
-    port, service_user, service_secret = _service(stack)
+    service_port, service_user, service_secret = _service(stack)
+    _, simulator_user, simulator_secret = _service(stack, "simulator")
     a, b = names
+    mount = DEVICE_MOUNT
+    others, own = f"{mount}city/v1/devices/{b}/#", f"{mount}city/v1/devices/{a}/#"
     with (
-        _session(port, service_user, service_secret, subscribe=f"city/v1/devices/{b}/#") as watcher,
-        _session(port, service_user, service_secret, subscribe=f"city/v1/devices/{a}/#") as own_watcher,
-        _session(port, a, issued[a].secret) as device,
+        _session(service_port, service_user, service_secret, subscribe=others) as watcher,
+        _session(service_port, service_user, service_secret, subscribe=own) as own_watcher,
+        _session(service_port, simulator_user, simulator_secret) as marker,
+        _session(_device_port(stack), a, issued[a].secret) as device,
     ):
         device.client.publish(f"city/v1/devices/{b}/telemetry", b"spoofed", qos=1).wait_for_publish(5)
         device.client.publish(f"city/v1/devices/{a}/telemetry", b"mine", qos=1).wait_for_publish(5)
         # The broker answered the spoof before this marker was sent, so had it forwarded the spoof,
         # the watcher's session would hold it ahead of the marker: the marker is the positive point.
-        watcher.client.publish(f"city/v1/devices/{b}/telemetry", b"marker", qos=1).wait_for_publish(5)
+        marker.client.publish(f"{mount}city/v1/devices/{b}/telemetry", b"marker", qos=1).wait_for_publish(5)
         deadline = time.monotonic() + 10
         while not (own_watcher.received and watcher.received) and time.monotonic() < deadline:
             time.sleep(0.05)
-    assert own_watcher.received == [(f"city/v1/devices/{a}/telemetry", b"mine")]
-    assert watcher.received == [(f"city/v1/devices/{b}/telemetry", b"marker")]
+    assert own_watcher.received == [(f"{mount}city/v1/devices/{a}/telemetry", b"mine")]
+    assert watcher.received == [(f"{mount}city/v1/devices/{b}/telemetry", b"marker")]
 
 
 def test_watch_renders_after_a_registry_change(db_url: str, stack: Stack, names: list[str]) -> None:
@@ -202,7 +212,7 @@ def test_watch_renders_after_a_registry_change(db_url: str, stack: Stack, names:
     issued = asyncio.run(_devices(db_url, names[:1]))
     a = names[0]
     _render(db_url, stack)
-    port = _service(stack)[0]
+    port = _device_port(stack)
     assert _connect_code(port, a, issued[a].secret) == 0
     watcher = threading.Thread(
         target=watch, args=(db_url, mosquitto), kwargs={"debounce_s": 0.05, "stop_after": 4}
@@ -221,6 +231,50 @@ def test_watch_renders_after_a_registry_change(db_url: str, stack: Stack, names:
         watcher.join()
 
 
+#: Bound on how long after a suspension (committed once PostgreSQL is back) the device is refused:
+#: the watcher's longest reconnect wait (5 s) plus connecting, rendering and the broker's reload.
+SUSPENSION_BOUND_S = 10.0
+
+
+def test_watch_survives_a_postgres_restart_and_enforces_a_suspension(
+    db_url: str, stack: Stack, names: list[str]
+) -> None:
+    """Finding 4: PostgreSQL restarts under ``broker sync --watch``; a suspension made afterwards is
+    enforced at the broker within ``SUSPENSION_BOUND_S``."""
+    assert stack.mosquitto is not None
+    assert stack.postgres is not None
+    mosquitto = stack.mosquitto
+    issued = asyncio.run(_devices(db_url, names[:1]))
+    a = names[0]
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch, args=(db_url, mosquitto), kwargs={"debounce_s": 0.05, "stop_after": 90, "stop": stop}
+    )
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while a not in mosquitto.password_file.read_text():  # positive: the watcher rendered
+            assert time.monotonic() < deadline, "the watcher never rendered"
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert _connect_code(_device_port(stack), a, issued[a].secret) == 0
+        stack.postgres.stop(mode="immediate")
+        time.sleep(1.0)  # the watcher notices the lost connection and starts retrying
+        stack.postgres.start()
+        asyncio.run(_state(db_url, a, "suspended"))
+        suspended_at = time.monotonic()
+        while _connect_code(_device_port(stack), a, issued[a].secret) == 0:
+            assert time.monotonic() - suspended_at < SUSPENSION_BOUND_S, "the suspension was not enforced"
+            time.sleep(0.2)
+        assert watcher.is_alive()  # it did not die on the restart
+    finally:
+        stop.set()
+        asyncio.run(_state(db_url, a, "active"))  # a notification wakes the watcher to see ``stop``
+        watcher.join(timeout=40)
+        wait_template_quiet(stack)
+        _render(db_url, stack)
+
+
 def test_sync_renders_for_a_mosquitto_it_did_not_start(
     db_url: str, stack: Stack, names: list[str], tmp_path: Path
 ) -> None:
@@ -230,7 +284,7 @@ def test_sync_renders_for_a_mosquitto_it_did_not_start(
     env = {
         **os.environ,
         "HATANG_DATABASE_URL": db_url,
-        "HATANG_MQTT_URL": stack.mqtt_url,
+        "HATANG_MQTT_URL": stack.mqtt_url("api"),
         "HATANG_STACK__DATA_DIR": str(tmp_path / "unused"),
     }
     refused = subprocess.run(
@@ -240,13 +294,16 @@ def test_sync_renders_for_a_mosquitto_it_did_not_start(
     assert refused.returncode == 2
     assert "HATANG_REGISTRY__MOSQUITTO_DIR" in refused.stderr
     env["HATANG_REGISTRY__MOSQUITTO_DIR"] = str(stack.mosquitto.data_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "hatang.cli", "broker", "sync"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "rendered 2 active devices" in done.stdout
-    time.sleep(0.3)  # SIGHUP is asynchronous
-    a = names[0]
-    assert _connect_code(_service(stack)[0], a, issued[a].secret) == 0
-    assert not (tmp_path / "unused").exists()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hatang.cli", "broker", "sync"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "rendered 2 active devices" in done.stdout
+        time.sleep(0.3)  # SIGHUP is asynchronous
+        a = names[0]
+        assert _connect_code(_device_port(stack), a, issued[a].secret) == 0
+        assert not (tmp_path / "unused").exists()
+    finally:
+        _render(db_url, stack)  # the suite's own ACLs again (they also grant the per-test prefixes)

@@ -22,7 +22,7 @@ def test_keys_create_prints_a_working_key(
     db_url: str, stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HATANG_DATABASE_URL", db_url)
-    monkeypatch.setenv("HATANG_MQTT_URL", stack.mqtt_url)
+    monkeypatch.setenv("HATANG_MQTT_URL", stack.mqtt_url("api"))
     assert main(["keys", "create", "--org", "ubnd-bac-ninh", "--role", "admin", "--name", "first"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert asyncio.run(_role_of(db_url, token)) == ("ubnd-bac-ninh", "admin")

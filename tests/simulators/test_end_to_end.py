@@ -19,7 +19,7 @@ from simulators.messages import FaultPlan
 from simulators.publisher import BrokerAddress, parse_url
 from simulators.report import render, run_checked
 from tests.plugins.api import Keys
-from tests.plugins.ingest import Workers
+from tests.plugins.ingest import DEVICE_MOUNT, Workers
 
 # The suite's broker renders its device ACL for the default prefix: devices may publish only there.
 PREFIX = "city/v1"
@@ -64,11 +64,12 @@ def fleet(api_client: TestClient, keys: Keys, db_url: str, stack: Stack, tmp_pat
 
 
 def _spec(fleet: Fleet, stack: Stack, *, faults: FaultPlan, qos: int, pack: int, rate: float) -> LoadSpec:
-    service = parse_url(stack.mqtt_url)
+    service = parse_url(stack.mqtt_url("simulator"))
+    device = parse_url(stack.device_url)
     return LoadSpec(
-        devices=fleet.devices, broker=BrokerAddress(service.host, service.port), topic_prefix=PREFIX,
+        devices=fleet.devices, broker=BrokerAddress(device.host, device.port), topic_prefix=PREFIX,
         rate=rate, duration_s=3.0, processes=2, qos=qos, pack=pack, faults=faults, seed=5,
-        run_id="e2e" + str(qos) + str(pack), limits=Limits(), service=service,
+        run_id="e2e" + str(qos) + str(pack), limits=Limits(), service=service, device_mount=DEVICE_MOUNT,
     )  # fmt: skip
 
 
@@ -80,7 +81,8 @@ def test_fault_run_counts_each_class_exactly(fleet: Fleet, stack: Stack, db_url:
         faults = FaultPlan(malformed=0.05, unknown_device=0.05, out_of_range=0.05, clock_skew=0.05,
                            duplicate=0.1, silent=0.2)  # fmt: skip
         spec = _spec(fleet, stack, faults=faults, qos=1, pack=1, rate=300)
-        summary = run_checked(spec, database_url=db_url, listen=parse_url(stack.mqtt_url), settle_quiet_s=10)
+        listen = parse_url(stack.mqtt_url("simulator"))
+        summary = run_checked(spec, database_url=db_url, listen=listen, settle_quiet_s=10)
         print(render(summary))
         print(json.dumps(summary))
         assert summary["ok"], summary

@@ -48,6 +48,13 @@ def test_other_organisations_devices_are_not_found(api_client: TestClient, keys:
     params["metric"] = "no_such_metric"
     unknown = api_client.get("/v1/readings", params=params, headers=keys["admin"])
     assert unknown.status_code == 404
+    # The aggregate endpoint agrees (finding 11): another organisation's device is a 404, not [].
+    aggregate = {"device": "wq-1", "metric": "water_temperature", "bucket": "1h", "start": T0.isoformat()}
+    visible = api_client.get("/v1/readings/aggregate", params=aggregate, headers=keys["viewer_a"])
+    assert visible.status_code == 200
+    hidden = api_client.get("/v1/readings/aggregate", params=aggregate, headers=keys["viewer_b"])
+    assert hidden.status_code == 404
+    assert hidden.headers["content-type"] == "application/problem+json"
 
 
 def test_aggregate_by_sector_and_device(api_client: TestClient, keys: Keys, fleet: Fleet) -> None:
