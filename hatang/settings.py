@@ -129,6 +129,10 @@ class IngestSettings(BaseModel):
         default=15.0, gt=0,
         description="On SIGTERM: time allowed to commit and acknowledge what is held before exiting.",
     )
+    last_seen_granularity_s: float = Field(
+        default=60.0, ge=0,
+        description="devices.last_seen is written when it moved by this much (0: every batch).",
+    )
     fanout: bool = Field(
         default=True,
         description="Republish each committed batch under <prefix>/normalized/<sector>/<area> (QoS 0).",

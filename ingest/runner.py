@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -28,16 +29,19 @@ import psycopg
 from firmware_contracts import DeviceModel, Limits, load_models
 from hatang.settings import Settings
 from ingest.batch import Batch, TopicLayout, Upserts, fanout, intake, lags, upserts
-from ingest.devices import DeviceCache
+from ingest.delivery import Delivery
+from ingest.devices import DeviceCache, Snapshot
 from ingest.errors import BrokerError, StoreError
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer
-from ingest.queries import load_devices, load_metric_ids
+from ingest.queries import load_devices, load_devices_named, load_devices_of_changed_assets, load_metric_ids
+from ingest.seen import SeenThrottle
 from ingest.sink import DatabaseThread, Sink
 
 log = logging.getLogger("hatang.ingest")
 
 _FULL_RELOAD_S = 300.0  # catches deleted devices, which an updated_at refresh cannot see
+_MAX_ABSENT = 100_000  # external ids remembered as not in the registry (find_unknown)
 _TAKE_CHUNK = 2000
 # Batches committed concurrently, each writer on its own connection: one writer waiting for its
 # commit left the worker's CPU 40% idle (bench: single_worker_cpu_share 0.55-0.58). Upserts only move
@@ -96,6 +100,10 @@ class Worker:
     client_id: str = ""
     layout: TopicLayout = field(init=False)
     devices: DeviceCache = field(init=False)
+    seen: SeenThrottle = field(init=False)
+    asset_mark: datetime | None = None
+    absent: set[str] = field(default_factory=set)
+    lookup: psycopg.AsyncConnection[Any] | None = None
     metric_ids: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     database: DatabaseThread = field(init=False)
@@ -112,6 +120,7 @@ class Worker:
         )
         self.layout = TopicLayout(self.settings.topic_prefix)
         self.devices = DeviceCache(models=self.models, limits=limits)
+        self.seen = SeenThrottle(granularity_s=self.settings.ingest.last_seen_granularity_s)
         self.database = DatabaseThread()
         self.sinks = [
             Sink(url=self.database_url, max_dead_payload=c.max_payload_bytes, thread=self.database)
@@ -121,13 +130,36 @@ class Worker:
 
     # -- registry -------------------------------------------------------------------------------
 
-    async def _reload(self, conn: psycopg.AsyncConnection[Any], *, full: bool) -> None:
-        if full:
-            self.metric_ids = await load_metric_ids(conn)
+    async def _read_whole_registry(self) -> tuple[Snapshot, dict[str, int]]:
+        # Runs in a thread of its own, on an event loop of its own (see _reload_all).
+        async with await psycopg.AsyncConnection.connect(
+            self.database_url, autocommit=True, connect_timeout=5, application_name="hatang-ingest-registry"
+        ) as conn:
+            metric_ids = await load_metric_ids(conn)
             rows = await load_devices(conn)
-            self.devices.apply(rows, replace=True)
-        else:
-            rows = await load_devices(conn, since=self.devices.watermark)
+        return self.devices.prepare(rows), metric_ids
+
+    async def _reload_all(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Every device, read and built in another thread, swapped in at once, then caught up.
+
+        On the worker's loop, fetching and building a million devices stalled it for seconds,
+        and nothing was read or acknowledged meanwhile; ``hatang bench city`` measures the stall.
+        """
+        _, asset_mark = await load_devices_of_changed_assets(conn, since=None)
+        snapshot, metric_ids = await asyncio.to_thread(asyncio.run, self._read_whole_registry())
+        self.metric_ids = metric_ids
+        self.devices.install(snapshot)
+        self.asset_mark = asset_mark
+        # What changed while the snapshot was read and built (re-applying a row is harmless).
+        self.devices.apply(await load_devices(conn, since=self.devices.watermark))
+        self.metrics.devices.set(len(self.devices))
+
+    async def _refresh(self, conn: psycopg.AsyncConnection[Any], tables: set[str]) -> None:
+        """Only what changed: devices by their updated_at, devices of assets changed since the last look."""
+        if "devices" in tables:
+            self.devices.apply(await load_devices(conn, since=self.devices.watermark))
+        if "assets" in tables:
+            rows, self.asset_mark = await load_devices_of_changed_assets(conn, since=self.asset_mark)
             self.devices.apply(rows)
         self.metrics.devices.set(len(self.devices))
 
@@ -144,7 +176,7 @@ class Worker:
                     application_name="hatang-ingest-registry",
                 ) as conn:
                     await conn.execute("LISTEN hatang_registry")
-                    await self._reload(conn, full=True)
+                    await self._reload_all(conn)
                     last_full = time.monotonic()
                     log.info(
                         "registry loaded",
@@ -158,17 +190,61 @@ class Worker:
                         async for note in conn.notifies(timeout=1.0):
                             if note.pid not in own:  # last_seen updates of our own batches
                                 tables.add(note.payload)
-                        if tables - {"devices"} or time.monotonic() - last_full > _FULL_RELOAD_S:
-                            await self._reload(conn, full=True)
+                        if tables:
+                            self.absent.clear()  # the registry changed: look again
+                        if time.monotonic() - last_full > _FULL_RELOAD_S:
+                            await self._reload_all(conn)
                             last_full = time.monotonic()
                         elif tables:
-                            await self._reload(conn, full=False)
+                            await self._refresh(conn, tables)
             except psycopg.Error as exc:
                 delay = backoff.next()
                 log.warning(
                     "registry connection failed; retrying", extra={"error": str(exc), "retry_s": delay}
                 )
                 await asyncio.sleep(delay)
+
+    async def find_unknown(self, taken: list[Delivery]) -> None:
+        """Look up, in one query, the devices of ``taken`` that the cache does not hold yet.
+
+        The cache follows the registry about a second behind (NOTIFY, then a refresh): a device
+        that published right after being created was dead-lettered ``unknown_device``. Ids found
+        absent are not looked up again until the registry next changes (``absent``), so a stream
+        of messages for a device that does not exist costs one query, not one per chunk.
+        """
+        layout, devices, absent = self.layout, self.devices, self.absent
+        missing: set[str] = set()
+        for delivery in taken:
+            external_id = layout.device_of(delivery.topic)
+            if external_id is not None and devices.get(external_id) is None and external_id not in absent:
+                missing.add(external_id)
+        if not missing:
+            return
+        cfg = self.settings.ingest
+        backoff = _Backoff(cfg.db_retry_initial_s, cfg.db_retry_max_s)
+        while True:
+            try:
+                if self.lookup is None or self.lookup.closed:
+                    self.lookup = await psycopg.AsyncConnection.connect(
+                        self.database_url, autocommit=True, connect_timeout=5,
+                        application_name="hatang-ingest-lookup",
+                    )  # fmt: skip
+                rows = await load_devices_named(self.lookup, external_ids=sorted(missing))
+                break
+            except psycopg.Error as exc:
+                if self.lookup is not None:
+                    await self.lookup.close()
+                    self.lookup = None
+                if self.stop.is_set():  # draining: what is held now becomes dead letters (replayable)
+                    return
+                delay = backoff.next()
+                log.warning("device lookup failed; retrying", extra={"error": str(exc), "retry_s": delay})
+                await asyncio.sleep(delay)
+        devices.apply(rows)
+        absent.update(missing.difference(row.external_id for row in rows))
+        if len(absent) > _MAX_ABSENT:
+            absent.clear()
+        self.metrics.devices.set(len(devices))
 
     # -- builder ----------------------------------------------------------------------------------
 
@@ -212,7 +288,8 @@ class Worker:
     async def _flush(self, batch: Batch, consumer: Consumer) -> None:
         self.batches += 1
         acked = asyncio.Event()
-        item = _Handover(batch, upserts(batch, self.metric_ids), consumer, self.last_acked, acked)
+        due = self.seen.thin(upserts(batch, self.metric_ids))
+        item = _Handover(batch, due, consumer, self.last_acked, acked)
         self.last_acked = acked
         await self.handover.put(item)
 
@@ -239,6 +316,8 @@ class Worker:
                     received.inc(len(taken))
                     self.unacked += len(taken)
                     self.metrics.queue_messages.set(self.unacked + consumer.held)
+                if taken:
+                    await self.find_unknown(taken)
                 metric_ids = self.metric_ids
                 for delivery in taken:
                     if not batch.deliveries:
@@ -397,6 +476,8 @@ async def run(
         await worker.database.cancel_pending()  # writes whose writer was cancelled: rolled back
         for sink in worker.sinks:
             await sink.close()
+        if worker.lookup is not None:
+            await worker.lookup.close()
         worker.database.close()
     log.info("stopped", extra={"batches": worker.batches})
     return exit_code
