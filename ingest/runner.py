@@ -131,7 +131,7 @@ class Worker:
     # -- registry -------------------------------------------------------------------------------
 
     async def _read_whole_registry(self) -> tuple[Snapshot, dict[str, int]]:
-        # Runs in a thread of its own, on an event loop of its own (see _reload_all).
+        # Runs in a thread of its own, on an event loop of its own (see reload_all).
         async with await psycopg.AsyncConnection.connect(
             self.database_url, autocommit=True, connect_timeout=5, application_name="hatang-ingest-registry"
         ) as conn:
@@ -139,7 +139,7 @@ class Worker:
             rows = await load_devices(conn)
         return self.devices.prepare(rows), metric_ids
 
-    async def _reload_all(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    async def reload_all(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Every device, read and built in another thread, swapped in at once, then caught up.
 
         On the worker's loop, fetching and building a million devices stalled it for seconds,
@@ -176,7 +176,7 @@ class Worker:
                     application_name="hatang-ingest-registry",
                 ) as conn:
                     await conn.execute("LISTEN hatang_registry")
-                    await self._reload_all(conn)
+                    await self.reload_all(conn)
                     last_full = time.monotonic()
                     log.info(
                         "registry loaded",
@@ -193,7 +193,7 @@ class Worker:
                         if tables:
                             self.absent.clear()  # the registry changed: look again
                         if time.monotonic() - last_full > _FULL_RELOAD_S:
-                            await self._reload_all(conn)
+                            await self.reload_all(conn)
                             last_full = time.monotonic()
                         elif tables:
                             await self._refresh(conn, tables)

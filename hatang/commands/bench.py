@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 # Benchmark modules under bench.
-BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness", "streams", "onboarding")
+BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness", "streams", "onboarding", "city")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

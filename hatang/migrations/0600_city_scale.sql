@@ -7,7 +7,7 @@
 -- 128-page range covers a narrow span of time, and an insert only widens its range's summary (its
 -- insert cost is measured beside the plain COPY by `hatang bench city`). TimescaleDB creates it
 -- on every chunk.
-CREATE INDEX readings_time_brin ON readings USING brin (time);
+CREATE INDEX readings_time_brin ON readings USING brin (time) WITH (autosummarize = on);
 
 -- The readings_late trigger (0400) ran plpgsql for every reading older than two minutes: every row
 -- of a logger's offline pack, every replay. TimescaleDB forbids transition tables on hypertables,

@@ -60,7 +60,7 @@ async def _scenario(fleet: IngestFleet) -> list[list[int]]:
     writers = [asyncio.create_task(worker.write(sink)) for sink in worker.sinks]
     try:
         async with await psycopg.AsyncConnection.connect(fleet.db_url, autocommit=True) as conn:
-            await worker._reload_all(conn)
+            await worker.reload_all(conn)
         first, second = fleet.active[0], fleet.active[1]
         now = time.time()
 
