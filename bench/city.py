@@ -48,14 +48,14 @@ from psycopg.conninfo import make_conninfo
 from api.app import create_app
 from bench.province import generate
 from bench.readiness import _readings_scans
-from firmware_contracts import load_models
+from firmware_contracts import Limits, load_models
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
 from ingest.metrics import IngestMetrics
 from ingest.pgcopy import PG_EPOCH_US, ROW, frame
 from ingest.queries import load_devices
-from ingest.runner import Worker
+from ingest.watcher import RegistryWatcher
 from registry.audit import CLI
 from registry.keys import create_key
 from timeseries.rollups import REFRESH_LAG, refresh
@@ -429,9 +429,9 @@ class _Ticker:
 
 async def _device_cache(settings: Settings, url: str, *, onboard: int) -> dict[str, Any]:
     rss_before = _rss_mb()
-    worker = Worker(
-        settings=settings, database_url=url, mqtt_url="mqtt://127.0.0.1:1", models=load_models(),
-        metrics=IngestMetrics(), stop=asyncio.Event(),
+    worker = RegistryWatcher(
+        database_url=url, models=load_models(), limits=Limits.of(settings.contracts),
+        metrics=IngestMetrics(), retry_initial_s=0.2, retry_max_s=5.0,
     )  # fmt: skip
     out: dict[str, Any] = {}
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -457,7 +457,7 @@ async def _device_cache(settings: Settings, url: str, *, onboard: int) -> dict[s
         out["device_cache_mb"] = round(_rss_mb() - rss_before, 1)
 
     # Bulk onboarding and assets moving between areas, with the registry watcher running.
-    watcher = asyncio.create_task(worker.watch_registry())
+    watcher = asyncio.create_task(worker.run())
     await worker.ready.wait()
     tag = uuid.uuid4().hex[:6]
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
@@ -498,7 +498,7 @@ async def _device_cache(settings: Settings, url: str, *, onboard: int) -> dict[s
     watcher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
-    worker.database.close()
+    await worker.close()
     return out
 
 

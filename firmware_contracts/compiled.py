@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -32,6 +32,26 @@ class Limits:
     max_age_s: float = 7 * 24 * 3600.0
     max_future_s: float = 300.0
     max_payload_bytes: int = 65536
+
+    @classmethod
+    def of(cls, config: LimitsConfig) -> Limits:
+        """The limits that ``config`` (``hatang.settings.ContractsSettings``, or alike) sets."""
+        return cls(
+            max_age_s=config.max_age_s,
+            max_future_s=config.max_future_s,
+            max_payload_bytes=config.max_payload_bytes,
+        )
+
+
+class LimitsConfig(Protocol):
+    """What :meth:`Limits.of` reads; the settings class matches it without importing this package."""
+
+    @property
+    def max_age_s(self) -> float: ...
+    @property
+    def max_future_s(self) -> float: ...
+    @property
+    def max_payload_bytes(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,11 +172,6 @@ class Sink:
         self._connect_timeout_s = connect_timeout_s
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
-    @property
-    def backend_pid(self) -> int | None:
-        """The server process of the current connection (its NOTIFYs are ingest's own)."""
-        return self._conn.info.backend_pid if self._conn is not None and not self._conn.closed else None
-
     async def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return await (self._thread.run(coro) if self._thread is not None else coro)
 

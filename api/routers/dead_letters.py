@@ -97,8 +97,7 @@ async def list_letters(
 
 async def _replay(request: Request, principal: Admin, conn: Conn, ids: list[int]) -> list[ReplayResultPublic]:
     settings = request.app.state.settings
-    c = settings.contracts
-    limits = Limits(max_age_s=c.max_age_s, max_future_s=c.max_future_s, max_payload_bytes=c.max_payload_bytes)
+    limits = Limits.of(settings.contracts)
     try:
         async with conn.transaction():
             prefix = settings.topic_prefix

@@ -78,11 +78,7 @@ def _received_at(text: str | None) -> float:
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     model = resolve_model(args.model)
-    limits = Limits(
-        max_age_s=settings.contracts.max_age_s,
-        max_future_s=settings.contracts.max_future_s,
-        max_payload_bytes=settings.contracts.max_payload_bytes,
-    )
+    limits = Limits.of(settings.contracts)
     payload = sys.stdin.buffer.read() if args.payload_file == "-" else Path(args.payload_file).read_bytes()
     received_at = _received_at(args.received_at)
     result = normalise(payload, received_at, compile_model(model, limits))

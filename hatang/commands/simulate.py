@@ -158,8 +158,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             duration_s=_FOREVER_ROUND_S if args.forever else args.duration, processes=args.processes,
             qos=args.qos, pack=args.senml_pack, faults=_faults(args), seed=args.seed,
             run_id=secrets.token_hex(3), service=service,
-            limits=Limits(max_age_s=contracts.max_age_s, max_future_s=contracts.max_future_s,
-                          max_payload_bytes=contracts.max_payload_bytes),
+            limits=Limits.of(contracts),
         )  # fmt: skip
         if args.forever:
             print(f"hatang simulate: {len(devices)} devices at {args.rate:g} msg/s until stopped", flush=True)

@@ -20,7 +20,7 @@ from ingest.batch import Batch, intake, upserts
 from ingest.delivery import Delivery
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer
-from ingest.runner import Worker
+from ingest.runner import build
 from tests.plugins.ingest import IngestFleet, single
 
 
@@ -35,6 +35,11 @@ class _AckRecorder:
         return len(deliveries)
 
 
+def _commits(metrics: IngestMetrics) -> float:
+    """Batches the writers have committed (their commit-time histogram's count)."""
+    return metrics.registry.get_sample_value("hatang_ingest_commit_seconds_count") or 0.0
+
+
 async def _stored(db_url: str, device: str) -> int:
     async with await psycopg.AsyncConnection.connect(db_url) as conn:
         cur = await conn.execute(
@@ -47,57 +52,61 @@ async def _stored(db_url: str, device: str) -> int:
 
 async def _scenario(fleet: IngestFleet) -> list[list[int]]:
     settings = Settings(topic_prefix=fleet.prefix, ingest=IngestSettings(fanout=False))
-    worker = Worker(
+    metrics = IngestMetrics()
+    worker = build(
         settings=settings,
         database_url=fleet.db_url,
         mqtt_url="mqtt://127.0.0.1:1",  # never connected: batches are handed over directly
         models=load_models(),
-        metrics=IngestMetrics(),
+        metrics=metrics,
         stop=asyncio.Event(),
     )
     recorder = _AckRecorder()
     consumer = cast(Consumer, recorder)  # the writers only call ack() (fan-out is off)
-    writers = [asyncio.create_task(worker.write(sink)) for sink in worker.sinks]
+    writers = [asyncio.create_task(writer.run()) for writer in worker.writers]
     try:
         async with await psycopg.AsyncConnection.connect(fleet.db_url, autocommit=True) as conn:
-            await worker.reload_all(conn)
+            await worker.registry.reload_all(conn)
         first, second = fleet.active[0], fleet.active[1]
         now = time.time()
 
         def batch_of(device: str, mid: int) -> Batch:
             batch = Batch()
             delivery = Delivery(fleet.topic(device), single(device, now - 1, 30.0), mid, 1, now, 0)
-            intake(
-                batch, delivery, layout=worker.layout, devices=worker.devices, metric_ids=worker.metric_ids
-            )
+            registry = worker.registry
+            layout = worker.builder.layout
+            intake(batch, delivery, layout=layout, devices=registry.devices, metric_ids=registry.metric_ids)
             return batch
 
         # The chunk exists first: creating it in the first batch would hold up the second one too.
         warm = batch_of(fleet.active[2], 0)
-        await worker.sinks[0].write(warm, upserts(warm, worker.metric_ids))
+        await worker.sinks[0].write(warm, upserts(warm, worker.registry.metric_ids))
         async with await psycopg.AsyncConnection.connect(fleet.db_url) as locker:
             await locker.execute("SELECT 1 FROM devices WHERE external_id = %s FOR UPDATE", (first,))
-            await worker._flush(batch_of(first, 1), consumer)  # waits for the lock (its FK check)
-            await worker._flush(batch_of(second, 2), consumer)
+            await worker.builder.hand_over(batch_of(first, 1), consumer)  # waits for the lock (its FK check)
+            await worker.builder.hand_over(batch_of(second, 2), consumer)
             for _ in range(200):  # 10 s at most
                 if await _stored(fleet.db_url, second):
                     break
                 await asyncio.sleep(0.05)
             assert await _stored(fleet.db_url, second) == 1  # committed before the first batch
-            await asyncio.sleep(0.2)
+            # Its writer observes the commit and then, with no await in between, acknowledges or
+            # waits for its predecessor: once the histogram has it, an early ack would be recorded.
+            for _ in range(200):  # 10 s at most
+                if _commits(metrics) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert _commits(metrics) == 1
             assert recorder.acked == []  # ... and not acknowledged before it
             assert await _stored(fleet.db_url, first) == 0
             await locker.rollback()
-        await asyncio.wait_for(worker.handover.join(), timeout=10)
+        await asyncio.wait_for(worker.pipeline.handover.join(), timeout=10)
         assert await _stored(fleet.db_url, first) == 1
     finally:
         for task in writers:
             task.cancel()
         await asyncio.gather(*writers, return_exceptions=True)
-        await worker.database.cancel_pending()
-        for sink in worker.sinks:
-            await sink.close()
-        worker.database.close()
+        await worker.close()
     return recorder.acked
 
 

@@ -1,0 +1,342 @@
+"""``hatang bench ingest``: the command, the order of the phases and the figures they give.
+
+Owns the run: a scratch database and topic prefix (:class:`Scratch`), the phases in order, the JSON
+figures and the table. The phases' own code lives beside it (``ceilings``, ``worker``, ``latency``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from bench.cpu import CpuMeter, with_children
+from bench.ingest.ceilings import ConsumerSpec, bare_drain, raw_copy, stock_drain, touch_session
+from bench.ingest.figures import RATIO_GOAL, bucket_quantile, cpu_budget, per_message_us, quantile
+from bench.ingest.latency import latency
+from bench.ingest.load import Publisher, fleet, pack, single
+from bench.ingest.worker import WorkerProcess
+from hatang.migrate import migrate
+from hatang.settings import Settings
+from hatang.stack import Stack
+from ingest.runner import tune_interpreter
+
+PER_PACK = 50  # records per SenML pack
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``bench ingest``."""
+    parser = subparsers.add_parser("ingest", help="ingest end to end beside raw COPY and a bare subscriber")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=200_000,
+        help="single-reading messages (default 200,000: the bare drain lasts about a second)",
+    )
+    parser.add_argument("--packs", type=int, default=4_000, help="50-record SenML packs (default 4,000)")
+    parser.add_argument("--devices", type=int, default=500, help="devices in the fleet (default 500)")
+    parser.add_argument("--rate", type=float, default=5_000, help="offered msg/s of the latency phase")
+    parser.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency phase")
+    parser.set_defaults(func=_run)
+
+
+@dataclass(frozen=True, slots=True)
+class Scratch:
+    """A migrated scratch database with a fleet, a topic prefix of its own, and the worker's env."""
+
+    stack: Stack
+    url: str
+    tag: str
+    prefix: str
+    batch: int
+    devices: list[str]
+    ids: dict[str, int]
+    metric_id: int
+    base: float
+    env: dict[str, str]
+    workdir: Path
+
+    def spec(self, group: str, client_id: str) -> ConsumerSpec:
+        """A consumer ``client_id`` in shared-subscription ``group``."""
+        return (self.stack.mqtt_url, client_id, group, self.prefix, self.batch)
+
+    @property
+    def group(self) -> str:
+        """The worker's shared-subscription group."""
+        return f"bench-{self.tag}"
+
+    def meter(self, process: str, pid: int) -> CpuMeter:
+        """CPU of one phase: its own process, and the broker and the database when they are the
+        local stack's (external services' processes are not ours to read)."""
+        postgres, mosquitto = self.stack.postgres, self.stack.mosquitto
+        groups: dict[str, Callable[[], list[int]]] = {process: lambda: [pid]}
+        if postgres is not None and mosquitto is not None:
+            groups["mosquitto"] = lambda: [p] if (p := mosquitto.pid()) else []
+            groups["postgresql"] = lambda: with_children(postgres.pid())
+        return CpuMeter(groups)
+
+    def topic(self, i: int) -> str:
+        """The telemetry topic of the ``i``-th message (devices in turn)."""
+        return f"{self.prefix}/devices/{self.devices[i % len(self.devices)]}/telemetry"
+
+
+@contextmanager
+def scratch(settings: Settings, devices: int) -> Iterator[Scratch]:
+    """Bring the stack up, create, migrate and fill a scratch database; drop it all afterwards."""
+    stack = Stack.from_settings(settings)
+    started = stack.up()
+    tag = uuid.uuid4().hex[:8]
+    name = f"hatang_bench_ingest_{tag}"
+    prefix = f"bench/{tag}/city/v1"
+    with psycopg.connect(stack.database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_conninfo(stack.database_url, dbname=name)
+    try:
+        with psycopg.connect(url) as conn:
+            migrate(conn)
+        with psycopg.connect(url) as conn:
+            names = fleet(conn, devices, tag)
+            ids: dict[str, int] = dict(conn.execute("SELECT external_id, id FROM devices").fetchall())
+            metric_row = conn.execute("SELECT id FROM metrics WHERE name = 'water_pressure'").fetchone()
+            assert metric_row is not None
+        group = f"bench-{tag}"  # Scratch.group
+        env = {
+            **os.environ,
+            "HATANG_DATABASE_URL": url,
+            "HATANG_MQTT_URL": stack.mqtt_url,
+            "HATANG_TOPIC_PREFIX": prefix,
+            "HATANG_INGEST__GROUP": group,
+            "HATANG_INGEST__CLIENT_ID": f"{group}-w1",
+            "HATANG_INGEST__SESSION_EXPIRY_S": "120",
+        }
+        yield Scratch(
+            stack=stack,
+            url=url,
+            tag=tag,
+            prefix=prefix,
+            batch=settings.ingest.batch_size,
+            devices=names,
+            ids=ids,
+            metric_id=int(metric_row[0]),
+            base=time.time() - 2 * 24 * 3600,
+            env=env,
+            workdir=Path(tempfile.mkdtemp(prefix="hatang-bench-ingest-")),
+        )
+    finally:
+        with psycopg.connect(stack.database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if started:
+            stack.down(only=started)
+
+
+def _pack_start(run: Scratch, i: int) -> float:
+    return run.base + 100_000 + (i // len(run.devices)) * PER_PACK
+
+
+def phase_copy(run: Scratch, packs: int) -> float:
+    """(a) raw COPY of the pack phase's readings; readings a second."""
+    readings = [
+        (_pack_start(run, i) + k, run.ids[run.devices[i % len(run.devices)]], 20.0 + k / 10)
+        for i in range(packs)
+        for k in range(PER_PACK)
+    ]
+    return raw_copy(run.url, readings, run.batch, run.metric_id)
+
+
+def phase_single(run: Scratch, messages: int) -> dict[str, Any]:
+    """(b), (b') and (c) on single-reading messages: queue them for the three sessions, drain each."""
+    worker_spec = run.spec(run.group, f"{run.group}-w1")
+    bare_spec = run.spec(f"{run.group}-bare", f"{run.group}-bare-1")
+    stock_spec = run.spec(f"{run.group}-stock", f"{run.group}-stock-1")
+    asyncio.run(touch_session(worker_spec))
+    asyncio.run(touch_session(bare_spec))
+    asyncio.run(touch_session(stock_spec))
+    publisher = Publisher(run.stack.mqtt_url)
+    for i in range(messages):
+        publisher.send(run.topic(i), single(run.base + i // len(run.devices), 30.0 + i % 40))
+    publisher.close()
+    tune_interpreter()  # the settings the worker runs with, for the subscribers measured here
+    bare_meter = run.meter("subscriber", os.getpid())
+    bare_meter.start()
+    bare_s = asyncio.run(bare_drain(bare_spec, messages, run.batch))
+    bare_cpu = bare_meter.stop()
+    stock_s = asyncio.run(stock_drain(stock_spec, messages))
+    worker = WorkerProcess(run.env, run.workdir / "single.log")
+    try:
+        single_meter = run.meter("worker", worker.proc.pid)
+        began = worker.connected_at()
+        single_meter.start()
+        single_s = worker.wait_stored(messages) - began
+        single_cpu = single_meter.stop()
+        commits = worker.buckets("hatang_ingest_commit_seconds")
+    finally:
+        worker.stop()
+    return {
+        "bare_s": bare_s,
+        "bare_cpu": bare_cpu,
+        "stock_s": stock_s,
+        "single_s": single_s,
+        "single_cpu": single_cpu,
+        "commits": commits,
+    }
+
+
+def phase_packs_and_latency(run: Scratch, args: argparse.Namespace) -> dict[str, Any]:
+    """(c) packs queued while the worker is away, then drained; (d) latency with that worker live."""
+    publisher = Publisher(run.stack.mqtt_url)
+    for i in range(args.packs):
+        publisher.send(run.topic(i), pack(_pack_start(run, i), [20.0 + k / 10 for k in range(PER_PACK)]))
+    publisher.close()
+    worker = WorkerProcess(run.env, run.workdir / "packs.log")
+    try:
+        began = worker.connected_at()
+        pack_s = worker.wait_stored(args.packs * PER_PACK) - began
+        lag_before = worker.buckets("hatang_ingest_lag_seconds")
+        latencies, offered = latency(
+            run.stack.mqtt_url, run.prefix, run.devices, rate=args.rate, seconds=args.latency_seconds,
+            workdir=run.workdir,
+        )  # fmt: skip
+        time.sleep(1.0)
+        lag_after = worker.buckets("hatang_ingest_lag_seconds")
+        duplicates = worker.metric("hatang_ingest_readings_duplicate_total")
+    finally:
+        worker.stop()
+    lag = {bound: lag_after[bound] - lag_before.get(bound, 0.0) for bound in sorted(lag_after)}
+    return {
+        "pack_s": pack_s,
+        "latencies": latencies,
+        "offered": offered,
+        "lag": lag,
+        "duplicates": duplicates,
+    }
+
+
+def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """Run every phase; returns the figures of the JSON line."""
+    with scratch(settings, args.devices) as run:
+        copy_rate = phase_copy(run, args.packs)
+        one = phase_single(run, args.messages)
+        packs = phase_packs_and_latency(run, args)
+        with psycopg.connect(run.url) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT (device_id, metric_id, time)) FROM readings"
+            ).fetchone()
+            assert row is not None
+            rows, distinct = int(row[0]), int(row[1])
+    expected = args.messages + args.packs * PER_PACK + packs["offered"]
+    return figures(settings, args, copy_rate, one, packs, rows=rows, distinct=distinct, expected=expected)
+
+
+def figures(
+    settings: Settings,
+    args: argparse.Namespace,
+    copy_rate: float,
+    one: dict[str, Any],
+    packs: dict[str, Any],
+    *,
+    rows: int,
+    distinct: int,
+    expected: int,
+) -> dict[str, Any]:
+    """The JSON line's figures from the phases' measurements (one key per figure, hence its length)."""
+    single_rate = args.messages / one["single_s"]
+    bare_rate = args.messages / one["bare_s"]
+    pack_rate = args.packs * PER_PACK / packs["pack_s"]
+    bare_us = per_message_us(one["bare_cpu"], args.messages)
+    single_us = per_message_us(one["single_cpu"], args.messages)
+    latencies, commits, lag = packs["latencies"], one["commits"], packs["lag"]
+    return {
+        "benchmark": "ingest",
+        "batch_size": settings.ingest.batch_size,
+        "flush_interval_ms": settings.ingest.flush_interval_ms,
+        "messages": args.messages,
+        "packs": args.packs,
+        "raw_copy_readings_s": round(copy_rate),
+        "bare_sub_msgs_s": round(bare_rate),
+        "single_msgs_s": round(single_rate),
+        "ratio_single_vs_bare": round(single_rate / bare_rate, 3),
+        "stock_sub_msgs_s": round(args.messages / one["stock_s"]),
+        "ratio_single_vs_stock": round(single_rate * one["stock_s"] / args.messages, 3),
+        "bare_cpu_us_per_msg": bare_us,
+        "single_cpu_us_per_msg": single_us,
+        "cpu_budget": cpu_budget(bare_us, single_us, bare_rate),
+        # Share of one core the worker got while draining: near 1.0, it is CPU-bound on its own work.
+        "single_worker_cpu_share": round(one["single_cpu"]["worker"] / one["single_s"], 2),
+        "single_commit_p50_le_s": bucket_quantile(commits, 0.5),
+        "single_commit_p99_le_s": bucket_quantile(commits, 0.99),
+        "pack_readings_s": round(pack_rate),
+        "pack_msgs_s": round(args.packs / packs["pack_s"]),
+        "ratio_pack_vs_copy": round(pack_rate / copy_rate, 3),
+        "latency_offered_msgs_s": args.rate,
+        "latency_messages": packs["offered"],
+        "latency_received": len(latencies),
+        "latency_p50_s": round(quantile(latencies, 0.50), 4),
+        "latency_p99_s": round(quantile(latencies, 0.99), 4),
+        "latency_max_s": round(max(latencies, default=float("nan")), 4),
+        "latency_mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
+        "commit_lag_p50_le_s": bucket_quantile(lag, 0.50),
+        "commit_lag_p99_le_s": bucket_quantile(lag, 0.99),
+        "lost": max(0, expected - distinct),
+        "duplicated": rows - distinct + max(0, distinct - expected),
+        "duplicates_skipped": int(packs["duplicates"]),
+    }
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    result = measure(settings, args)
+    rows = [
+        ("(a) raw COPY into readings", f"{result['raw_copy_readings_s']:,} readings/s", ""),
+        ("(b) bare subscriber (drain)", f"{result['bare_sub_msgs_s']:,} msg/s", ""),
+        (
+            "(b') aiomqtt as shipped (drain)",
+            f"{result['stock_sub_msgs_s']:,} msg/s",
+            f"(c) is {result['ratio_single_vs_stock']} x this",
+        ),
+        (
+            "(c) hatang, single readings",
+            f"{result['single_msgs_s']:,} msg/s",
+            f"{result['ratio_single_vs_bare']} x (b)",
+        ),
+        (
+            "(c) hatang, 50-record packs",
+            f"{result['pack_readings_s']:,} readings/s",
+            f"{result['ratio_pack_vs_copy']} x (a)",
+        ),
+        (
+            f"(d) latency @ {result['latency_offered_msgs_s']:,.0f} msg/s",
+            f"p50 {result['latency_p50_s']} s, p99 {result['latency_p99_s']} s",
+            f"{result['latency_received']:,}/{result['latency_messages']:,} seen",
+        ),
+        ("lost / duplicated", f"{result['lost']} / {result['duplicated']}", ""),
+    ]
+    budget = result["cpu_budget"]
+    if budget is not None:
+        bare, single = result["bare_cpu_us_per_msg"], result["single_cpu_us_per_msg"]
+        rows += [
+            ("CPU us/msg, (b)", " ".join(f"{k} {v}" for k, v in bare.items()), ""),
+            ("CPU us/msg, (c) single", " ".join(f"{k} {v}" for k, v in single.items()), ""),
+            ("best (c)/(b) on these cores", f"{budget['ratio_ceiling']}", "if hatang's own work were free"),
+            (
+                "hatang's own work, us/msg",
+                f"{budget['own_us']}",
+                f"{budget['own_budget_us']} for (c)/(b) = {RATIO_GOAL}",
+            ),
+        ]
+    for name, figure, ratio in rows:
+        print(f"{name:<32} {figure:>34}  {ratio}")
+    print(json.dumps(result))
+    return 0
