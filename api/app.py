@@ -26,6 +26,7 @@ from api import problems
 from api.metrics import MetricsMiddleware
 from hatang.settings import Settings
 from registry.contracts import sync_contracts
+from registry.readiness.cache import LiveCountsCache
 
 # Router modules under api.routers, in the order the OpenAPI document lists them.
 ROUTERS: tuple[str, ...] = (
@@ -98,6 +99,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.readiness_cache = LiveCountsCache(ttl_s=settings.readiness.live_cache_s)
     app.state.database_url = database_url
     app.state.mqtt_url = mqtt_url
     problems.install(app)

@@ -12,8 +12,9 @@ measures, side by side in one run, each figure against the same figure at a smal
   shaped like ``readings``, one with it, batches alternating;
 - **``/v1/latest``** through the real application, walking the whole fleet page by page: last page
   vs first page; the query before migration 0600's keyset paging timed on the same two pages;
-- **``/v1/readiness``** p99 through the real application while a writer updates ``last_seen`` the
-  way ingest does, with the scans of ``readings`` counted (must be 0);
+- **``/v1/readiness``** p99 through the real application (its live counts cached per scope for a
+  few seconds) and of the computation itself (a cache miss) while a writer updates ``last_seen``
+  the way ingest does, with the scans of ``readings`` counted (must be 0);
 - **the ingest worker's event loop** (its registry watcher in this process) while devices are
   onboarded in bulk and assets move between areas: stall p99.9 and max; the whole-registry reload
   on the loop (before) vs off it (after); the process's RSS with the fleet cached.
@@ -58,6 +59,7 @@ from ingest.queries import load_devices
 from ingest.watcher import RegistryWatcher
 from registry.audit import CLI
 from registry.keys import create_key
+from registry.readiness import service
 from timeseries.rollups import REFRESH_LAG, refresh
 
 GOALS: dict[str, float] = {
@@ -351,6 +353,12 @@ async def _api(
         try:
             await get("/v1/readiness")
             readiness = await timed(lambda: get("/v1/readiness"), args.requests)
+            # What a cache miss costs: the computation itself, every time.
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                compute = await timed(
+                    lambda: service.readiness(conn, settings=settings.readiness, now=datetime.now(UTC)),
+                    args.requests,
+                )
         finally:
             stop.set()
             thread.join(timeout=30)
@@ -359,6 +367,8 @@ async def _api(
             readiness_requests=len(readiness),
             readiness_p50_s=round(_quantile(readiness, 0.5), 4),
             readiness_p99_s=round(_quantile(readiness, 0.99), 4),
+            readiness_compute_p50_s=round(_quantile(compute, 0.5), 4),
+            readiness_compute_p99_s=round(_quantile(compute, 0.99), 4),
             readiness_last_seen_rows=writer.rows,
             readiness_readings_scans=_readings_scans(url) - scans_before,
         )
@@ -591,7 +601,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     figures["ok"] = (
         figures["rollup_full_vs_empty_brin"] <= GOALS["rollup_full_vs_empty_max"]
         and figures["latest_last_vs_first"] <= GOALS["latest_last_vs_first_max"]
-        and figures["readiness_p99_s"] < GOALS["readiness_p99_max_s"]
+        and figures["readiness_compute_p99_s"] < GOALS["readiness_p99_max_s"]
         and figures["readiness_readings_scans"] <= GOALS["readiness_readings_scans_max"]
         and figures["loop_stall_p999_s"] < GOALS["loop_stall_p999_max_s"]
     )
@@ -623,6 +633,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ("/v1/readiness p50 / p99 (last_seen written)",
          f"{f['readiness_p50_s']} / {f['readiness_p99_s']} s; "
          f"readings scans {f['readiness_readings_scans']}"),
+        ("  computed every time (cache miss) p50 / p99",
+         f"{f['readiness_compute_p50_s']} / {f['readiness_compute_p99_s']} s"),
         ("registry reload on loop (before): stall",
          f"{f['reload_on_loop_stall_max_s']} s of {f['reload_on_loop_s']} s"),
         ("registry reload off loop (after): stall",

@@ -76,6 +76,10 @@ class ReadinessSettings(BaseModel):
     pace_window_days: int = Field(
         default=30, ge=2, description="Days of snapshots the projection's pace is fitted over."
     )
+    live_cache_s: float = Field(
+        default=15, ge=0,
+        description="An API process reuses a scope's live readiness counts this long (0: every request).",
+    )
 
 
 class IngestSettings(BaseModel):

@@ -211,8 +211,9 @@ async def get_readiness(
 ) -> ReadinessPublic:
     settings = _settings(request)
     report = await service.readiness(
-        conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation
-    )
+        conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation,
+        cache=request.app.state.readiness_cache,
+    )  # fmt: skip
     essential = sum(a.counts.essential for a in report.sectors)
     ready = sum(a.counts.ready for a in report.sectors)
     return ReadinessPublic(

@@ -5,6 +5,7 @@ the SQL; ``service`` the functions the API and the command line call; ``snapshot
 ``generator`` a synthetic province for benchmarks. docs/readiness.md holds the definitions.
 """
 
+from registry.readiness.cache import LiveCountsCache
 from registry.readiness.core import SECTORS, Assessment, Counts, Point, Status, Target, assess
 from registry.readiness.errors import (
     FutureDateError,
@@ -23,6 +24,7 @@ __all__ = [
     "Counts",
     "FutureDateError",
     "InvalidCountsError",
+    "LiveCountsCache",
     "Point",
     "ReadinessError",
     "SnapshotMissingError",

@@ -18,6 +18,7 @@ from hatang.settings import ReadinessSettings
 from registry import audit
 from registry.audit import Actor
 from registry.readiness import queries
+from registry.readiness.cache import LiveCountsCache
 from registry.readiness.core import SECTORS, Assessment, Counts, Point, Target, assess
 from registry.readiness.errors import FutureDateError, SnapshotMissingError
 from registry.readiness.queries import Conn, Gap
@@ -98,8 +99,11 @@ async def readiness(
     at: date | None = None,
     area: str | None = None,
     organisation: str | None = None,
+    cache: LiveCountsCache | None = None,
 ) -> Report:
     """Every sector's readiness in a scope: live for today, from the snapshot for a past day.
+
+    With ``cache``, today's live counts of the scope may be up to its ``ttl_s`` old.
 
     ``area`` (a code) includes its descendants; ``organisation`` (a slug) is the assets' owner.
     Raises ``UnknownAreaError``/``UnknownOrganisationError``, ``FutureDateError`` for a day after
@@ -118,9 +122,14 @@ async def readiness(
         organisation_id=org_id,
     )
     if day == current:
-        counts = await queries.live_counts(
-            conn, since=now - window(settings), area_id=area_id, organisation_id=org_id
-        )
+        since = now - window(settings)
+        if cache is None:
+            counts = await queries.live_counts(conn, since=since, area_id=area_id, organisation_id=org_id)
+        else:
+            counts = await cache.get(
+                (area_id, org_id),
+                lambda: queries.live_counts(conn, since=since, area_id=area_id, organisation_id=org_id),
+            )
         source: Literal["live", "snapshot"] = "live"
     else:
         if not await queries.snapshot_taken(conn, day=day):

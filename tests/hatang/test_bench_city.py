@@ -18,7 +18,8 @@ KEYS = {
     "rollup_minute_empty_s_brin", "rollup_minute_full_s_brin", "rollup_full_vs_empty_brin",
     "rollup_full_vs_empty_no_index", "brin_insert_cost", "copy_rows_s_plain", "copy_rows_s_brin",
     "latest_pages", "latest_values", "latest_first_page_s", "latest_last_page_s", "latest_last_vs_first",
-    "legacy_latest_last_vs_first", "readiness_p99_s", "readiness_readings_scans", "readiness_last_seen_rows",
+    "legacy_latest_last_vs_first", "readiness_p99_s", "readiness_compute_p99_s",
+    "readiness_readings_scans", "readiness_last_seen_rows",
     "reload_on_loop_stall_max_s", "reload_off_loop_stall_max_s", "loop_stall_p999_s", "onboarded_cached",
     "worker_rss_mb", "cached_devices", "goals", "ok",
 }  # fmt: skip
