@@ -18,9 +18,10 @@ import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import LocalMosquitto, Stack
-from registry.broker import broker_users, fingerprint
+from registry.broker import broker_users, fingerprint, newest_change
 
-# Re-check even without a notification this often (a notification lost to a reconnect).
+# Re-check fully (a device count, too) this often, notifications or not: a notification lost to a
+# reconnect, a device deleted by hand. A notification alone checks the newest updated_at.
 _POLL_S = 30.0
 
 
@@ -48,6 +49,7 @@ def watch(
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("LISTEN hatang_registry")
         last = fingerprint(conn)
+        last_full = time.monotonic()
         count = render(conn, mosquitto)
         print(f"hatang broker: rendered {count} active devices; watching for changes", flush=True)
         while stop_after is None or time.monotonic() - started < stop_after:
@@ -58,7 +60,10 @@ def watch(
             # Drain what arrived meanwhile without waiting.
             for _ in conn.notifies(timeout=0):
                 pass
-            current = fingerprint(conn)
+            if time.monotonic() - last_full >= _POLL_S:
+                current, last_full = fingerprint(conn), time.monotonic()
+            else:
+                current = (last[0], newest_change(conn))
             if current != last:
                 last = current
                 count = render(conn, mosquitto)
