@@ -83,7 +83,8 @@ _FLEET = """
     GROUP BY d.id, dm.contract
 """
 # One span of history: every active device at its reporting interval (phase spread by device id),
-# each report carrying every metric of its model. Runs inside PostgreSQL.
+# each report carrying every metric of its model, written in time order as ingest writes it (in
+# device order, each BRIN range of a span would cover the whole span). Runs inside PostgreSQL.
 _HISTORY = """
     INSERT INTO readings (time, device_id, metric_id, value)
     SELECT t, f.id, metric, ((f.id %% 97) + (extract(epoch FROM t)::bigint %% 13))::float8
@@ -92,6 +93,7 @@ _HISTORY = """
         to_timestamp(ceil((extract(epoch FROM %(lo)s::timestamptz) - f.phase) / f.every) * f.every + f.phase),
         %(hi)s::timestamptz - interval '1 microsecond', f.every * interval '1 second') AS t
     CROSS JOIN LATERAL unnest(f.metrics) AS metric
+    ORDER BY t
 """
 # The /v1/latest query before migration 0600's keyset paging (ordered by a computed key).
 _LEGACY_LATEST = """
@@ -155,8 +157,8 @@ def _one(conn: psycopg.Connection[Any], query: str, params: Any = None) -> Any:
 
 
 def _history(conn: psycopg.Connection[Any], lo: datetime, hi: datetime, *, label: str) -> int:
-    """Write the fleet's readings in ``[lo, hi)``, an hour per statement; returns the rows."""
-    rows, step, start = 0, timedelta(hours=1), lo
+    """Write the fleet's readings in ``[lo, hi)``, ten minutes per statement; returns the rows."""
+    rows, step, start = 0, timedelta(minutes=10), lo
     while start < hi:
         end = min(start + step, hi)
         with conn.transaction():
