@@ -57,7 +57,7 @@ class MetricsMiddleware:
             LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
 
 
-# Live streams (api.streams): no device or client id as a label.
+# Live streams (api.hub): no device or client id as a label.
 STREAM_DROPPED = Counter(
     "hatang_stream_dropped_total", "Readings dropped from slow stream clients' queues (oldest first)."
 )

@@ -2,7 +2,7 @@
 
 Owns :class:`Feed`: it connects with the service account, subscribes to ``<prefix>/normalized/#``,
 hands every message to a callback, reports connection changes, and reconnects with a back-off when
-the broker goes away. It must not decode payloads or know about clients (``api.streams`` does).
+the broker goes away. It must not decode payloads or know about clients (``api.hub`` does).
 Every aiomqtt import of ``api`` is in this module (aiomqtt 3 changes the API; STYLE.md).
 """
 

@@ -84,10 +84,16 @@ class ClientStats:
     lags: list[tuple[float, int]] = field(default_factory=list)
 
 
-def _publisher(
-    mqtt_url: str, prefix: str, rate: int, devices: int, events: tuple[EventType, EventType]
+def _publisher(  # noqa: PLR0917 - a spawned process's target takes positional args
+    mqtt_url: str,
+    prefix: str,
+    rate: int,
+    devices: int,
+    owners: tuple[int, int],
+    events: tuple[EventType, EventType],
 ) -> None:
-    """Publish ``rate`` readings/s in fan-out shape until ``stop`` (a separate process)."""
+    """Publish ``rate`` readings/s in fan-out shape until ``stop`` (a separate process); device k
+    belongs to ``owners[k % 2]``."""
     address = parse_url(mqtt_url)
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}",
                          protocol=paho.MQTTv5)  # fmt: skip
@@ -109,10 +115,11 @@ def _publisher(
             n = count // len(SLICES) + (1 if i < count % len(SLICES) else 0)
             if n == 0:
                 continue
-            ids = [f"bench-{(batch * 37 + i * 101 + k) % devices:05d}" for k in range(n)]
+            numbers = [(batch * 37 + i * 101 + k) % devices for k in range(n)]
             payload = orjson.dumps(
-                {"batch": batch, "device": ids, "metric": ["water_ph"] * n, "time": [now] * n,
-                 "value": [7.0 + k / 1000 for k in range(n)]}
+                {"batch": batch, "device": [f"bench-{d:05d}" for d in numbers],
+                 "organisation": [owners[d % 2] for d in numbers], "metric": ["water_ph"] * n,
+                 "time": [now] * n, "value": [7.0 + k / 1000 for k in range(n)]}
             )  # fmt: skip
             client.publish(f"{prefix}/normalized/{sector}/{area}", payload, qos=0)
             sent += n
@@ -193,13 +200,19 @@ async def _issue_keys(url: str) -> tuple[str, str]:
     return admin.token, viewer.token
 
 
-def _prepare(url: str, devices: int) -> None:
+def _prepare(url: str, devices: int) -> tuple[int, int]:
+    """Migrate and fill the scratch database; the ids of bench-a (even devices) and bench-b (odd)."""
+    owners = []
     with psycopg.connect(url) as conn:
         migrate(conn)
         sync_contracts(conn)
         conn.autocommit = True
         for slug in ("bench-a", "bench-b"):
-            conn.execute("INSERT INTO organisations (slug, name) VALUES (%s, %s)", (slug, slug))
+            row = conn.execute(
+                "INSERT INTO organisations (slug, name) VALUES (%s, %s) RETURNING id", (slug, slug)
+            ).fetchone()
+            assert row is not None
+            owners.append(int(row[0]))
         with conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO devices (external_id, model_id, organisation_id, state)"
@@ -210,6 +223,7 @@ def _prepare(url: str, devices: int) -> None:
                 " 'active' FROM generate_series(0, %s - 1) AS g",
                 (devices,),
             )
+    return owners[0], owners[1]
 
 
 async def _measure(
@@ -250,7 +264,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     context = multiprocessing.get_context("spawn")
     go, stop = context.Event(), context.Event()
     try:
-        _prepare(url, args.devices)
+        owners = _prepare(url, args.devices)
         tokens = asyncio.run(_issue_keys(url))
         port = free_port()
         env = {
@@ -265,7 +279,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         _wait_http(f"http://127.0.0.1:{port}/healthz", api)
         time.sleep(1.0)  # the stream feed subscribes right after start-up
         publisher = context.Process(
-            target=_publisher, args=(stack.mqtt_url, prefix, args.rate, args.devices, (go, stop))
+            target=_publisher, args=(stack.mqtt_url, prefix, args.rate, args.devices, owners, (go, stop))
         )
         publisher.start()
         stats = asyncio.run(_measure(

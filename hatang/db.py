@@ -1,8 +1,12 @@
-"""Facts about the database every package may need: the TimescaleDB version and edition.
+"""What every package may need of the database: the TimescaleDB edition, the area-subtree query, ping.
 
 The Apache-2 edition (what Debian ships) has hypertables, ``time_bucket`` and ``drop_chunks``; the
 community ("timescale") edition adds compression, continuous aggregates and job policies. Code that
 wants those asks ``timescale_info`` and takes its fallback on the Apache edition.
+
+:func:`area_subtree` is the one query of "an area and every area under it" (the scope of a
+readiness figure, of a time-series query and of a live stream); it lives here because the registry,
+the time series and the API all scope by area and none of them may import another's internals.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 
 Edition = Literal["apache", "community", "unknown", "none"]
 
@@ -55,3 +60,27 @@ def timescale_info(conn: psycopg.Connection[Any]) -> TimescaleInfo:
     if row is None:
         return TimescaleInfo(version=None, license=None, installed=False)
     return TimescaleInfo(version=row[0], license=row[2], installed=bool(row[1]))
+
+
+AreaColumn = Literal["id", "code"]
+
+
+def area_subtree(root: sql.Composable, column: AreaColumn = "id") -> sql.Composed:
+    """A query of ``column`` of the areas that ``root`` picks and of every area under them.
+
+    ``root`` is a condition on ``areas`` with bound parameters (``sql.SQL("code = %(area)s")``); the
+    hierarchy is the current one (``areas.parent_id``). ``UNION`` keeps each area once, so the
+    recursion ends even on a parent cycle (which the registry's level rule already forbids). Use it
+    as a statement of its own or as a subquery (``... IN ({})``).
+    """
+    return sql.SQL(
+        "WITH RECURSIVE subtree (id, code) AS ("
+        " SELECT id, code FROM areas WHERE {root}"
+        " UNION SELECT c.id, c.code FROM areas c JOIN subtree s ON c.parent_id = s.id)"
+        " SELECT {column} FROM subtree"
+    ).format(root=root, column=sql.Identifier(column))
+
+
+async def ping(conn: psycopg.AsyncConnection[Any]) -> None:
+    """One round trip: raises ``psycopg.Error`` unless the database answers."""
+    await conn.execute("SELECT 1")

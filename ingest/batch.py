@@ -217,26 +217,30 @@ def upserts(batch: Batch, metric_ids: Mapping[str, int]) -> Upserts:
 def fanout(batch: Batch, layout: TopicLayout, *, batch_id: int) -> list[tuple[str, bytes]]:
     """One compact message per sector and area of the batch: ``(topic, payload)`` pairs.
 
-    The payload is columnar JSON: ``{"batch": n, "device": [...], "metric": [...], "time": [...],
-    "value": [...]}`` (time in epoch seconds), one entry per reading; consumers filter themselves.
+    The payload is columnar JSON: ``{"batch": n, "device": [...], "organisation": [...], "metric":
+    [...], "time": [...], "value": [...]}`` (time in epoch seconds, ``organisation`` the device's
+    organisation id), one entry per reading; consumers filter themselves (docs/ingest.md, "Fan-out").
     """
-    slices: dict[tuple[str, str], tuple[list[str], list[str], list[float], list[float]]] = {}
+    slices: dict[tuple[str, str], tuple[list[str], list[int], list[str], list[float], list[float]]] = {}
     for device, readings, _ in batch.accepted:
         columns = slices.get((device.sector, device.area))
         if columns is None:
-            columns = slices[(device.sector, device.area)] = ([], [], [], [])
-        devices_col, metrics_col, times_col, values_col = columns
+            columns = slices[(device.sector, device.area)] = ([], [], [], [], [])
+        devices_col, owners_col, metrics_col, times_col, values_col = columns
         for time, metric, value in readings:
             devices_col.append(device.external_id)
+            owners_col.append(device.organisation_id)
             metrics_col.append(metric)
             times_col.append(time)
             values_col.append(value)
     return [
         (
             layout.normalized(sector, area),
-            orjson.dumps({"batch": batch_id, "device": d, "metric": m, "time": t, "value": v}),
+            orjson.dumps(
+                {"batch": batch_id, "device": d, "organisation": o, "metric": m, "time": t, "value": v}
+            ),
         )
-        for (sector, area), (d, m, t, v) in sorted(slices.items())
+        for (sector, area), (d, o, m, t, v) in sorted(slices.items())
     ]
 
 

@@ -19,6 +19,7 @@ import yaml
 from psycopg import sql
 from psycopg.rows import class_row
 
+from hatang.db import area_subtree
 from registry.audit import Actor, record
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
 
@@ -102,6 +103,15 @@ async def get_area(conn: psycopg.AsyncConnection[Any], *, code: str) -> Area:
     if row is None:
         raise NotFoundError("area", code)
     return row
+
+
+async def area_codes_under(conn: psycopg.AsyncConnection[Any], *, code: str) -> frozenset[str]:
+    """The codes of area ``code`` and of every area under it (NotFoundError if there is none)."""
+    cur = await conn.execute(area_subtree(sql.SQL("code = %s"), "code"), (code,))
+    codes = frozenset(row[0] for row in await cur.fetchall())
+    if not codes:
+        raise NotFoundError("area", code)
+    return codes
 
 
 async def list_areas(

@@ -5,7 +5,7 @@
 pure parts they share. docs/dashboard.md explains rollups, their backends and retention.
 """
 
-from timeseries.aggregates import GROUP_BY, AggregateRow, GroupBy, aggregate, aggregate_query
+from timeseries.aggregates import GROUP_BY, AggregateRow, GroupBy, aggregate, aggregate_query, metric_id
 from timeseries.buckets import Backend, Bucket, Level, align, check_origin, choose_backend
 from timeseries.errors import (
     InvalidArgumentError,
@@ -65,6 +65,7 @@ __all__ = [
     "from_time_key",
     "health",
     "latest",
+    "metric_id",
     "raw_readings",
     "refresh",
     "time_key",

@@ -14,6 +14,8 @@ from typing import Any
 
 from psycopg import sql
 
+from hatang.db import area_subtree
+
 SCOPE_FROM = sql.SQL(
     "devices d LEFT JOIN assets a ON a.id = d.asset_id JOIN device_models dm ON dm.id = d.model_id"
 )
@@ -38,14 +40,8 @@ class Scope:
             parts.append(sql.SQL("{} = %(scope_sector)s").format(SECTOR))
             params["scope_sector"] = self.sector
         if self.area is not None:
-            parts.append(
-                sql.SQL(
-                    "a.area_id IN (WITH RECURSIVE sub AS ("
-                    " SELECT id FROM areas WHERE code = %(scope_area)s"
-                    " UNION SELECT c.id FROM areas c JOIN sub ON c.parent_id = sub.id)"
-                    " SELECT id FROM sub)"
-                )
-            )
+            subtree = area_subtree(sql.SQL("code = %(scope_area)s"))
+            parts.append(sql.SQL("a.area_id IN ({})").format(subtree))
             params["scope_area"] = self.area
         if self.organisation is not None:
             parts.append(

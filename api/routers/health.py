@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from api.db import pool
 from api.problems import Problem, responses
+from hatang.db import ping
 
 router = APIRouter(tags=["meta"])
 
@@ -36,7 +37,7 @@ async def healthz() -> Health:
 async def readyz(request: Request) -> Health:
     try:
         async with asyncio.timeout(1.0), pool(request).connection(timeout=1.0) as conn:
-            await conn.execute("SELECT 1")
+            await ping(conn)
     except (TimeoutError, psycopg.Error) as exc:
         raise Problem("unavailable", f"the database does not answer: {type(exc).__name__}") from None
     return Health(status="ready")

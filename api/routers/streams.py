@@ -1,8 +1,9 @@
 """``/v1/streams/readings``: normalised readings as ingest commits them, over WebSocket or SSE.
 
 Fed by one MQTT subscription per API process to the ingest fan-out topics (``api.mqtt_feed``), so
-any number of replicas serve streams without polling the database; ``api.streams.Hub`` filters and
-queues per client. The key comes as ``Authorization: Bearer`` or, for browsers (``EventSource`` and
+any number of replicas serve streams without polling the database; ``api.hub.Hub`` filters and
+queues per client (each reading's organisation comes with the fan-out message). The key comes as
+``Authorization: Bearer`` or, for browsers (``EventSource`` and
 ``WebSocket`` cannot set headers), as ``?key=``. A non-admin key receives only its own
 organisation's devices. Frames are JSON (docs/dashboard.md): ``hello``, ``readings`` (the client's
 running ``dropped`` count and columnar ``chunks``), ``status`` (the broker feed went up or down)
@@ -15,7 +16,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -25,12 +25,12 @@ from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import Principal
+from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
-from api.streams import Hub, HubFullError, StreamFilter, Subscriber
 from hatang.settings import Settings
-from registry.errors import NotFoundError
-from registry.keys import authenticate
+from registry import NotFoundError, area_codes_under, authenticate, get_device, get_organisation
+from timeseries import MissingError, metric_id
 
 router = APIRouter(tags=["streams"])
 
@@ -38,8 +38,6 @@ PATH = "/v1/streams/readings"
 CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # How often a client's queue is flushed: fewer, larger frames under load, at most this much added lag.
 COALESCE_S = 0.1
-# How often the device -> organisation directory looks for registry changes.
-DIRECTORY_POLL_S = 5.0
 
 Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 SectorQuery = Annotated[Sector | None, Query(description="Only this sector.")]
@@ -68,34 +66,9 @@ def _pool(app: Any) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
     return found
 
 
-async def _keep_directory(app: FastAPI, hub: Hub) -> None:
-    """Keep ``hub.directory`` in step with the registry: changed devices, and any asked about."""
-    since: datetime | None = None
-    directory = hub.directory
-    while True:
-        try:
-            async with _pool(app).connection() as conn:
-                cur = await conn.execute(
-                    "SELECT external_id, organisation_id, updated_at FROM devices"
-                    " WHERE %(since)s::timestamptz IS NULL OR updated_at >= %(since)s - interval '5 seconds'"
-                    " OR external_id = ANY(%(unknown)s)",
-                    {"since": since, "unknown": sorted(directory.unknown)},
-                )
-                rows = await cur.fetchall()
-            directory.update((row[0], row[1]) for row in rows)
-            stamps = [row[2] for row in rows if row[2] is not None]
-            if stamps:
-                since = max(stamps) if since is None else max(since, *stamps)
-        except psycopg.Error:
-            pass  # the database is away: keep what is known, try again
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(directory.wanted.wait(), timeout=DIRECTORY_POLL_S)
-        directory.wanted.clear()
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One hub, one broker subscription and the directory task per process."""
+    """One hub and one broker subscription per process."""
     settings: Settings = app.state.settings
     hub = Hub(
         prefix=settings.topic_prefix,
@@ -106,15 +79,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     feed = Feed(
         url=app.state.mqtt_url, topic_filter=hub.topic_filter, on_message=hub.publish, on_status=hub.set_feed
     )
-    tasks = [asyncio.create_task(feed.run()), asyncio.create_task(_keep_directory(app, hub))]
+    task = asyncio.create_task(feed.run())
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _token(authorization: str | None, key: str | None) -> str | None:
@@ -146,34 +117,12 @@ async def _filter(
         )  # fmt: skip
         organisation_id = principal.within
         if organisation is not None:
-            cur = await conn.execute("SELECT id FROM organisations WHERE slug = %s", (organisation,))
-            row = await cur.fetchone()
-            if row is None or (organisation_id is not None and row[0] != organisation_id):
-                raise NotFoundError("organisation", organisation)
-            organisation_id = row[0]
-        areas: frozenset[str] | None = None
-        if area is not None:
-            cur = await conn.execute(
-                "WITH RECURSIVE sub AS (SELECT id, code FROM areas WHERE code = %s"
-                " UNION SELECT c.id, c.code FROM areas c JOIN sub ON c.parent_id = sub.id)"
-                " SELECT code FROM sub",
-                (area,),
-            )
-            areas = frozenset(row[0] for row in await cur.fetchall())
-            if not areas:
-                raise NotFoundError("area", area)
+            organisation_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
+        areas = None if area is None else await area_codes_under(conn, code=area)
         if device is not None:
-            cur = await conn.execute(
-                "SELECT 1 FROM devices"
-                " WHERE external_id = %s AND (%s::bigint IS NULL OR organisation_id = %s)",
-                (device, principal.within, principal.within),
-            )
-            if await cur.fetchone() is None:
-                raise NotFoundError("device", device)
+            await get_device(conn, external_id=device, within=principal.within)
         if metric is not None:
-            cur = await conn.execute("SELECT 1 FROM metrics WHERE name = %s", (metric,))
-            if await cur.fetchone() is None:
-                raise NotFoundError("metric", metric)
+            await metric_id(conn, metric)
     return StreamFilter(
         sector=sector, areas=areas, organisation_id=organisation_id, device=device, metric=metric
     )
@@ -286,8 +235,9 @@ async def stream_ws(
             area=area, organisation=organisation, device=device, metric=metric,
         )  # fmt: skip
         subscriber = hub.subscribe(stream_filter)
-    except (Problem, NotFoundError, HubFullError) as exc:
-        status = 503 if isinstance(exc, HubFullError) else 404 if isinstance(exc, NotFoundError) else 401
+    except (Problem, NotFoundError, MissingError, HubFullError) as exc:
+        missing = isinstance(exc, NotFoundError | MissingError)
+        status = 503 if isinstance(exc, HubFullError) else 404 if missing else 401
         if isinstance(exc, Problem):
             status = exc.kind.status
         error = {"type": "error", "status": status, "detail": str(exc)}

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from hatang.db import area_subtree
 from registry.readiness.core import Counts, Target
 from registry.readiness.errors import (
     TargetExistsError,
@@ -27,19 +28,11 @@ from registry.readiness.errors import (
 
 Conn = psycopg.AsyncConnection[Any]
 
-# Descendants of one area through the current hierarchy (areas.parent_id), the area included. The
-# depth bound stops a parent cycle (a data error) from recursing forever. Fetched first and passed
-# as an array: the planner then sees how many assets the scope holds (a commune's few hundred are
-# probed through the device index; a district's or the province's are hashed), which it cannot
-# guess through a recursive CTE.
-_SCOPE = """
-    WITH RECURSIVE scope (id, depth) AS (
-        SELECT id, 0 FROM areas WHERE id = %s
-        UNION ALL
-        SELECT a.id, s.depth + 1 FROM areas a JOIN scope s ON a.parent_id = s.id WHERE s.depth < 32
-    )
-    SELECT DISTINCT id FROM scope
-"""
+# Descendants of one area through the current hierarchy (areas.parent_id), the area included.
+# Fetched first and passed as an array: the planner then sees how many assets the scope holds (a
+# commune's few hundred are probed through the device index; a district's or the province's are
+# hashed), which it cannot guess through a recursive CTE.
+_SCOPE = area_subtree(sql.SQL("id = %s"))
 
 # One row per essential asset in scope: equipped (an active device of a model of the asset's own
 # sector) and ready (one of those reported since %(since)s). Two shapes of the same definition:

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
-from api.streams import Hub, StreamFilter
+from api.hub import Hub, StreamFilter
 from hatang.settings import Settings
 from tests.plugins.api import Keys
 from tests.plugins.ingest import publish
@@ -19,11 +19,16 @@ from tests.plugins.timeseries import Fleet
 PREFIX = "p/v1"
 
 
-def _message(devices: list[str], metrics: list[str], values: list[float], t: float = 1.7e9) -> bytes:
-    return orjson.dumps(
-        {"batch": 1, "device": devices, "metric": metrics, "time": [t + i for i in range(len(devices))],
-         "value": values}
-    )  # fmt: skip
+def _message(
+    devices: list[str], metrics: list[str], values: list[float], owners: list[int] | None = None
+) -> bytes:
+    """A fan-out message as ingest publishes it (``owners``: its organisation column; None: an older
+    worker's message, without the column)."""
+    doc: dict[str, Any] = {"batch": 1, "device": devices, "metric": metrics,
+                           "time": [1.7e9 + i for i in range(len(devices))], "value": values}  # fmt: skip
+    if owners is not None:
+        doc["organisation"] = owners
+    return orjson.dumps(doc)
 
 
 def _readings(hub_frames: list[bytes]) -> list[tuple[str, str, str, float]]:
@@ -37,22 +42,34 @@ def _readings(hub_frames: list[bytes]) -> list[tuple[str, str, str, float]]:
 
 def test_slices_and_per_reading_filters() -> None:
     hub = Hub(prefix=PREFIX, queue_size=100, max_clients=10)
-    hub.directory.update([("wq-1", 1), ("loop-1", 2)])
     everyone = hub.subscribe(StreamFilter())
     water = hub.subscribe(StreamFilter(sector="water"))
     tu_son = hub.subscribe(StreamFilter(areas=frozenset({"tu-son", "dong-ngan"})))
     org_1 = hub.subscribe(StreamFilter(organisation_id=1))
     level = hub.subscribe(StreamFilter(metric="water_level"))
     hub.publish(f"{PREFIX}/normalized/water/dong-ngan",
-                _message(["wq-1", "wq-1", "wq-9"], ["water_ph", "water_level", "water_ph"], [7.1, 2.5, 6.9]))
-    hub.publish(f"{PREFIX}/normalized/transport/que-vo", _message(["loop-1"], ["traffic_flow"], [120]))
+                _message(["wq-1", "wq-1", "wq-9"], ["water_ph", "water_level", "water_ph"], [7.1, 2.5, 6.9],
+                         [1, 1, 3]))
+    hub.publish(f"{PREFIX}/normalized/transport/que-vo", _message(["loop-1"], ["traffic_flow"], [120], [2]))
     assert len(_readings(everyone.take())) == 4
     assert [r[2:] for r in _readings(water.take())] == [("wq-1", 7.1), ("wq-1", 2.5), ("wq-9", 6.9)]
     assert {r[1] for r in _readings(tu_son.take())} == {"dong-ngan"}
-    # wq-9 is not in the directory yet: withheld from organisation-bound clients, and asked about.
+    # Each reading's organisation comes with the message: wq-9 and loop-1 are not organisation 1's.
     assert [r[2:] for r in _readings(org_1.take())] == [("wq-1", 7.1), ("wq-1", 2.5)]
-    assert hub.directory.unknown == {"wq-9"}
     assert _readings(level.take()) == [("water", "dong-ngan", "wq-1", 2.5)]
+
+
+def test_a_message_without_organisations_reaches_only_clients_that_see_every_organisation() -> None:
+    hub = Hub(prefix=PREFIX, queue_size=100, max_clients=10)
+    everyone = hub.subscribe(StreamFilter())
+    org_1 = hub.subscribe(StreamFilter(organisation_id=1))
+    ph = hub.subscribe(StreamFilter(metric="water_ph"))
+    hub.publish(f"{PREFIX}/normalized/water/a", _message(["wq-1", "wq-2"], ["water_ph"] * 2, [7.0, 7.2]))
+    assert [r[2:] for r in _readings(everyone.take())] == [("wq-1", 7.0), ("wq-2", 7.2)]
+    assert len(_readings(ph.take())) == 2
+    assert org_1.take() == []  # whose readings they are is unknown: never shown to organisation 1
+    hub.publish(f"{PREFIX}/normalized/water/a", _message(["wq-1"], ["water_ph"], [7.4], [1, 1]))
+    assert everyone.take() == []  # an organisation column of the wrong length: malformed, dropped
 
 
 def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
@@ -87,12 +104,12 @@ def api_settings(topic_prefix: str) -> Settings:
     return Settings(topic_prefix=topic_prefix, streams={"heartbeat_s": 0.5, "queue_size": 1000})
 
 
-def _wait_feed(client: TestClient, *devices: str) -> None:
-    """Until the API is subscribed and its directory knows ``devices`` (polled every few seconds)."""
+def _wait_feed(client: TestClient) -> None:
+    """Until the API has subscribed to the fan-out."""
     hub: Hub = client.app.state.stream_hub  # type: ignore[attr-defined]
     deadline = time.monotonic() + 20
-    while not hub.feed_connected or not set(devices) <= hub.directory.organisation_of.keys():
-        assert time.monotonic() < deadline, "the API never subscribed or never learnt the devices"
+    while not hub.feed_connected:
+        assert time.monotonic() < deadline, "the API never subscribed"
         time.sleep(0.05)
 
 
@@ -114,7 +131,8 @@ def _collect(
 def test_websocket_clients_see_what_their_key_may_read(
     api_client: TestClient, keys: Keys, fleet: Fleet, stack: Any, topic_prefix: str
 ) -> None:
-    _wait_feed(api_client, "wq-1", "wq-2", "loop-1")
+    _wait_feed(api_client)
+    org_a, org_b = fleet.organisations["org-a"], fleet.organisations["org-b"]
     token_a = keys["viewer_a"]["Authorization"].removeprefix("Bearer ")
     with (
         api_client.websocket_connect(f"/v1/streams/readings?key={token_a}") as viewer,
@@ -127,8 +145,9 @@ def test_websocket_clients_see_what_their_key_may_read(
             assert hello["feed"] == "connected"
         publish(stack.mqtt_url, [
             (f"{topic_prefix}/normalized/water/dong-ngan",
-             _message(["wq-1", "wq-2"], ["water_ph"] * 2, [7.0, 7.2])),
-            (f"{topic_prefix}/normalized/transport/que-vo", _message(["loop-1"], ["traffic_flow"], [300.0])),
+             _message(["wq-1", "wq-2"], ["water_ph"] * 2, [7.0, 7.2], [org_a, org_a])),
+            (f"{topic_prefix}/normalized/transport/que-vo",
+             _message(["loop-1"], ["traffic_flow"], [300.0], [org_b])),
         ], qos=0)  # fmt: skip
         got, _ = _collect(admin, 3)
         assert sorted(got) == [
@@ -160,15 +179,16 @@ def test_bad_keys_and_invisible_filters_are_refused(api_client: TestClient, keys
 def test_server_sent_events(
     api_client: TestClient, keys: Keys, fleet: Fleet, stack: Any, topic_prefix: str
 ) -> None:
-    _wait_feed(api_client, "wq-1", "wq-2")
+    _wait_feed(api_client)
+    org_a = fleet.organisations["org-a"]
     with api_client.stream("GET", "/v1/streams/readings?area=tu-son", headers=keys["operator_a"]) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = response.iter_lines()
         assert next(lines) == "event: hello"
         publish(stack.mqtt_url, [
-            (f"{topic_prefix}/normalized/water/que-vo", _message(["wq-2"], ["water_ph"], [6.0])),
-            (f"{topic_prefix}/normalized/water/dong-ngan", _message(["wq-1"], ["water_ph"], [7.5])),
+            (f"{topic_prefix}/normalized/water/que-vo", _message(["wq-2"], ["water_ph"], [6.0], [org_a])),
+            (f"{topic_prefix}/normalized/water/dong-ngan", _message(["wq-1"], ["water_ph"], [7.5], [org_a])),
         ], qos=0)  # fmt: skip
         for line in lines:
             if line.startswith("data: ") and '"readings"' in line:
@@ -181,7 +201,6 @@ def test_server_sent_events(
 
 def test_device_filters_are_indexed_and_get_only_their_device() -> None:
     hub = Hub(prefix=PREFIX, queue_size=1000, max_clients=300)
-    hub.directory.update([(f"d-{i}", 1 + i % 2) for i in range(200)])
     watchers = {i: hub.subscribe(StreamFilter(device=f"d-{i}")) for i in range(200)}
     ph_of_7 = hub.subscribe(StreamFilter(device="d-7", metric="water_ph"))
     org_2_of_8 = hub.subscribe(StreamFilter(device="d-8", organisation_id=2))
@@ -190,7 +209,8 @@ def test_device_filters_are_indexed_and_get_only_their_device() -> None:
     devices = [f"d-{i % 50}" for i in range(100)]
     metrics = ["water_ph" if i % 2 else "water_level" for i in range(100)]
     values = [float(i) for i in range(100)]
-    hub.publish(f"{PREFIX}/normalized/transport/que-vo", _message(devices, metrics, values))
+    owners = [1 + (i % 50) % 2 for i in range(100)]  # even devices: organisation 1
+    hub.publish(f"{PREFIX}/normalized/transport/que-vo", _message(devices, metrics, values, owners))
     assert [r[2:] for r in _readings(watchers[3].take())] == [("d-3", 3.0), ("d-3", 53.0)]
     assert _readings(watchers[120].take()) == []  # watched, but not in this message
     assert [r[3] for r in _readings(ph_of_7.take())] == [7.0, 57.0]

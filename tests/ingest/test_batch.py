@@ -25,7 +25,7 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 def _cache() -> DeviceCache:
     cache = DeviceCache(models=load_models(), limits=Limits())
     rows = [
-        DeviceRow(1, "pl-1", "pressurelog-pl20", 1, "active", "water", "kinh-bac", 1, T0),
+        DeviceRow(1, "pl-1", "pressurelog-pl20", 1, "active", "water", "kinh-bac", 7, T0),
         DeviceRow(2, "pl-2", "pressurelog-pl20", 1, "active", "water", None, 1, T0),
         DeviceRow(3, "pl-3", "pressurelog-pl20", 1, "suspended", "water", "kinh-bac", 1, T0),
         DeviceRow(4, "pl-4", "pressurelog-pl20", 9, "active", "water", "kinh-bac", 1, T0),
@@ -113,6 +113,8 @@ def test_fanout_is_one_columnar_message_per_sector_and_area() -> None:
     first = orjson.loads(messages[0][1])
     assert first["batch"] == 7
     assert first["device"] == ["pl-1", "pl-1"]
+    assert first["organisation"] == [7, 7]  # each reading's device's organisation id
+    assert orjson.loads(messages[1][1])["organisation"] == [1]
     assert first["metric"] == ["water_pressure"] * 2
     assert first["time"] == [NOW - 5] * 2
     assert len(first["value"]) == 2

@@ -12,9 +12,10 @@ message, not 200 (``hatang bench streams``). Dispatch never awaits: a slow clien
 fills its own queue, whose oldest chunks are dropped first, counted per client and in
 ``hatang_stream_dropped_total``.
 
-It must not touch the broker (``api.mqtt_feed``) or the network to clients (``api.routers.streams``).
-The device → organisation directory is kept fresh by the router's lifespan (``Directory.update``);
-until a device is known, its readings go only to clients that may see every organisation.
+It must not touch the broker (``api.mqtt_feed``), the database or the network to clients
+(``api.routers.streams``). Each reading's organisation comes with the message (its ``organisation``
+column); a message without that column (from an ingest worker older than the column) goes whole to
+clients that may see every organisation and to no organisation-bound client.
 """
 
 from __future__ import annotations
@@ -95,21 +96,6 @@ class Subscriber:
         return b'{"type":"readings","dropped":%d,"chunks":[%b]}' % (self.dropped, b",".join(chunks))
 
 
-class Directory:
-    """Device external id → organisation id, as the registry last said (kept by the router)."""
-
-    def __init__(self) -> None:
-        self.organisation_of: dict[str, int] = {}
-        self.unknown: set[str] = set()
-        self.wanted = asyncio.Event()
-
-    def update(self, rows: Iterable[tuple[str, int]]) -> None:
-        """Record devices and their organisations."""
-        for device, organisation_id in rows:
-            self.organisation_of[device] = organisation_id
-            self.unknown.discard(device)
-
-
 class Hub:
     """The stream clients of one API process and the dispatch of each fan-out message to them."""
 
@@ -121,7 +107,6 @@ class Hub:
         # Clients with a device filter, by that device; the rest are offered every message.
         self.by_device: dict[str, set[Subscriber]] = {}
         self.others: set[Subscriber] = set()
-        self.directory = Directory()
         self.feed_connected = False
         self.status_changed = asyncio.Event()
 
@@ -173,7 +158,10 @@ class Hub:
             metrics: list[str] = doc["metric"]
             times: list[float] = doc["time"]
             values: list[float] = doc["value"]
+            owners: list[int] | None = doc.get("organisation")  # absent from older workers' messages
             if not (len(devices) == len(metrics) == len(times) == len(values)) or payload[:1] != b"{":
+                raise ValueError("columns of unequal length")
+            if owners is not None and len(owners) != len(devices):
                 raise ValueError("columns of unequal length")
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             STREAM_MESSAGES.labels("malformed").inc()
@@ -197,7 +185,7 @@ class Hub:
                         continue
                     key = (flt.organisation_id, flt.device, flt.metric)
                     if key not in filtered:
-                        filtered[key] = self._select(head, flt, columns, where)
+                        filtered[key] = _select(head, flt, owners, columns, where)
                     chunk = filtered[key]
                     if chunk is not None:
                         subscriber.offer(*chunk)
@@ -212,45 +200,41 @@ class Hub:
                 continue
             key = (flt.organisation_id, flt.device, flt.metric)
             if key not in filtered:
-                filtered[key] = self._select(head, flt, columns, range(len(devices)))
+                filtered[key] = _select(head, flt, owners, columns, range(len(devices)))
             chunk = filtered[key]
             if chunk is not None:
                 subscriber.offer(*chunk)
 
-    def _select(
-        self,
-        head: bytes,
-        flt: StreamFilter,
-        columns: tuple[list[str], list[str], list[float], list[float]],
-        where: Iterable[int],
-    ) -> tuple[bytes, int] | None:
-        """The chunk of the readings at positions ``where`` that ``flt`` takes (None: none)."""
-        devices, metrics, times, values = columns
-        organisation_of = self.directory.organisation_of
-        keep = []
-        for i in where:
-            device = devices[i]
-            if flt.device is not None and device != flt.device:
-                continue
-            if flt.metric is not None and metrics[i] != flt.metric:
-                continue
-            if flt.organisation_id is not None:
-                owner = organisation_of.get(device)
-                if owner is None:
-                    self.directory.unknown.add(device)
-                    self.directory.wanted.set()
-                    continue
-                if owner != flt.organisation_id:
-                    continue
-            keep.append(i)
-        if not keep:
-            return None
-        body = orjson.dumps(
-            {
-                "device": [devices[i] for i in keep],
-                "metric": [metrics[i] for i in keep],
-                "time": [times[i] for i in keep],
-                "value": [values[i] for i in keep],
-            }
-        )
-        return head + body[1:], len(keep)
+def _select(
+    head: bytes,
+    flt: StreamFilter,
+    owners: list[int] | None,
+    columns: tuple[list[str], list[str], list[float], list[float]],
+    where: Iterable[int],
+) -> tuple[bytes, int] | None:
+    """The readings at positions ``where`` of one message that a per-reading filter takes, as a
+    chunk (None: none)."""
+    devices, metrics, times, values = columns
+    if flt.organisation_id is not None and owners is None:
+        return None  # whose readings these are is unknown: never shown to an organisation-bound client
+    keep = []
+    for i in where:
+        device = devices[i]
+        if flt.device is not None and device != flt.device:
+            continue
+        if flt.metric is not None and metrics[i] != flt.metric:
+            continue
+        if flt.organisation_id is not None and owners is not None and owners[i] != flt.organisation_id:
+            continue
+        keep.append(i)
+    if not keep:
+        return None
+    body = orjson.dumps(
+        {
+            "device": [devices[i] for i in keep],
+            "metric": [metrics[i] for i in keep],
+            "time": [times[i] for i in keep],
+            "value": [values[i] for i in keep],
+        }
+    )
+    return head + body[1:], len(keep)
