@@ -2,8 +2,9 @@
 
 Owns the city benchmark. In a scratch database beside the configured one (created, migrated and
 dropped by the run) it writes a province of ``--devices`` devices of every model over every sector,
-organisation and area (``bench.province``) and a day of history at each model's reporting
-interval, generated inside PostgreSQL (``generate_series``; nothing goes through MQTT), then
+organisation and area (``bench.province``) and ``--history-hours`` of live history (up to a minute
+ago) at each model's reporting interval, generated inside PostgreSQL (``generate_series``, in time
+order; nothing goes through MQTT) — the active chunk holds what falls after 00:00 UTC — then
 measures, side by side in one run, each figure against the same figure at a small shape:
 
 - **rollup refresh** per minute of new data with the day's chunk full (``--history-hours`` of the
@@ -15,13 +16,16 @@ measures, side by side in one run, each figure against the same figure at a smal
 - **``/v1/readiness``** p99 through the real application (its live counts cached per scope for a
   few seconds) and of the computation itself (a cache miss) while a writer updates ``last_seen``
   the way ingest does, with the scans of ``readings`` counted (must be 0);
+- **ingest**: ``hatang ingest`` draining the same messages of a city's mix at 500 devices and at the
+  whole city (``bench.city_ingest``): messages and readings a second, city vs small;
 - **the ingest worker's event loop** (its registry watcher in this process) while devices are
   onboarded in bulk and assets move between areas: stall p99.9 and max; the whole-registry reload
   on the loop (before) vs off it (after); the process's RSS with the fleet cached.
 
 Prints a table, then one JSON object (every figure, the goals, ``"ok"``) as its last line;
-``--check`` exits 1 when a goal is missed. Ingest throughput at city shape and the 200-client
-stream phase are not part of this benchmark yet (docs/capacity.md).
+``--check`` exits 1 when a goal is missed. The 200-client stream phase is ``hatang bench streams
+--filter device`` (a bench of its own); end to end from an MQTT publish through ingest to a
+WebSocket client is not measured yet (docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from api.app import create_app
+from bench.city_ingest import measure_ingest
 from bench.province import generate
 from bench.readiness import _readings_scans
 from firmware_contracts import Limits, load_models
@@ -63,6 +68,7 @@ from registry.readiness import service
 from timeseries.rollups import REFRESH_LAG, refresh
 
 GOALS: dict[str, float] = {
+    "ingest_city_vs_small_min": 0.8,
     "rollup_full_vs_empty_max": 1.5,
     "latest_last_vs_first_max": 1.5,
     "readiness_p99_max_s": 1.0,
@@ -124,9 +130,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--history-hours", type=float, default=12.0,
-        help="hours of the fleet's history in the full day's chunk (default 12)",
+        help="hours of the fleet's live history (default 12; ~96 M readings at 100,000 devices)",
     )  # fmt: skip
     parser.add_argument("--onboard", type=int, default=10_000, help="devices onboarded in bulk (10,000)")
+    parser.add_argument(
+        "--ingest-messages", type=int, default=100_000, help="messages per ingest shape (default 100,000)"
+    )
     parser.add_argument("--requests", type=int, default=50, help="timed requests per case (default 50)")
     parser.add_argument("--page-size", type=int, default=1000, help="/v1/latest page size (1,000)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
@@ -541,13 +550,13 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             shared = _one(
                 conn, "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
             )
-            # Yesterday's chunk: full; the day before's: ten minutes only.
-            full_day = now.replace(hour=0, minute=0) - timedelta(days=1)
-            empty_day = full_day - timedelta(days=1)
+            # Live history up to a minute ago (the active chunk holds what falls after 00:00 UTC);
+            # the chunk of the day before yesterday: ten minutes only.
             hours = min(args.history_hours, 23.5)
-            full_end = full_day + timedelta(hours=hours)
+            full_end = now - timedelta(minutes=1)
+            empty_day = now.replace(hour=0, minute=0) - timedelta(days=2)
             history_started = time.perf_counter()
-            full_rows = _history(conn, full_day, full_end, label="full day")
+            full_rows = _history(conn, full_end - timedelta(hours=hours), full_end, label="live history")
             empty_rows = _history(
                 conn, empty_day, empty_day + timedelta(minutes=10), label="nearly empty day"
             )
@@ -556,8 +565,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                 conn,
                 "SELECT coalesce(sum(total_bytes), 0) FROM chunks_detailed_size('readings')"
                 " WHERE chunk_name = (SELECT chunk_name FROM timescaledb_information.chunks"
-                " WHERE hypertable_name = 'readings' AND range_start = %s)",
-                (full_day,),
+                " WHERE hypertable_name = 'readings' AND range_start <= %s AND range_end > %s)",
+                (full_end, full_end),
             )
             conn.execute(
                 "INSERT INTO latest_readings (device_id, metric_id, time, value)"
@@ -594,6 +603,12 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         _progress(f"device cache: stall p99.9 {figures['loop_stall_p999_s']} s")
         figures.update(_legacy_latest(url, page_size=args.page_size))
         figures.update(asyncio.run(_api(settings, url, stack.mqtt_url, args, active)))
+        figures.update(
+            measure_ingest(
+                url, stack.mqtt_url, messages=args.ingest_messages, batch=settings.ingest.batch_size
+            )
+        )
+        _progress(f"ingest city vs small: {figures['ingest_msgs_city_vs_small']}")
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
@@ -601,7 +616,9 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             stack.down(only=started)
     figures["goals"] = GOALS
     figures["ok"] = (
-        figures["rollup_full_vs_empty_brin"] <= GOALS["rollup_full_vs_empty_max"]
+        figures["ingest_msgs_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
+        and figures["ingest_readings_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
+        and figures["rollup_full_vs_empty_brin"] <= GOALS["rollup_full_vs_empty_max"]
         and figures["latest_last_vs_first"] <= GOALS["latest_last_vs_first_max"]
         and figures["readiness_compute_p99_s"] < GOALS["readiness_p99_max_s"]
         and figures["readiness_readings_scans"] <= GOALS["readiness_readings_scans_max"]
@@ -644,6 +661,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         (f"onboarding {f['onboarded']:,}: loop stall p99.9 / max",
          f"{f['loop_stall_p999_s']} / {f['loop_stall_max_s']} s ({f['onboarded_cached']:,} cached)"),
         ("worker RSS with the fleet cached", f"{f['worker_rss_mb']} MB ({f['cached_devices']:,} devices)"),
+        ("ingest msg/s (readings/s), city vs 500 devices",
+         f"{f['ingest_city_msgs_s']:,} ({f['ingest_city_readings_s']:,}) vs {f['ingest_small_msgs_s']:,} "
+         f"({f['ingest_small_readings_s']:,}) = {f['ingest_msgs_city_vs_small']} "
+         f"({f['ingest_readings_city_vs_small']})"),
         ("ok", str(f["ok"])),
     ]  # fmt: skip
     width = max(len(label) for label, _ in rows)

@@ -21,7 +21,8 @@ KEYS = {
     "legacy_latest_last_vs_first", "readiness_p99_s", "readiness_compute_p99_s",
     "readiness_readings_scans", "readiness_last_seen_rows",
     "reload_on_loop_stall_max_s", "reload_off_loop_stall_max_s", "loop_stall_p999_s", "onboarded_cached",
-    "worker_rss_mb", "cached_devices", "goals", "ok",
+    "worker_rss_mb", "cached_devices", "ingest_small_msgs_s", "ingest_city_msgs_s",
+    "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "goals", "ok",
 }  # fmt: skip
 
 
@@ -33,7 +34,7 @@ def test_bench_city_small_run(stack: Stack) -> None:
         "HATANG_MQTT_URL": stack.mqtt_url,
     }
     args = ["--devices", "600", "--history-hours", "0.5", "--onboard", "300", "--requests", "5"]
-    args += ["--page-size", "100"]
+    args += ["--page-size", "100", "--ingest-messages", "400"]
     done = subprocess.run(
         [sys.executable, "-m", "hatang.cli", "bench", "city", *args],
         env=env,
@@ -54,4 +55,9 @@ def test_bench_city_small_run(stack: Stack) -> None:
     # The walk saw every latest value: one per active device and metric of its model.
     assert result["latest_values"] >= result["active_devices"]
     assert result["latest_pages"] == -(-result["latest_values"] // 100)
+    # Every message of both shapes was drained (the bench fails on a rejection or a shortfall).
+    assert result["ingest_messages"] == 400
+    assert result["ingest_small_devices"] == 500
+    # The whole city: the active devices and those onboarded during the run.
+    assert result["ingest_city_devices"] == result["active_devices"] + result["onboarded"]
     assert isinstance(result["ok"], bool)
