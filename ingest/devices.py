@@ -122,12 +122,16 @@ class DeviceCache:
             count += 1
         return count, watermark
 
-    def prepare(self, rows: Iterable[DeviceRow]) -> Snapshot:
-        """A snapshot of exactly ``rows`` (the whole registry); reads nothing of this cache's devices."""
+    def prepare(self, rows: Iterable[DeviceRow], *, read_at: datetime | None = None) -> Snapshot:
+        """A snapshot of exactly ``rows`` (the whole registry); reads nothing of this cache's devices.
+
+        ``read_at`` (the database's clock when the rows were read) becomes the watermark, so that
+        the next refresh reads what changed since then, not every row of the newest bulk load.
+        """
         devices: dict[str, Device] = {}
         by_id: dict[int, str] = {}
         _, watermark = self._merge(devices, by_id, rows)
-        return Snapshot(devices, by_id, watermark)
+        return Snapshot(devices, by_id, read_at if read_at is not None else watermark)
 
     def install(self, snapshot: Snapshot) -> None:
         """Replace every device with ``snapshot``'s (one assignment each: no half-built state)."""

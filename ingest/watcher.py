@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,8 +59,10 @@ class RegistryWatcher:
             self.database_url, autocommit=True, connect_timeout=5, application_name="hatang-ingest-registry"
         ) as conn:
             metric_ids = await load_metric_ids(conn)
+            cur = await conn.execute("SELECT clock_timestamp()")
+            row = await cur.fetchone()
             rows = await load_devices(conn)
-        return self.devices.prepare(rows), metric_ids
+        return self.devices.prepare(rows, read_at=row[0] if row else None), metric_ids
 
     async def reload_all(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Every device, read and built in another thread, swapped in at once, then caught up.
@@ -86,9 +89,23 @@ class RegistryWatcher:
         self.metrics.devices.set(len(self.devices))
 
     async def run(self) -> None:
-        """Keep the cache current: full load, then refresh on each NOTIFY; reconnects for ever."""
+        """Keep the cache current: full load, then refresh on each NOTIFY; reconnects for ever.
+
+        The watch runs on a thread and an event loop of its own: fetching and building changed
+        rows (a bulk upload is 100,000 of them in one NOTIFY) then never holds up the worker's loop
+        for longer than a GIL switch interval. The cache's dictionaries are only ever updated key by
+        key or swapped whole, which the builder's lookups on the worker's loop tolerate.
+        """
+        main = asyncio.get_running_loop()
+        stop = threading.Event()
+        try:
+            await asyncio.to_thread(asyncio.run, self._watch(main, stop))
+        finally:
+            stop.set()  # cancelled: the thread sees it within a second
+
+    async def _watch(self, main: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
         backoff = Backoff(self.retry_initial_s, self.retry_max_s)
-        while True:
+        while not stop.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(
                     self.database_url,
@@ -103,9 +120,9 @@ class RegistryWatcher:
                         "registry loaded",
                         extra={"devices": len(self.devices), "metrics": len(self.metric_ids)},
                     )
-                    self.ready.set()
+                    main.call_soon_threadsafe(self.ready.set)
                     backoff.reset()
-                    while True:
+                    while not stop.is_set():
                         tables = {note.payload async for note in conn.notifies(timeout=1.0)}
                         if tables:
                             self.absent.clear()  # the registry changed: look again
