@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-DEVICE_ID = r"^[a-z0-9][a-z0-9_-]{1,63}$"
-ASSET_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
-KIND = r"^[a-z][a-z0-9_]{0,62}$"
+from firmware_contracts.vocabulary import ASSET_ID, DEVICE_ID, KIND, SLUG
+
+# The identifier patterns are the vocabulary's (firmware_contracts.vocabulary), named here for the schemas.
+__all__ = ["ASSET_ID", "DEVICE_ID", "KIND", "MAX_METADATA_BYTES", "SLUG", "Metadata", "Text", "no_nul"]
 MAX_METADATA_BYTES = 16_384
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
+from firmware_contracts.vocabulary import SECTORS
 from registry.contracts import sync_contracts
-from registry.readiness.core import SECTORS
 
 # The province's district-level units in 2023 (the plan's geography), before the 2025 merger.
 DISTRICTS: tuple[tuple[str, str], ...] = (

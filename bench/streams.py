@@ -42,6 +42,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from websockets.asyncio.client import connect
 
+from firmware_contracts.vocabulary import SECTORS
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port
@@ -50,7 +51,7 @@ from registry.audit import CLI
 from registry.contracts import sync_contracts
 from registry.keys import create_key
 
-SLICES = [(sector, area) for sector in ("transport", "energy", "electricity", "water", "urban")
+SLICES = [(sector, area) for sector in SECTORS
           for area in ("tu-son", "que-vo")]  # fmt: skip
 TICK_S = 0.1
 

@@ -19,9 +19,7 @@ from typing import Any
 import yaml
 
 from firmware_contracts.errors import ContractError
-
-#: The sectors of the plan (Kế hoạch 333/KH-UBND, II.2): every metric and device model has one.
-SECTORS: frozenset[str] = frozenset({"transport", "energy", "electricity", "water", "urban"})
+from firmware_contracts.vocabulary import SECTORS
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _FIWARE_KEYS = frozenset({"entity", "attribute", "scale"})

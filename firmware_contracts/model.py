@@ -20,9 +20,10 @@ import cbor2
 import orjson
 import yaml
 
-from firmware_contracts.catalogue import SECTORS, load_catalogue
+from firmware_contracts.catalogue import load_catalogue
 from firmware_contracts.errors import ContractError
 from firmware_contracts.units import affine
+from firmware_contracts.vocabulary import SECTORS
 
 FieldType = Literal["number", "integer", "boolean"]
 TimeFormat = Literal["epoch_s", "epoch_ms", "rfc3339"]

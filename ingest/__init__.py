@@ -8,12 +8,11 @@ rest of the package is the worker's own. See docs/ingest.md.
 
 from __future__ import annotations
 
-from ingest.batch import INGEST_REASONS, TopicLayout
+from ingest.batch import TopicLayout
 from ingest.deadletters import DeadLetterRow, ReplayOutcome, list_dead_letters, replay_dead_letters
 from ingest.errors import BrokerError, IngestError, ReplayError, StoreError
 
 __all__ = [
-    "INGEST_REASONS",
     "BrokerError",
     "DeadLetterRow",
     "IngestError",

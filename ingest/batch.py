@@ -19,17 +19,6 @@ from ingest.delivery import Delivery
 from ingest.devices import Device, DeviceCache
 from ingest.pgcopy import PG_EPOCH_US, ROW, frame
 
-#: Reason codes ingest adds to the contracts' own (firmware_contracts.REASONS).
-INGEST_REASONS: frozenset[str] = frozenset(
-    {
-        "bad_topic",  # the topic is not <prefix>/devices/<device>/telemetry
-        "unknown_device",  # no device with that id in the registry
-        "device_not_active",  # the device exists but is provisioned, suspended or retired
-        "unknown_model",  # the device's model (or version) is not in this worker's contracts
-        "unknown_metric",  # the model measures a metric the database's catalogue lacks
-    }
-)
-
 #: Dead letters kept per message: a pack with hundreds of bad records is kept whole once per reason
 #: this many times at most; the last one says how many more there were.
 MAX_DEAD_PER_MESSAGE = 20

@@ -21,8 +21,6 @@ from psycopg.rows import class_row
 from registry.audit import Actor, record
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
 
-SECTORS: tuple[str, ...] = ("transport", "energy", "electricity", "water", "urban")
-
 
 @dataclass(frozen=True, slots=True)
 class Asset:

@@ -18,14 +18,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from firmware_contracts import vocabulary
+
 Format = Literal["csv", "ndjson"]
 
-DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{1,63}")
-ASSET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-MODEL = re.compile(r"[a-z0-9][a-z0-9-]*[a-z0-9]")
-KIND = re.compile(r"[a-z][a-z0-9_]{0,62}")
-SECTORS = ("transport", "energy", "electricity", "water", "urban")
+DEVICE_ID = re.compile(vocabulary.DEVICE_ID)
+ASSET_ID = re.compile(vocabulary.ASSET_ID)
+SLUG = re.compile(vocabulary.SLUG)
+MODEL = re.compile(vocabulary.MODEL)
+KIND = re.compile(vocabulary.KIND)
+SECTORS = vocabulary.SECTORS
 DEVICE_COLUMNS = (
     "external_id", "model", "model_version", "organisation", "asset", "firmware_version", "metadata", "state",
 )  # fmt: skip

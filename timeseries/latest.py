@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from firmware_contracts.vocabulary import SECTORS
 from timeseries.scope import SCOPE_FROM, SECTOR, Scope
 
 HEALTH_STATES: tuple[str, ...] = ("online", "silent", "suspended", "provisioned")
@@ -110,7 +111,7 @@ async def health(
     params.update(
         now=now,
         window=window,
-        sectors=["transport", "energy", "electricity", "water", "urban"],
+        sectors=list(SECTORS),
         states=list(HEALTH_STATES),
     )
     async with conn.cursor(row_factory=class_row(HealthCount)) as cur:

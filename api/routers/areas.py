@@ -12,11 +12,11 @@ from api.auth import Admin, Reader
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import CODE
 from registry import areas as service
 
 router = APIRouter(prefix="/v1/areas", tags=["areas"])
 
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 CodePath = Annotated[str, Path(pattern=CODE, max_length=63, description="The area's code.")]
 Level = Literal["province", "district", "commune"]
 

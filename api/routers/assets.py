@@ -4,7 +4,7 @@ organisation's; viewers read their own organisation's."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,13 +14,12 @@ from api.db import Conn
 from api.fields import ASSET_ID, KIND, SLUG, Metadata, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from api.routers.areas import CODE
+from firmware_contracts.vocabulary import CODE, Sector
 from registry import assets as service
 from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
 
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 AssetPath = Annotated[str, Path(pattern=ASSET_ID, max_length=128, description="The asset's external id.")]
 
 

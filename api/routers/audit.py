@@ -12,7 +12,7 @@ from api.auth import Admin
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from api.routers.organisations import SLUG
+from firmware_contracts.vocabulary import SLUG
 from registry import audit as service
 from registry.organisations import get_organisation
 

@@ -15,7 +15,7 @@ from api.db import Conn
 from api.fields import ASSET_ID, DEVICE_ID, SLUG, Metadata, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from api.routers.models import MODEL
+from firmware_contracts.vocabulary import MODEL
 from registry import devices as service
 from registry.models import resolve_model
 from registry.organisations import get_organisation

@@ -13,7 +13,7 @@ from api.auth import Writer
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
-from api.routers.organisations import SLUG
+from firmware_contracts.vocabulary import SLUG
 from registry import keys as service
 from registry.organisations import get_organisation
 

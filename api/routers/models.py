@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict
@@ -12,12 +12,11 @@ from api.auth import Reader
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import MODEL, Sector
 from registry import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["device models"])
 
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
-MODEL = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
 
 
 class ModelSummary(BaseModel):

@@ -12,11 +12,11 @@ from api.auth import Admin, Reader
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import SLUG
 from registry import organisations as service
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"])
 
-SLUG = r"^[a-z0-9][a-z0-9-]{0,62}$"
 SlugPath = Annotated[str, Path(pattern=SLUG, max_length=63, description="The organisation's slug.")]
 
 

@@ -19,16 +19,14 @@ from api.auth import Admin, Reader
 from api.db import Conn
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
+from firmware_contracts.vocabulary import CODE, Sector
 from hatang.settings import ReadinessSettings
-from registry.readiness import service
+from registry.readiness import GapReason, service
 from registry.readiness.core import Assessment, Status
 from registry.readiness.queries import Gap
 
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
 
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
-Reason = Literal["no_device", "device_not_active", "wrong_sector", "never_reported", "silent"]
 AreaQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Area code; its descendants are included.")
 ]
@@ -118,7 +116,7 @@ class GapPublic(BaseModel):
     sector: Sector
     area: str
     organisation: str
-    reason: Reason
+    reason: GapReason
     devices: int
     active_devices: int
     fitting_devices: int
@@ -128,7 +126,7 @@ class GapPublic(BaseModel):
 class GapsPublic(BaseModel):
     """Counts by reason and sector, and one page of the assets."""
 
-    summary: dict[Reason, dict[Sector, int]]
+    summary: dict[GapReason, dict[Sector, int]]
     items: list[GapPublic]
     next_cursor: str | None
 
@@ -294,7 +292,7 @@ async def get_gaps(
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
     sector: Sector | None = None,
-    reason: Reason | None = None,
+    reason: GapReason | None = None,
 ) -> GapsPublic:
     if not principal.is_admin:
         # Other organisations' assets are invisible to non-admins: as unknown as a slug that is not.

@@ -22,15 +22,14 @@ from api.auth import Reader
 from api.db import Conn
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
+from firmware_contracts.vocabulary import CODE, Sector
 from hatang.settings import Settings
 from timeseries import Backend, Bucket, GroupBy, Scope
 
 router = APIRouter(tags=["readings"])
 
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 DEVICE = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 METRIC = r"^[a-z][a-z0-9_]{0,62}$"
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 SectorQuery = Annotated[Sector | None, Query(description="Only devices of this sector.")]
 AreaQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Area code; its descendants are included.")

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 import psycopg
@@ -28,6 +28,7 @@ from api.auth import Principal
 from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
+from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC, Sector
 from hatang.settings import Settings
 from registry import NotFoundError, area_codes_under, authenticate, get_device, get_organisation
 from timeseries import MissingError, metric_id
@@ -35,21 +36,19 @@ from timeseries import MissingError, metric_id
 router = APIRouter(tags=["streams"])
 
 PATH = "/v1/streams/readings"
-CODE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 # How often a client's queue is flushed: fewer, larger frames under load, at most this much added lag.
 COALESCE_S = 0.1
 
-Sector = Literal["transport", "energy", "electricity", "water", "urban"]
 SectorQuery = Annotated[Sector | None, Query(description="Only this sector.")]
 AreaQuery = Annotated[str | None, Query(pattern=CODE, max_length=63, description="Area and descendants.")]
 OrganisationQuery = Annotated[
     str | None, Query(pattern=CODE, max_length=63, description="Organisation slug.")
 ]
 DeviceQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$", max_length=64, description="One device.")
+    str | None, Query(pattern=DEVICE_ID, max_length=64, description="One device.")
 ]
 MetricQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,62}$", max_length=63, description="One metric.")
+    str | None, Query(pattern=METRIC, max_length=63, description="One metric.")
 ]
 KeyQuery = Annotated[
     str | None, Query(max_length=200, description="The API key, for browsers (else the header).")

@@ -22,9 +22,8 @@ import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import Stack
-from registry.readiness import ReadinessError, service, snapshots
+from registry.readiness import GAP_REASONS, Gaps, ReadinessError, Report, service, snapshots
 from registry.readiness.core import Assessment
-from registry.readiness.service import REASONS, Gaps, Report
 
 FORMATS = ("table", "json", "csv")
 COLUMNS = (
@@ -44,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     gaps = inner.add_parser("gaps", help="essential assets not ready now, and why")
     _scope_arguments(gaps)
     gaps.add_argument("--sector", default=None)
-    gaps.add_argument("--reason", choices=REASONS, default=None)
+    gaps.add_argument("--reason", choices=GAP_REASONS, default=None)
     gaps.add_argument("--limit", type=int, default=50, help="assets listed (default 50)")
     gaps.add_argument("--format", choices=FORMATS, default="table")
     gaps.set_defaults(func=_gaps)

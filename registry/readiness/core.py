@@ -18,9 +18,6 @@ from fractions import Fraction
 
 from registry.readiness.errors import InvalidCountsError
 
-# The plan's five sectors in its own order: "giao thông, năng lượng, điện, nước, đô thị".
-SECTORS: tuple[str, ...] = ("transport", "energy", "electricity", "water", "urban")
-
 
 class Status(StrEnum):
     """Where a sector stands against its target on a given day."""

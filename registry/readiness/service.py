@@ -11,20 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
+from firmware_contracts.vocabulary import SECTORS
 from hatang.settings import ReadinessSettings
 from registry import audit
 from registry.audit import Actor
 from registry.readiness import queries
 from registry.readiness.cache import LiveCountsCache
-from registry.readiness.core import SECTORS, Assessment, Counts, Point, Target, assess
+from registry.readiness.core import Assessment, Counts, Point, Target, assess
 from registry.readiness.errors import FutureDateError, SnapshotMissingError
 from registry.readiness.queries import Conn, Gap
 
-# Gap reasons, first cause first (docs/readiness.md).
-REASONS: tuple[str, ...] = ("no_device", "device_not_active", "wrong_sector", "never_reported", "silent")
+#: Why an essential asset does not count as ready (docs/readiness.md).
+GapReason = Literal["no_device", "device_not_active", "wrong_sector", "never_reported", "silent"]
+#: Gap reasons, first cause first.
+GAP_REASONS: tuple[GapReason, ...] = get_args(GapReason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +217,9 @@ async def gaps(
     counted = await queries.gap_summary(
         conn, since=since, area_id=area_id, organisation_id=org_id, sector=sector
     )
-    summary = {
+    summary: dict[str, dict[str, int]] = {
         why: {s: counted[(why, s)] for s in SECTORS if (why, s) in counted}
-        for why in REASONS
+        for why in GAP_REASONS
         if reason is None or why == reason
     }
     items = await queries.gap_page(

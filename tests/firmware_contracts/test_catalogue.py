@@ -42,7 +42,7 @@ def test_required_metrics_and_units() -> None:
 
 def test_every_metric_is_well_formed() -> None:
     catalogue = load_catalogue()
-    assert {m.sector for m in catalogue.values()} == SECTORS
+    assert {m.sector for m in catalogue.values()} == set(SECTORS)
     for name, metric in catalogue.items():
         assert metric.name == name
         assert metric.min < metric.max

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from firmware_contracts import (
-    REASONS,
+    REJECTION_REASONS,
     CompiledModel,
     DeviceModel,
     Limits,
@@ -99,7 +99,7 @@ def test_internal_errors_are_values(compiled: dict[str, CompiledModel]) -> None:
 def test_every_reason_is_produced(compiled: dict[str, CompiledModel]) -> None:
     produced = {r.reason for m, p, _, _ in CASES for r in normalise(p, RA, compiled[m]).rejections}
     produced |= {r.reason for r in normalise(b"{}", RA, _broken(compiled["loopcount-il200"])).rejections}
-    assert produced == REASONS
+    assert produced == REJECTION_REASONS
 
 
 def test_not_bytes(compiled: dict[str, CompiledModel]) -> None:

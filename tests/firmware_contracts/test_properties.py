@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware_contracts import (
-    REASONS,
+    REJECTION_REASONS,
     CompiledModel,
     Limits,
     compile_model,
@@ -93,7 +93,7 @@ def test_senml_packs_normalise_back(data: st.DataObject, cbor: bool) -> None:
 
 def _check(model: CompiledModel, payload: Any) -> None:
     result = normalise_(payload, RA, model)
-    assert {r.reason for r in result.rejections} <= REASONS - {"internal"}
+    assert {r.reason for r in result.rejections} <= REJECTION_REASONS - {"internal"}
     assert all(isinstance(r.message, str) and r.message for r in result.rejections)
     assert result.readings or result.rejections  # nothing vanishes without a word
 

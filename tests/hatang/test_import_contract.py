@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED: dict[str, set[str]] = {
     "firmware_contracts": set(),
     "registry": {"firmware_contracts", "hatang.settings", "hatang.db"},
-    "timeseries": {"hatang.settings", "hatang.db"},
-    "ingest": {"registry", "firmware_contracts", "hatang.settings", "hatang.db"},
+    "timeseries": {"firmware_contracts", "hatang.settings", "hatang.db"},
+    "ingest": {"firmware_contracts", "hatang.settings", "hatang.db"},
     "api": {"registry", "ingest", "timeseries", "firmware_contracts", "hatang.settings", "hatang.db"},
     "simulators": {"registry", "firmware_contracts", "hatang.settings", "hatang.db"},
     "bench": {"api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "hatang"},

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from hatang.settings import ReadinessSettings
-from registry.readiness import service, snapshots
+from registry.readiness import snapshots
 from tests.plugins.api import Keys
 from tests.plugins.readiness import EXPECTED, EXPECTED_GAPS, World
 
@@ -146,9 +146,3 @@ def test_admins_change_targets_and_others_read_them(
         "/v1/readiness/targets/water/2031-12-31", json={"share": "0.4"}, headers=keys["admin"]
     )
     assert missing.status_code == 404
-
-
-def test_the_gap_reasons_of_the_api_are_the_services() -> None:
-    from api.routers.readiness import Reason
-
-    assert set(get_args(Reason)) == set(service.REASONS)

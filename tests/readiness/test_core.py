@@ -11,9 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware_contracts import SECTORS as CONTRACT_SECTORS
 from registry.readiness.core import (
-    SECTORS,
     Counts,
     Point,
     Status,
@@ -33,11 +31,6 @@ from registry.readiness.errors import InvalidCountsError
 FORTY = Decimal("0.4")
 DEADLINE = date(2025, 12, 31)
 PLAN = Target(sector="water", share=FORTY, deadline=DEADLINE)
-
-
-def test_sectors_are_the_contracts_sectors_in_the_plans_order() -> None:
-    assert set(SECTORS) == CONTRACT_SECTORS
-    assert SECTORS == ("transport", "energy", "electricity", "water", "urban")
 
 
 def test_forty_percent_exactly_is_met() -> None:

@@ -9,10 +9,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from firmware_contracts import SECTORS
 from hatang.settings import ReadinessSettings
 from registry.audit import CLI
 from registry.readiness import service, snapshots
-from registry.readiness.core import SECTORS, Status
+from registry.readiness.core import Status
 from registry.readiness.errors import (
     FutureDateError,
     SnapshotMissingError,
