@@ -25,8 +25,8 @@ from psycopg_pool import AsyncConnectionPool
 from api import problems
 from api.metrics import MetricsMiddleware
 from hatang.settings import Settings
-from registry.contracts import sync_contracts
-from registry.readiness.cache import LiveCountsCache
+from registry import sync_contracts
+from registry.readiness import LiveCountsCache
 
 # Router modules under api.routers, in the order the OpenAPI document lists them.
 ROUTERS: tuple[str, ...] = (

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import aiomqtt
 
-from ingest.mqtt import parse_url
+from ingest import parse_url
 
 log = logging.getLogger("hatang.api.streams")
 

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry.errors import (
+from registry import (
     ConflictError,
     ForbiddenError,
     InvalidReferenceError,

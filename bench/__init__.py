@@ -3,3 +3,8 @@
 Each module here exposes ``register(subparsers)`` like the command modules; ``hatang.commands.bench``
 lists them. Benchmarks measure ratios side by side in one run; they are never pass/fail tests.
 """
+
+# The benchmark modules ``hatang bench`` loads, and the shared parts other packages may use.
+__all__ = [
+    "city", "cpu", "ingest", "normalise", "onboarding", "province", "readiness", "storage", "streams",
+]  # fmt: skip

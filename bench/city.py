@@ -50,7 +50,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from api.app import create_app
+from api import create_app
 from bench.city_ingest import measure_ingest
 from bench.province import generate
 from bench.readiness import _readings_scans
@@ -58,14 +58,12 @@ from firmware_contracts import Limits, load_models
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
-from ingest.metrics import IngestMetrics
+from ingest import IngestMetrics, RegistryWatcher, load_devices
 from ingest.pgcopy import PG_EPOCH_US, ROW, frame
-from ingest.queries import load_devices
-from ingest.watcher import RegistryWatcher
 from registry.audit import CLI
 from registry.keys import create_key
 from registry.readiness import service
-from timeseries.rollups import REFRESH_LAG, refresh
+from timeseries import REFRESH_LAG, refresh
 
 GOALS: dict[str, float] = {
     "ingest_city_vs_small_min": 0.8,

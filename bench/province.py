@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from firmware_contracts.vocabulary import SECTORS
-from registry.contracts import sync_contracts
+from registry import sync_contracts
 
 # The province's district-level units in 2023 (the plan's geography), before the 2025 merger.
 DISTRICTS: tuple[tuple[str, str], ...] = (
@@ -192,7 +192,11 @@ def _devices(
     orgs: dict[str, int],
     now: datetime,
 ) -> int:
-    """COPY up to ``total`` devices: attached by profile, the rest unattached stock."""
+    """COPY up to ``total`` devices: attached by profile, the rest unattached stock.
+
+    Long because its two row generators (attached, stock) are closures over the same draws; as
+    functions of their own they would take eight arguments each.
+    """
 
     def attached() -> Iterator[tuple[int, str, int | None, str, datetime | None]]:
         for asset_id, sector, profile in assets:

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from api.app import create_app
+from api import create_app
 from bench.province import generate
 from hatang.migrate import migrate
 from hatang.settings import Settings

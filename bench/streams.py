@@ -46,9 +46,9 @@ from firmware_contracts.vocabulary import SECTORS
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port
-from ingest.mqtt import parse_url
+from ingest import parse_url
+from registry import sync_contracts
 from registry.audit import CLI
-from registry.contracts import sync_contracts
 from registry.keys import create_key
 
 SLICES = [(sector, area) for sector in SECTORS
@@ -253,6 +253,8 @@ async def _measure(
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the benchmark and print its figures. Long because a run reads top to bottom: scratch
+    database, API process and publisher started in one ``try`` whose ``finally`` stops them all."""
     stack = Stack.from_settings(settings)
     started = stack.up()
     scratch = f"hatang_bench_streams_{int(time.time())}"

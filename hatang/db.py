@@ -81,6 +81,18 @@ def area_subtree(root: sql.Composable, column: AreaColumn = "id") -> sql.Compose
     ).format(root=root, column=sql.Identifier(column))
 
 
+async def fetch_id(
+    conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...], *, missing: Exception
+) -> int:
+    """The integer in the first column of the first row of ``query`` (an id); raises ``missing``
+    (the caller's domain error) when there is no row."""
+    cur = await conn.execute(query, params)
+    row = await cur.fetchone()
+    if row is None:
+        raise missing
+    return int(row[0])
+
+
 async def ping(conn: psycopg.AsyncConnection[Any]) -> None:
     """One round trip: raises ``psycopg.Error`` unless the database answers."""
     await conn.execute("SELECT 1")

@@ -2,24 +2,46 @@
 
 The worker (``hatang ingest``, composed in ``ingest.runner``) subscribes to device telemetry through a
 shared subscription, normalises with ``firmware_contracts`` and commits batches before acknowledging.
-Other packages use the dead-letter functions below (the API lists and replays through them); the
-rest of the package is the worker's own. See docs/ingest.md.
+Other packages use what ``__all__`` lists: the worker's entry (:func:`run`, :func:`tune_interpreter`,
+:class:`IngestMetrics`, the ``logs`` module), the dead-letter functions (the API lists and replays
+through them), the MQTT adapter's :class:`Consumer`, its :class:`Delivery` and :func:`parse_url` (the
+API's feed, the benches), the binary COPY rows of ``pgcopy`` (the storage bench), and the
+:class:`RegistryWatcher` with :func:`load_devices` (``hatang bench city`` times the worker's loop
+through them). The rest of the package is the worker's own. See docs/ingest.md.
 """
 
 from __future__ import annotations
 
+from ingest import logs, pgcopy
 from ingest.batch import TopicLayout
 from ingest.deadletters import DeadLetterRow, ReplayOutcome, list_dead_letters, replay_dead_letters
+from ingest.delivery import Delivery
 from ingest.errors import BrokerError, IngestError, ReplayError, StoreError
+from ingest.metrics import IngestMetrics
+from ingest.mqtt import Consumer, parse_url
+from ingest.queries import load_devices
+from ingest.runner import run, tune_interpreter
+from ingest.watcher import RegistryWatcher
 
 __all__ = [
     "BrokerError",
+    "Consumer",
     "DeadLetterRow",
+    "Delivery",
     "IngestError",
+    "IngestMetrics",
+    "RegistryWatcher",
     "ReplayError",
     "ReplayOutcome",
     "StoreError",
     "TopicLayout",
     "list_dead_letters",
+    "load_devices",
+    "logs",
+    "parse_url",
+    "pgcopy",
     "replay_dead_letters",
+    "run",
+    "tune_interpreter",
 ]
+

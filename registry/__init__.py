@@ -9,7 +9,7 @@ module is private to the package (docs/architecture.md, "Public surfaces").
 from registry import areas, assets, audit, devices, keys, models, organisations, readiness
 from registry.areas import area_codes_under
 from registry.audit import CLI, Actor
-from registry.broker import broker_users, fingerprint
+from registry.broker import broker_users, fingerprint, newest_change
 from registry.contracts import sync_contracts
 from registry.credentials import derive_secret, new_upload_key
 from registry.devices import get_device
@@ -58,6 +58,7 @@ __all__ = [
     "keys",
     "models",
     "new_upload_key",
+    "newest_change",
     "onboard",
     "organisations",
     "readiness",

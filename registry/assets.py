@@ -18,6 +18,7 @@ import psycopg.errors
 from psycopg import sql
 from psycopg.rows import class_row
 
+from hatang.db import fetch_id
 from registry.audit import Actor, record
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
 
@@ -96,11 +97,12 @@ async def list_assets(
 
 async def area_id(conn: psycopg.AsyncConnection[Any], *, code: str) -> int:
     """The id of the unretired area ``code`` (InvalidReferenceError otherwise)."""
-    cur = await conn.execute("SELECT id FROM areas WHERE code = %s AND retired_at IS NULL", (code,))
-    row = await cur.fetchone()
-    if row is None:
-        raise InvalidReferenceError("area", code, "no such area, or it is retired")
-    return int(row[0])
+    return await fetch_id(
+        conn,
+        "SELECT id FROM areas WHERE code = %s AND retired_at IS NULL",
+        (code,),
+        missing=InvalidReferenceError("area", code, "no such area, or it is retired"),
+    )
 
 
 async def create_asset(

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from hatang.db import fetch_id
 from registry.audit import Actor, record
 from registry.credentials import new_secret
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
@@ -108,13 +109,13 @@ async def list_devices(
 
 
 async def _asset_id(conn: psycopg.AsyncConnection[Any], *, asset: str, organisation_id: int) -> int:
-    cur = await conn.execute(
-        "SELECT id FROM assets WHERE external_id = %s AND organisation_id = %s", (asset, organisation_id)
+    query = "SELECT id FROM assets WHERE external_id = %s AND organisation_id = %s"
+    return await fetch_id(
+        conn,
+        query,
+        (asset, organisation_id),
+        missing=InvalidReferenceError("asset", asset, "no such asset in the device's organisation"),
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise InvalidReferenceError("asset", asset, "no such asset in the device's organisation")
-    return int(row[0])
 
 
 async def create_device(

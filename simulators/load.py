@@ -94,7 +94,11 @@ def _worker(
     progress: SynchronizedArray[int],
     results: Any,
 ) -> None:
-    """One worker process: connect its devices, publish its share on the schedule, report its tally."""
+    """One worker process: connect its devices, publish its share on the schedule, report its tally.
+
+    Long because it is a spawned process's whole life in one ``try`` (every failure goes back to the
+    parent as a message); its two closures share the per-message state without passing it around.
+    """
     try:
         tally = Tally()
         models = {key: compile_model(model, spec.limits) for key, model in load_models().items()}
@@ -170,7 +174,8 @@ def _worker(
 def run_load(spec: LoadSpec, *, status: Callable[[str], None] | None = None) -> LoadResult:
     """Run ``spec`` across ``spec.processes`` workers; ``status`` receives a progress line ~4x a second.
 
-    Raises :class:`PublishError` when a worker fails (the broker refused a device, for one).
+    Raises :class:`PublishError` when a worker fails (the broker refused a device, for one). Long
+    because start, supervision and the join of the processes share one ``try``/``finally``.
     """
     if not spec.devices:
         raise PublishError("the fleet has no devices", reason="no_devices")

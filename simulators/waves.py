@@ -175,3 +175,15 @@ class Drift:
 @lru_cache(maxsize=1 << 17)
 def _knot(keys: tuple[int, ...], k: int) -> float:
     return 2.0 * unit(*keys, k) - 1.0
+
+
+def draw(keys: tuple[int, int], tag: int, low: float, high: float) -> float:
+    """A per-device parameter in ``[low, high)``, fixed by ``keys`` (seed, device) and ``tag``."""
+    return low + (high - low) * unit(*keys, tag)
+
+
+def ambient_c(t: float) -> float:
+    """Air temperature in Bắc Ninh at ``t``: ~24 °C in January, ~30 °C in July; 5 K daily swing
+    peaking at 14 h."""
+    seasonal = 27.0 - 3.5 * math.cos(2 * math.pi * (day_of_year(t) - 15.0) / 365.2425)
+    return seasonal + 2.5 * math.sin(2 * math.pi * (local_hour(t) - 8.0) / 24.0)

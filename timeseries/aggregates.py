@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from hatang.db import fetch_id
 from timeseries.buckets import Backend, Bucket, Level, align
 from timeseries.errors import InvalidRangeError, UnknownMetricError
 from timeseries.scope import SCOPE_FROM, SECTOR, Scope
@@ -147,11 +148,9 @@ def aggregate_query(
 
 async def metric_id(conn: psycopg.AsyncConnection[Any], name: str) -> int:
     """The id of the catalogue metric ``name``."""
-    cur = await conn.execute("SELECT id FROM metrics WHERE name = %s", (name,))
-    row = await cur.fetchone()
-    if row is None:
-        raise UnknownMetricError(name)
-    return int(row[0])
+    return await fetch_id(
+        conn, "SELECT id FROM metrics WHERE name = %s", (name,), missing=UnknownMetricError(name)
+    )
 
 
 async def aggregate(

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from hatang.db import fetch_id
 from timeseries.aggregates import metric_id
 from timeseries.errors import InvalidRangeError, UnknownDeviceError
 
@@ -46,14 +47,12 @@ async def device_id(
     conn: psycopg.AsyncConnection[Any], external_id: str, *, visible_organisation_id: int | None
 ) -> int:
     """The id of device ``external_id`` if the caller may see it."""
-    cur = await conn.execute(
+    return await fetch_id(
+        conn,
         "SELECT id FROM devices WHERE external_id = %s AND (%s::bigint IS NULL OR organisation_id = %s)",
         (external_id, visible_organisation_id, visible_organisation_id),
+        missing=UnknownDeviceError(external_id),
     )
-    row = await cur.fetchone()
-    if row is None:
-        raise UnknownDeviceError(external_id)
-    return int(row[0])
 
 
 async def raw_readings(

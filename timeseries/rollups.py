@@ -176,8 +176,39 @@ def _refresh(conn: psycopg.Connection[Any], now: datetime | None) -> RefreshRepo
     horizon: datetime = row[0]
     minute_mark: datetime | None = row[1]
     hour_mark: datetime | None = row[2]
+    forward_start = _forward_minutes(conn, report, horizon=horizon, minute_mark=minute_mark)
+    minute_mark = max(minute_mark, horizon) if minute_mark is not None else horizon
+    late_hours = _late_minutes(conn, report, minute_mark=minute_mark)
+    hour_horizon = _hours(
+        conn, report, minute_mark=minute_mark, hour_mark=hour_mark, forward_start=forward_start,
+        late_hours=late_hours,
+    )  # fmt: skip
+    report.watermark_1m = minute_mark
+    report.watermark_1h = max(hour_mark, hour_horizon) if hour_mark is not None else hour_horizon
+    return report
 
-    # Forward, per minute: from the watermark less the late window (or the first reading) to the horizon.
+
+_ALL = sql.SQL("TRUE")
+
+
+def _fold_late(
+    conn: psycopg.Connection[Any], template: sql.SQL, column: str, width: str, buckets: list[datetime]
+) -> int:
+    """Re-aggregate with ``template`` the rows of ``column`` within ``width`` of each late bucket;
+    returns the rows written."""
+    join = sql.SQL(
+        "JOIN unnest(%(late)s::timestamptz[]) AS l(bucket)"
+        " ON {c} >= l.bucket AND {c} < l.bucket + {w}::interval"
+    ).format(c=sql.SQL(column), w=sql.Literal(width))
+    cur = conn.execute(template.format(join=join, where=_ALL, set=_UPSERT_SET), {"late": buckets})
+    return max(cur.rowcount, 0)
+
+
+def _forward_minutes(
+    conn: psycopg.Connection[Any], report: RefreshReport, *, horizon: datetime, minute_mark: datetime | None
+) -> datetime:
+    """Forward, per minute: from the watermark less the late window (or the first reading) to the
+    horizon, ``MAX_SPAN`` a transaction; returns where it started."""
     if minute_mark is None:
         first = conn.execute("SELECT date_trunc('minute', min(time)) FROM readings").fetchone()
         lower = first[0] if first is not None and first[0] is not None else horizon
@@ -202,11 +233,15 @@ def _refresh(conn: psycopg.Connection[Any], now: datetime | None) -> RefreshRepo
             )
         report.spans.append((lower, upper))
         if upper >= horizon:
-            break
+            return forward_start
         lower = upper
-    minute_mark = max(minute_mark, horizon) if minute_mark is not None else horizon
 
-    # Late minutes behind the watermark: re-aggregate and forget them, in one transaction.
+
+def _late_minutes(
+    conn: psycopg.Connection[Any], report: RefreshReport, *, minute_mark: datetime
+) -> list[datetime]:
+    """Late minutes behind the watermark: re-aggregate and forget them, in one transaction; returns
+    the hours they fall in."""
     late_hours: list[datetime] = []
     with conn.transaction():
         late = [
@@ -216,20 +251,23 @@ def _refresh(conn: psycopg.Connection[Any], now: datetime | None) -> RefreshRepo
             ).fetchall()
         ]
         if late:
-            cur = conn.execute(
-                _MINUTES_FROM_RAW.format(
-                    join=sql.SQL("JOIN unnest(%(late)s::timestamptz[]) AS l(bucket)"
-                                 " ON r.time >= l.bucket AND r.time < l.bucket + interval '1 minute'"),
-                    where=sql.SQL("TRUE"),
-                    set=_UPSERT_SET,
-                ),
-                {"late": late},
-            )
-            report.minute_rows += max(cur.rowcount, 0)
+            report.minute_rows += _fold_late(conn, _MINUTES_FROM_RAW, "r.time", "1 minute", late)
             late_hours = sorted({m.replace(minute=0, second=0, microsecond=0) for m in late})
     report.invalidated_minutes = len(late)
+    return late_hours
 
-    # Per hour, from the per-minute rows: whole hours before the per-minute watermark.
+
+def _hours(
+    conn: psycopg.Connection[Any],
+    report: RefreshReport,
+    *,
+    minute_mark: datetime,
+    hour_mark: datetime | None,
+    forward_start: datetime,
+    late_hours: list[datetime],
+) -> datetime:
+    """Per hour, from the per-minute rows: whole hours before the per-minute watermark, and the late
+    hours before that again; returns the hour horizon."""
     hour_horizon = minute_mark.replace(minute=0, second=0, microsecond=0)
     if hour_mark is None:
         first = conn.execute("SELECT date_trunc('hour', min(bucket)) FROM readings_1m").fetchone()
@@ -248,21 +286,10 @@ def _refresh(conn: psycopg.Connection[Any], now: datetime | None) -> RefreshRepo
         report.hour_rows += max(cur.rowcount, 0)
         redo = [h for h in late_hours if h < hour_lower]
         if redo:
-            cur = conn.execute(
-                _HOURS_FROM_MINUTES.format(
-                    join=sql.SQL("JOIN unnest(%(late)s::timestamptz[]) AS l(bucket)"
-                                 " ON m.bucket >= l.bucket AND m.bucket < l.bucket + interval '1 hour'"),
-                    where=sql.SQL("TRUE"),
-                    set=_UPSERT_SET,
-                ),
-                {"late": redo},
-            )
-            report.hour_rows += max(cur.rowcount, 0)
+            report.hour_rows += _fold_late(conn, _HOURS_FROM_MINUTES, "m.bucket", "1 hour", redo)
         conn.execute(
             "UPDATE rollup_state SET watermark = greatest(watermark, %s), refreshed_at = now()"
             " WHERE level = '1h'",
             (hour_horizon,),
         )
-    report.watermark_1m = minute_mark
-    report.watermark_1h = max(hour_mark, hour_horizon) if hour_mark is not None else hour_horizon
-    return report
+    return hour_horizon

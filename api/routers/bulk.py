@@ -22,9 +22,17 @@ from api.auth import Writer
 from api.db import Conn
 from api.metrics import BULK_ROWS
 from api.problems import COMMON, PROBLEM_TYPES, Problem, responses
-from registry.credentials import derive_secret, new_upload_key
-from registry.onboarding import BulkOutcome, Entity, UploadTooLargeError, onboard
-from registry.uploads import ASSET_COLUMNS, DEVICE_COLUMNS, Format
+from registry import (
+    ASSET_COLUMNS,
+    DEVICE_COLUMNS,
+    BulkOutcome,
+    Entity,
+    Format,
+    UploadTooLargeError,
+    derive_secret,
+    new_upload_key,
+    onboard,
+)
 
 router = APIRouter(prefix="/v1/bulk", tags=["bulk onboarding"])
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Reader, Writer
+from api.auth import Principal, Reader, Writer
 from api.db import Conn
 from api.fields import ASSET_ID, DEVICE_ID, SLUG, Metadata, Text
 from api.pagination import Page, Paging, page
@@ -127,6 +127,13 @@ def _credentials(request: Request, issued: service.Credentials) -> MqttCredentia
     )
 
 
+async def _writable(conn: Conn, principal: Principal, external_id: str) -> service.Device:
+    """The device ``external_id`` if ``principal`` may change it (404 outside its sight, else 403)."""
+    device = await service.get_device(conn, external_id=external_id, within=principal.within)
+    principal.check_write(device.organisation_id)
+    return device
+
+
 @router.get("", summary="List devices", responses=responses(*COMMON, "invalid-cursor", "not-found"))
 async def list_devices(
     *,
@@ -179,8 +186,7 @@ async def get_device(external_id: DevicePath, principal: Reader, conn: Conn) -> 
 async def update_device(
     external_id: DevicePath, body: DeviceUpdate, principal: Writer, conn: Conn
 ) -> DevicePublic:
-    device = await service.get_device(conn, external_id=external_id, within=principal.within)
-    principal.check_write(device.organisation_id)
+    device = await _writable(conn, principal, external_id)
     changes = body.model_dump(exclude_unset=True)
     if "model_version" in changes:
         version = changes.pop("model_version")
@@ -201,8 +207,7 @@ async def update_device(
 async def change_state(
     external_id: DevicePath, body: StateChange, principal: Writer, conn: Conn
 ) -> DevicePublic:
-    device = await service.get_device(conn, external_id=external_id, within=principal.within)
-    principal.check_write(device.organisation_id)
+    await _writable(conn, principal, external_id)
     row = await service.change_state(conn, external_id=external_id, state=body.state, reason=body.reason,
                                      within=principal.within, actor=principal.actor)  # fmt: skip
     return _public(row)
@@ -215,8 +220,7 @@ async def change_state(
 async def rotate_credentials(
     external_id: DevicePath, request: Request, principal: Writer, conn: Conn
 ) -> MqttCredentials:
-    device = await service.get_device(conn, external_id=external_id, within=principal.within)
-    principal.check_write(device.organisation_id)
+    await _writable(conn, principal, external_id)
     _, issued = await service.rotate_credentials(conn, external_id=external_id, within=principal.within,
                                                  actor=principal.actor)  # fmt: skip
     return _credentials(request, issued)
@@ -228,7 +232,6 @@ async def rotate_credentials(
     responses=responses(*COMMON, "not-found", "conflict"),
 )  # fmt: skip
 async def delete_device(external_id: DevicePath, principal: Writer, conn: Conn) -> Response:
-    device = await service.get_device(conn, external_id=external_id, within=principal.within)
-    principal.check_write(device.organisation_id)
+    await _writable(conn, principal, external_id)
     await service.delete_device(conn, external_id=external_id, within=principal.within, actor=principal.actor)
     return Response(status_code=204)

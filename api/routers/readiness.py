@@ -21,9 +21,7 @@ from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
 from firmware_contracts.vocabulary import CODE, Sector
 from hatang.settings import ReadinessSettings
-from registry.readiness import GapReason, service
-from registry.readiness.core import Assessment, Status
-from registry.readiness.queries import Gap
+from registry.readiness import Assessment, Gap, GapReason, Status, service
 
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
 

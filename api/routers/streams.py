@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
 import psycopg
-from fastapi import APIRouter, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
 
@@ -93,16 +94,34 @@ def _token(authorization: str | None, key: str | None) -> str | None:
     return key
 
 
-async def _filter(
-    app: Any,
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """The query parameters both transports take."""
+
+    key: str | None
+    sector: str | None
+    area: str | None
+    organisation: str | None
+    device: str | None
+    metric: str | None
+
+
+def _query(
     *,
-    token: str | None,
-    sector: str | None,
-    area: str | None,
-    organisation: str | None,
-    device: str | None,
-    metric: str | None,
-) -> StreamFilter:
+    key: KeyQuery = None,
+    sector: SectorQuery = None,
+    area: AreaQuery = None,
+    organisation: OrganisationQuery = None,
+    device: DeviceQuery = None,
+    metric: MetricQuery = None,
+) -> _Query:
+    return _Query(key=key, sector=sector, area=area, organisation=organisation, device=device, metric=metric)
+
+
+Filters = Annotated[_Query, Depends(_query)]
+
+
+async def _filter(app: Any, *, token: str | None, query: _Query) -> StreamFilter:
     """Authenticate and resolve the request's filters (``Problem`` when they cannot be served)."""
     if not token:
         raise Problem("unauthorized", "send `Authorization: Bearer <key>` or `?key=<key>`")
@@ -115,16 +134,18 @@ async def _filter(
             role=found.role, name=found.name,
         )  # fmt: skip
         organisation_id = principal.within
-        if organisation is not None:
-            organisation_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
-        areas = None if area is None else await area_codes_under(conn, code=area)
-        if device is not None:
-            await get_device(conn, external_id=device, within=principal.within)
-        if metric is not None:
-            await metric_id(conn, metric)
+        if query.organisation is not None:
+            found_org = await get_organisation(conn, slug=query.organisation, within=principal.within)
+            organisation_id = found_org.id
+        areas = None if query.area is None else await area_codes_under(conn, code=query.area)
+        if query.device is not None:
+            await get_device(conn, external_id=query.device, within=principal.within)
+        if query.metric is not None:
+            await metric_id(conn, query.metric)
     return StreamFilter(
-        sector=sector, areas=areas, organisation_id=organisation_id, device=device, metric=metric
-    )
+        sector=query.sector, areas=areas, organisation_id=organisation_id, device=query.device,
+        metric=query.metric,
+    )  # fmt: skip
 
 
 def _hello(hub: Hub, subscriber: Subscriber) -> bytes:
@@ -179,22 +200,11 @@ async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> Async
         **responses(*COMMON, "not-found", "unavailable"),
     },
 )
-async def stream_sse(
-    *,
-    request: Request,
-    key: KeyQuery = None,
-    sector: SectorQuery = None,
-    area: AreaQuery = None,
-    organisation: OrganisationQuery = None,
-    device: DeviceQuery = None,
-    metric: MetricQuery = None,
-) -> StreamingResponse:
+async def stream_sse(*, request: Request, query: Filters) -> StreamingResponse:
     hub = _hub(request.app)
     settings: Settings = request.app.state.settings
-    stream_filter = await _filter(
-        request.app, token=_token(request.headers.get("authorization"), key), sector=sector, area=area,
-        organisation=organisation, device=device, metric=metric,
-    )  # fmt: skip
+    stream_filter = await _filter(request.app, token=_token(request.headers.get("authorization"), query.key),
+                                  query=query)  # fmt: skip
     try:
         subscriber = hub.subscribe(stream_filter)
     except HubFullError as exc:
@@ -215,24 +225,13 @@ async def stream_sse(
 
 
 @router.websocket(PATH)
-async def stream_ws(
-    websocket: WebSocket,
-    *,
-    key: KeyQuery = None,
-    sector: SectorQuery = None,
-    area: AreaQuery = None,
-    organisation: OrganisationQuery = None,
-    device: DeviceQuery = None,
-    metric: MetricQuery = None,
-) -> None:
+async def stream_ws(websocket: WebSocket, *, query: Filters) -> None:
     hub = _hub(websocket.app)
     settings: Settings = websocket.app.state.settings
     await websocket.accept()
     try:
-        stream_filter = await _filter(
-            websocket.app, token=_token(websocket.headers.get("authorization"), key), sector=sector,
-            area=area, organisation=organisation, device=device, metric=metric,
-        )  # fmt: skip
+        token = _token(websocket.headers.get("authorization"), query.key)
+        stream_filter = await _filter(websocket.app, token=token, query=query)
         subscriber = hub.subscribe(stream_filter)
     except (Problem, NotFoundError, MissingError, HubFullError) as exc:
         missing = isinstance(exc, NotFoundError | MissingError)

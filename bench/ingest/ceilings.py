@@ -14,7 +14,7 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.mqtt import Consumer, parse_url
+from ingest import Consumer, parse_url
 from ingest.pgcopy import epoch_us, frame, pack_row
 
 COPY = "COPY readings (time, device_id, metric_id, value) FROM STDIN (FORMAT BINARY)"

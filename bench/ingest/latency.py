@@ -16,7 +16,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.ingest.load import Publisher, single
-from ingest.mqtt import parse_url
+from ingest import parse_url
 
 
 def listen(*, mqtt_url: str, prefix: str, since: float, total: int, seconds: float, out: str) -> None:

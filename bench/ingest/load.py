@@ -15,8 +15,8 @@ import paho.mqtt.client as paho
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ingest.mqtt import parse_url
-from registry.contracts import sync_contracts
+from ingest import parse_url
+from registry import sync_contracts
 
 MODEL = "pressurelog-pl20"
 

@@ -17,7 +17,7 @@ import orjson
 import psycopg
 
 from bench.ingest.ceilings import COPY, ConsumerSpec, subscriber
-from ingest.delivery import Delivery
+from ingest import Delivery
 from ingest.pgcopy import epoch_us, frame, pack_row
 
 

@@ -34,7 +34,7 @@ from bench.ingest.worker import WorkerProcess
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
-from ingest.runner import tune_interpreter
+from ingest import tune_interpreter
 
 PER_PACK = 50  # records per SenML pack
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import uvicorn
 
-from api.app import create_app
+from api import create_app
 from hatang.settings import Settings
 from hatang.stack import Stack
 

@@ -18,7 +18,7 @@ import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import LocalMosquitto, Stack
-from registry.broker import broker_users, fingerprint, newest_change
+from registry import broker_users, fingerprint, newest_change
 
 # Re-check fully (a device count, too) this often, notifications or not: a notification lost to a
 # reconnect, a device deleted by hand. A notification alone checks the newest updated_at.

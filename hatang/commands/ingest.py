@@ -13,9 +13,8 @@ from typing import Any
 
 from hatang.settings import Settings
 from hatang.stack import Stack
+from ingest import IngestMetrics, run, tune_interpreter
 from ingest.logs import configure
-from ingest.metrics import IngestMetrics
-from ingest.runner import run, tune_interpreter
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

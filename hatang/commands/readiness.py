@@ -15,21 +15,24 @@ import io
 import json
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import Stack
-from registry.readiness import GAP_REASONS, Gaps, ReadinessError, Report, service, snapshots
-from registry.readiness.core import Assessment
+from registry.readiness import GAP_REASONS, Assessment, Gaps, ReadinessError, Report, service, snapshots
 
 FORMATS = ("table", "json", "csv")
 COLUMNS = (
     "sector", "essential", "equipped", "ready", "ready_share", "target_share", "deadline", "status",
     "required", "still_needed", "pace_per_day", "projected",
 )  # fmt: skip
+
+
+_T = TypeVar("_T")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -159,6 +162,16 @@ async def _connect(settings: Settings) -> psycopg.AsyncConnection[Any]:
     return await psycopg.AsyncConnection.connect(Stack.from_settings(settings).database_url, autocommit=True)
 
 
+def _print(command: str, fetch: Coroutine[Any, Any, _T], show: Callable[[_T], str]) -> int:
+    """Print what ``fetch`` returns through ``show``; a readiness or database error is exit 1."""
+    try:
+        print(show(asyncio.run(fetch)))
+    except (ReadinessError, psycopg.Error) as exc:
+        print(f"{command}: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     async def main() -> Report:
         async with await _connect(settings) as conn:
@@ -167,12 +180,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
                 organisation=args.org,
             )  # fmt: skip
 
-    try:
-        print(render(asyncio.run(main()), args.format))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"hatang readiness: {str(exc).strip()}", file=sys.stderr)
-        return 1
-    return 0
+    return _print("hatang readiness", main(), lambda report: render(report, args.format))
 
 
 def _gaps(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,12 +191,7 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
                 organisation=args.org, sector=args.sector, reason=args.reason,
             )  # fmt: skip
 
-    try:
-        print(render_gaps(asyncio.run(main()), args.format))
-    except (ReadinessError, psycopg.Error) as exc:
-        print(f"hatang readiness gaps: {str(exc).strip()}", file=sys.stderr)
-        return 1
-    return 0
+    return _print("hatang readiness gaps", main(), lambda found: render_gaps(found, args.format))
 
 
 def _report(taken: snapshots.Taken) -> None:

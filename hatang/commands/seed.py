@@ -21,12 +21,10 @@ import psycopg
 from hatang.demo import ADMIN_ORGANISATION, ORGANISATIONS, demo_assets
 from hatang.settings import Settings
 from hatang.stack import Stack
+from registry import BulkOutcome, new_upload_key, onboard, sync_contracts
 from registry.areas import load_areas, packaged_areas
 from registry.audit import CLI
-from registry.contracts import sync_contracts
-from registry.credentials import new_upload_key
 from registry.keys import authenticate, create_key
-from registry.onboarding import BulkOutcome, onboard
 from registry.organisations import ensure_organisation
 
 

@@ -29,13 +29,23 @@ from hatang.commands.broker import render
 from hatang.commands.seed import demo_key_file, seed
 from hatang.settings import Settings
 from hatang.stack import Stack
-from simulators.errors import PublishError, SimulatorError
-from simulators.fleet import Fleet, UrllibHttp, create_fleet, load_fleet, save_fleet
-from simulators.load import LoadSpec, run_load, stderr_status
-from simulators.messages import FaultPlan
-from simulators.publisher import BrokerAddress, parse_url
-from simulators.report import render as render_report
-from simulators.report import run_checked
+from simulators import (
+    BrokerAddress,
+    FaultPlan,
+    Fleet,
+    LoadSpec,
+    PublishError,
+    SimulatorError,
+    UrllibHttp,
+    create_fleet,
+    load_fleet,
+    parse_url,
+    run_checked,
+    run_load,
+    save_fleet,
+    stderr_status,
+)
+from simulators import render as render_report
 
 _FOREVER_ROUND_S = 300.0
 

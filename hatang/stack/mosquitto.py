@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hatang.stack._proc import StackError, is_root, port_open, run_as, wait_for_port, which
-from registry.mosquitto import BrokerUser, hash_password, render_acl_file, render_password_file
+from registry import BrokerUser, hash_password, render_acl_file, render_password_file
 
 SERVICE_USER = "hatang-service"
 

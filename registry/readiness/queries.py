@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from hatang.db import area_subtree
-from registry.readiness.core import Counts, Target
+from hatang.db import area_subtree, fetch_id
+from registry.readiness.core import Counts
 from registry.readiness.errors import (
-    TargetExistsError,
-    TargetNotFoundError,
     UnknownAreaError,
     UnknownOrganisationError,
 )
@@ -133,20 +130,16 @@ async def _area_ids(conn: Conn, area_id: int | None) -> list[int] | None:
 
 async def area_id(conn: Conn, *, code: str) -> int:
     """The id of the area with ``code`` (retired areas included: their history still counts)."""
-    cur = await conn.execute("SELECT id FROM areas WHERE code = %s", (code,))
-    row = await cur.fetchone()
-    if row is None:
-        raise UnknownAreaError(code)
-    return int(row[0])
+    return await fetch_id(
+        conn, "SELECT id FROM areas WHERE code = %s", (code,), missing=UnknownAreaError(code)
+    )
 
 
 async def organisation_id(conn: Conn, *, slug: str) -> int:
     """The id of the organisation with ``slug``."""
-    cur = await conn.execute("SELECT id FROM organisations WHERE slug = %s", (slug,))
-    row = await cur.fetchone()
-    if row is None:
-        raise UnknownOrganisationError(slug)
-    return int(row[0])
+    return await fetch_id(
+        conn, "SELECT id FROM organisations WHERE slug = %s", (slug,), missing=UnknownOrganisationError(slug)
+    )
 
 
 async def live_counts(
@@ -339,64 +332,3 @@ async def gap_page(
         )
         for row in await cur.fetchall()
     ]
-
-
-async def targets(conn: Conn) -> list[Target]:
-    """Every target, by sector and deadline."""
-    cur = await conn.execute(
-        "SELECT sector, share, deadline, source FROM readiness_targets ORDER BY sector, deadline"
-    )
-    return [Target(sector=s, share=v, deadline=d, source=src) for s, v, d, src in await cur.fetchall()]
-
-
-async def insert_target(conn: Conn, *, target: Target) -> Target:
-    """Record a new target; ``TargetExistsError`` when the sector already has one with that deadline."""
-    cur = await conn.execute(
-        """
-        INSERT INTO readiness_targets (sector, share, deadline, source) VALUES (%s, %s, %s, %s)
-        ON CONFLICT (sector, deadline) DO NOTHING
-        RETURNING sector, share, deadline, source
-        """,
-        (target.sector, target.share, target.deadline, target.source),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        raise TargetExistsError(target.sector, target.deadline)
-    return Target(sector=row[0], share=row[1], deadline=row[2], source=row[3])
-
-
-async def update_target(
-    conn: Conn,
-    *,
-    sector: str,
-    deadline: date,
-    share: Decimal | None = None,
-    new_deadline: date | None = None,
-    source: str | None = None,
-) -> Target:
-    """Change the given fields of a target; ``TargetNotFoundError`` when there is none."""
-    try:
-        cur = await conn.execute(
-            """
-            UPDATE readiness_targets SET
-                share = coalesce(%(share)s, share),
-                deadline = coalesce(%(new_deadline)s, deadline),
-                source = coalesce(%(source)s, source),
-                updated_at = now()
-            WHERE sector = %(sector)s AND deadline = %(deadline)s
-            RETURNING sector, share, deadline, source
-            """,
-            {
-                "sector": sector,
-                "deadline": deadline,
-                "share": share,
-                "new_deadline": new_deadline,
-                "source": source,
-            },
-        )
-    except psycopg.errors.UniqueViolation as exc:
-        raise TargetExistsError(sector, new_deadline or deadline) from exc
-    row = await cur.fetchone()
-    if row is None:
-        raise TargetNotFoundError(sector, deadline)
-    return Target(sector=row[0], share=row[1], deadline=row[2], source=row[3])

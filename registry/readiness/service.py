@@ -18,7 +18,7 @@ from firmware_contracts.vocabulary import SECTORS
 from hatang.settings import ReadinessSettings
 from registry import audit
 from registry.audit import Actor
-from registry.readiness import queries
+from registry.readiness import queries, target_queries
 from registry.readiness.cache import LiveCountsCache
 from registry.readiness.core import Assessment, Counts, Point, Target, assess
 from registry.readiness.errors import FutureDateError, SnapshotMissingError
@@ -139,7 +139,7 @@ async def readiness(
             raise SnapshotMissingError(day, area=area, organisation=organisation)
         counts = {sector: c for d, sector, c in past if d == day}
         source = "snapshot"
-    targets = await queries.targets(conn)
+    targets = await target_queries.targets(conn)
     history = _by_sector([row for row in past if row[0] < day])
     zero = Counts(essential=0, equipped=0, ready=0)
     return Report(
@@ -179,7 +179,7 @@ async def history(
     area_id, org_id = await _scope(conn, area=area, organisation=organisation)
     fetch_from = min(start, end - timedelta(days=settings.pace_window_days))
     rows = await queries.series(conn, start=fetch_from, end=end, area_id=area_id, organisation_id=org_id)
-    targets = await queries.targets(conn)
+    targets = await target_queries.targets(conn)
     sectors = []
     for sector, points in _by_sector(rows).items():
         latest = None
@@ -239,7 +239,7 @@ async def gaps(
 
 async def targets(conn: Conn) -> list[Target]:
     """Every recorded target, by sector and deadline."""
-    return await queries.targets(conn)
+    return await target_queries.targets(conn)
 
 
 async def create_target(
@@ -247,7 +247,7 @@ async def create_target(
 ) -> Target:
     """Record a new target, audited (``TargetExistsError`` when the sector has one for that deadline)."""
     async with conn.transaction():
-        target = await queries.insert_target(
+        target = await target_queries.insert_target(
             conn, target=Target(sector=sector, share=share, deadline=deadline, source=source)
         )
         await audit.record(
@@ -274,7 +274,7 @@ async def update_target(
 ) -> Target:
     """Change a target's share, deadline or source, audited (``TargetNotFoundError`` when there is none)."""
     async with conn.transaction():
-        target = await queries.update_target(
+        target = await target_queries.update_target(
             conn, sector=sector, deadline=deadline, share=share, new_deadline=new_deadline, source=source
         )
         changes = {"share": share, "deadline": new_deadline, "source": source}

@@ -286,6 +286,34 @@ def wait_rows(db_url: str, expected: int, *, timeout: float = 60) -> int:
     return rows
 
 
+RECEIVED = "hatang_ingest_messages_received_total"
+HELD = "hatang_ingest_queue_messages"
+MARKERS = 'hatang_ingest_rejections_total{reason="unknown_device"}'
+
+
+def settle(workers: Iterable[WorkerProcess], mqtt_url: str, prefix: str, *, timeout: float = 90) -> None:
+    """Wait until every worker has received, committed and acknowledged all the broker held for it.
+
+    The positive synchronisation point before asserting that nothing more arrives: marker messages
+    (to an unregistered device: dead letters, never readings) are published after everything else
+    until each worker has received one (the broker queues a message in one session when it is
+    published, and a session delivers in order, redeliveries first), then each worker is waited for
+    until it holds nothing: everything it took is committed and its acknowledgement sent (or, on a
+    lost connection, left to the broker, which then delivers it again ahead of the marker).
+    """
+    pending = list(workers)
+    deadline = time.monotonic() + timeout
+    while any(w.metric(MARKERS) < 1 for w in pending):
+        assert time.monotonic() < deadline, "a worker never received a marker"
+        publish(mqtt_url, [(f"{prefix}/devices/settle-marker/telemetry", b'{"t": 0}')])
+        seen = time.monotonic() + 2.0  # give this marker time to land before sending another
+        while time.monotonic() < seen and any(w.metric(MARKERS) < 1 for w in pending):
+            time.sleep(0.05)
+    while any(w.metric(HELD) != 0 for w in pending):
+        assert time.monotonic() < deadline, "a worker still holds messages it took"
+        time.sleep(0.05)
+
+
 @dataclass(frozen=True, slots=True)
 class Load:
     """A known set of readings as SenML packs: ``expected`` rows, each (device, time) once."""
