@@ -3,29 +3,35 @@
 # `hatang simulate ...`, `hatang broker sync`. The chart and compose.yaml pick the subcommand.
 # Build: docker build -t hatang:0.1.0 .     (docs/deploy.md)
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# Pinned by digest (docs/deploy.md, "Reproducible builds"): python:3.11-slim-bookworm for linux/amd64
+# (Python 3.11.16, Debian bookworm of 2026-08-24), as docker-library/repo-info lists it in
+# repos/python/remote/3.11-slim-bookworm.md. Refresh the digest deliberately, from that file.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2fc9207f64226cb05ac317cee0bab6fa55a9ea311ce5a086baddd4b4a83c2d3c
 
-# --- build: a virtualenv holding the project and its dependencies (wheels only, no compiler) ---
+# --- build: a virtualenv holding the project and its locked dependencies (wheels only, no compiler) ---
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/hatang
-# Dependencies first, in their own layer: source edits then rebuild only the last layer.
+# Dependencies first, in their own layer, exactly as locked (versions and hashes; `make lock`):
+# source edits then rebuild only the last layers.
+COPY requirements/runtime.lock requirements/build.lock ./requirements/
+RUN /opt/hatang/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: \
+        -r requirements/runtime.lock -r requirements/build.lock
 COPY pyproject.toml README.md ./
-RUN /opt/hatang/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
-        > /tmp/requirements.txt \
-    && /opt/hatang/bin/pip install --no-cache-dir --only-binary=:all: -r /tmp/requirements.txt
 COPY hatang ./hatang
 COPY firmware_contracts ./firmware_contracts
 COPY registry ./registry
 COPY timeseries ./timeseries
 COPY ingest ./ingest
+COPY alerts ./alerts
 COPY api ./api
 COPY simulators ./simulators
 COPY bench ./bench
-RUN /opt/hatang/bin/pip install --no-cache-dir --no-deps . \
+# The project itself: no resolver, no download (its build backend is in build.lock, installed above).
+RUN /opt/hatang/bin/pip install --no-cache-dir --no-deps --no-build-isolation . \
     && /opt/hatang/bin/python -m compileall -q /opt/hatang/lib
 
 # --- runtime: the slim base, the virtualenv, an unprivileged user; nothing else ---

@@ -1,8 +1,8 @@
 # The two commands of the README, and the checks they run. Everyone and CI use these targets.
 PY := .venv/bin
-PACKAGES := hatang ingest registry timeseries api simulators firmware_contracts bench
+PACKAGES := hatang alerts ingest registry timeseries api simulators firmware_contracts bench
 
-.PHONY: run test setup lint typecheck pytest chart
+.PHONY: run test setup lint typecheck pytest chart lock lock-upgrade
 
 run: setup
 	$(PY)/hatang run
@@ -20,6 +20,15 @@ typecheck:
 
 pytest:
 	$(PY)/pytest
+
+# Refresh requirements/*.lock (hashed, universal) from pyproject.toml: after adding or changing a
+# dependency, or to take upgrades; commit the lock files. Not behind `setup`, which refuses stale locks.
+lock:
+	@bash scripts/lock.sh
+
+# The same, taking the newest versions pyproject.toml allows (then `make test`).
+lock-upgrade:
+	@bash scripts/lock.sh --upgrade
 
 # The Helm chart, Dockerfile and compose.yaml checks alone (also part of `make test`).
 chart: setup

@@ -6,7 +6,8 @@ Routers are the modules named in ``ROUTERS`` (``api/routers/<name>.py``), each e
 (an ``APIRouter``) and optionally ``lifespan(app) -> AsyncContextManager`` for what it must run in
 the background (an MQTT subscription, say). Adding a router means adding a module and its name here.
 
-``app.state`` holds ``settings``, ``pool``, ``database_url`` and ``mqtt_url``. Nothing connects at
+``app.state`` holds ``settings``, ``pool``, ``read_pool`` (the replica's, or None), ``database_url``
+and ``mqtt_url``. Nothing connects at
 import time.
 """
 
@@ -40,10 +41,16 @@ ROUTERS: tuple[str, ...] = (
     "bulk",
     "audit",
     "readiness",
+    "zones",
+    "sectors",
+    "open_data",
     "readings",
     "streams",
     "dashboard",
     "dead_letters",
+    "alert_rules",
+    "alerts",
+    "notification_channels",
 )
 
 DESCRIPTION = """\
@@ -82,6 +89,19 @@ def create_app(
         )
         await pool.open()
         app.state.pool = pool
+        read_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        if settings.database_read_url is not None:
+            # Checked at each checkout: a replica that went away is noticed before a query fails.
+            read_pool = AsyncConnectionPool(
+                settings.database_read_url.get_secret_value(),
+                min_size=settings.api.pool_min,
+                max_size=settings.api.pool_max,
+                kwargs={"autocommit": True},
+                check=AsyncConnectionPool.check_connection,
+                open=False,
+            )
+            await read_pool.open(wait=False)  # a replica that is down must not stop the API starting
+        app.state.read_pool = read_pool
         try:
             async with AsyncExitStack() as stack:
                 for module in modules:
@@ -90,6 +110,8 @@ def create_app(
                         await stack.enter_async_context(hook(app))
                 yield
         finally:
+            if read_pool is not None:
+                await read_pool.close()
             await pool.close()
 
     app = FastAPI(

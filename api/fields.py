@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
-from firmware_contracts.vocabulary import ASSET_ID, DEVICE_ID, KIND, SLUG
+from firmware_contracts.vocabulary import ASSET_ID, DEVICE_ID, KIND, SECTOR_CODE, SLUG
 
 # The identifier patterns are the vocabulary's (firmware_contracts.vocabulary), named here for the schemas.
-__all__ = ["ASSET_ID", "DEVICE_ID", "KIND", "MAX_METADATA_BYTES", "SLUG", "Metadata", "Text", "no_nul"]
+__all__ = [
+    "ASSET_ID", "DEVICE_ID", "KIND", "MAX_METADATA_BYTES", "SECTOR_CODE", "SLUG", "Metadata", "Sector",
+    "Text", "no_nul",
+]  # fmt: skip
 MAX_METADATA_BYTES = 16_384
 
 
@@ -28,6 +31,11 @@ def _metadata(value: dict[str, Any]) -> dict[str, Any]:
             f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON without NUL characters"
         )
     return value
+
+
+#: A sector's code. Sectors are data (``sectors``, migration 1002): the pattern is the domain's
+#: check; whether the sector exists is the database's (an unknown one is a 422 invalid-reference).
+Sector = Annotated[str, StringConstraints(pattern=SECTOR_CODE, max_length=63)]
 
 
 #: Free-form JSON object attached to an asset or device (at most 16 KiB).

@@ -33,6 +33,9 @@ from api.metrics import STREAM_CLIENTS, STREAM_DELIVERED, STREAM_DROPPED, STREAM
 
 log = logging.getLogger("hatang.api.streams")
 
+#: Alert events held per client (the oldest go first beyond it).
+ALERT_QUEUE = 200
+
 class HubFullError(RuntimeError):
     """The process already serves its most stream clients."""
 
@@ -71,6 +74,8 @@ class Subscriber:
     held: int = 0
     dropped: int = 0
     delivered: int = 0
+    # Alert events (``api.alert_feed``): few, so a small queue of whole frames of their own.
+    alerts: deque[bytes] = field(default_factory=lambda: deque(maxlen=ALERT_QUEUE))
 
     def offer(self, chunk: bytes, count: int) -> None:
         """Enqueue a chunk of ``count`` readings, dropping the oldest beyond capacity (never the newest)."""
@@ -108,6 +113,7 @@ class Hub:
         self.by_device: dict[str, set[Subscriber]] = {}
         self.others: set[Subscriber] = set()
         self.feed_connected = False
+        self.alerts_following = False  # api.alert_feed is LISTENing for alert events
         self.status_changed = asyncio.Event()
 
     @property
@@ -204,6 +210,26 @@ class Hub:
             chunk = filtered[key]
             if chunk is not None:
                 subscriber.offer(*chunk)
+
+    def publish_alert(
+        self, frame: bytes, *, organisation_id: int, sector: str | None, area: str | None, device: str | None
+    ) -> None:
+        """Queue an alert event for every client whose filter takes it (sector, area, organisation, device).
+
+        A metric filter does not apply to alerts (a silence has no metric).
+        """
+        for subscriber in self.subscribers:
+            flt = subscriber.filter
+            if flt.sector is not None and flt.sector != sector:
+                continue
+            if flt.areas is not None and area not in flt.areas:
+                continue
+            if flt.organisation_id is not None and flt.organisation_id != organisation_id:
+                continue
+            if flt.device is not None and flt.device != device:
+                continue
+            subscriber.alerts.append(frame)
+
 
 def _select(
     head: bytes,

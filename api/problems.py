@@ -104,6 +104,12 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "An all-or-nothing upload had invalid rows, so nothing was written; the body reports every row.",
         ),
         ProblemType(
+            "rate-limited",
+            429,
+            "Too many requests",
+            "The public surface's rate limit for this client is used up; `Retry-After` says when to retry.",
+        ),
+        ProblemType(
             "internal", 500, "Internal error", "A bug: the request was not carried out. It is logged."
         ),
         ProblemType(
@@ -141,10 +147,13 @@ class ProblemDetail(BaseModel):
 class Problem(Exception):  # noqa: N818 - named after the RFC's "problem details", as raised by routers
     """An error a router raises; the handler renders it as problem+json. ``extra`` adds members."""
 
-    def __init__(self, slug: str, detail: str = "", **extra: Any) -> None:
+    def __init__(
+        self, slug: str, detail: str = "", *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or slug)
         self.kind = PROBLEM_TYPES[slug]
         self.detail = detail
+        self.headers = headers
         self.extra = extra
 
 
@@ -209,7 +218,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    return problem_response(request, exc.kind.slug, exc.detail, **exc.extra)
+    return problem_response(request, exc.kind.slug, exc.detail, headers=exc.headers, **exc.extra)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -260,6 +269,10 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     constraint = getattr(diag, "constraint_name", None) or ""
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return problem_response(request, "conflict", "a unique value is already taken", constraint=constraint)
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation) and constraint.endswith("_sector_fk"):
+        # Sectors are data (migration 1002): naming one that is not a row is a bad reference.
+        return problem_response(request, "invalid-reference", "no such sector", field="sector",
+                                constraint=constraint)  # fmt: skip
     if isinstance(exc, psycopg.errors.ForeignKeyViolation):
         return problem_response(request, "conflict", "the row is referenced or refers to nothing",
                                 constraint=constraint)  # fmt: skip

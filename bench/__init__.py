@@ -6,5 +6,6 @@ lists them. Benchmarks measure ratios side by side in one run; they are never pa
 
 # The benchmark modules ``hatang bench`` loads, and the shared parts other packages may use.
 __all__ = [
-    "city", "cpu", "ingest", "normalise", "onboarding", "province", "readiness", "storage", "streams",
+    "alerts", "city", "cpu", "ingest", "normalise", "onboarding", "province", "readiness", "storage",
+    "streams",
 ]  # fmt: skip

@@ -19,7 +19,6 @@ from typing import Any
 
 import psycopg
 
-from firmware_contracts.vocabulary import SECTORS
 from registry import sync_contracts
 
 # The province's district-level units in 2023 (the plan's geography), before the 2025 merger.
@@ -90,7 +89,7 @@ def generate(
     rng = random.Random(seed)
     sync_contracts(conn)
     with conn.transaction():
-        models: dict[str, list[int]] = {sector: [] for sector in SECTORS}
+        models: dict[str, list[int]] = {sector: [] for sector in SECTOR_SHARE}
         for model_id, sector in conn.execute("SELECT id, sector FROM device_models ORDER BY id").fetchall():
             models[sector].append(model_id)
         missing = [sector for sector, ids in models.items() if not ids]

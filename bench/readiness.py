@@ -5,8 +5,10 @@ or the server of ``--url``; created, migrated and dropped by the run) it generat
 and devices (``bench.province``), then times, in the same run: the endpoint through
 the real application (httpx ASGI transport, lifespan entered, a real admin key) for the whole
 province and for one district, the same figures by the service alone (no HTTP), the first page of
-gaps, and one snapshot. It counts scans of the ``readings`` hypertable before and after (must stay
-0). Prints a table, then one JSON object as its last line.
+gaps, one snapshot, the zones' low-latency readiness (the packaged zones, per-device latency
+histograms for every reporting device, a tenth of them slow) and ingest's latency book (counting
+one message per device, then one flush). It counts scans of the ``readings`` hypertable before and
+after (must stay 0). Prints a table, then one JSON object as its last line.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,9 +33,22 @@ from bench.province import generate
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
+from ingest.latency import LatencyBook, store
 from registry.audit import CLI
 from registry.keys import create_key
 from registry.readiness import service, snapshots
+from registry.zones import load_zones, packaged_zones
+
+# One hour of deliveries per reporting device (registry.readiness.latency.BOUNDS): most within
+# 0.25 s; every tenth device slow (a fifth above 2 s), so a zone holding many of those is "slow".
+_LATENCY_ROWS = """
+    INSERT INTO device_latency (device_id, hour, counts, messages, sum_s)
+    SELECT id, date_trunc('hour', now()),
+           CASE WHEN id % 10 = 0 THEN ARRAY[0, 10, 30, 20, 10, 10, 10, 10, 0, 0, 0, 0]
+                ELSE ARRAY[0, 20, 70, 8, 2, 0, 0, 0, 0, 0, 0, 0] END,
+           100, 30
+    FROM devices WHERE state = 'active' AND last_seen IS NOT NULL
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -93,6 +109,12 @@ async def _measure_app(settings: Settings, url: str, mqtt_url: str, requests: in
         started = time.perf_counter()
         taken = await snapshots.take(conn, settings=readiness, now=datetime.now(UTC))
         snapshot_s = time.perf_counter() - started
+        latency = await _latency_book(conn)
+        known = {code for (code,) in await (await conn.execute("SELECT code FROM areas")).fetchall()}
+        specs = [replace(z, areas=tuple(a for a in z.areas if a in known)) for z in packaged_zones()]
+        await load_zones(conn, specs=specs, actor=CLI)
+        await conn.execute(_LATENCY_ROWS)
+        await conn.execute("ANALYZE device_latency, zones")
     # Every request computes (no live-counts cache): this bench times the computation itself;
     # ``hatang bench city`` reports the cached endpoint beside it.
     uncached = settings.model_copy(
@@ -126,7 +148,12 @@ async def _measure_app(settings: Settings, url: str, mqtt_url: str, requests: in
         district = await _timed(requests, lambda: get("/v1/readiness", area="tu-son"))
         gaps = await _timed(max(10, requests // 5), lambda: get("/v1/readiness/gaps", limit="50"))
         history = await _timed(max(10, requests // 5), lambda: get("/v1/readiness/history"))
+        zone_body = await get("/v1/readiness/zones")
+        zone_times = await _timed(max(10, requests // 5), lambda: get("/v1/readiness/zones"))
     return {
+        "zones": zone_times,
+        "zone_body": zone_body,
+        **latency,
         "body": body,
         "province": province,
         "district": district,
@@ -135,6 +162,28 @@ async def _measure_app(settings: Settings, url: str, mqtt_url: str, requests: in
         "service": sql_times,
         "snapshot_s": snapshot_s,
         "snapshot_rows": taken.rows,
+    }
+
+
+async def _latency_book(conn: psycopg.AsyncConnection[Any]) -> dict[str, Any]:
+    """Ingest's latency book over every active device: µs to count a message, seconds to flush it."""
+    cur = await conn.execute("SELECT id FROM devices WHERE state = 'active' ORDER BY id")
+    ids = [row[0] for row in await cur.fetchall()]
+    book = LatencyBook()
+    now = time.time()
+    latencies = [0.2] * len(ids)
+    started = time.perf_counter()
+    for start in range(0, len(ids), 5000):  # batches of the default size
+        book.add(ids[start : start + 5000], latencies[start : start + 5000], committed_at=now)
+    add_s = time.perf_counter() - started
+    started = time.perf_counter()
+    rows = await store(conn, book.take())
+    store_s = time.perf_counter() - started
+    await conn.execute("TRUNCATE device_latency")
+    return {
+        "latency_add_us": round(1e6 * add_s / max(1, len(ids)), 3),
+        "latency_flush_devices": rows,
+        "latency_flush_s": round(store_s, 3),
     }
 
 
@@ -185,6 +234,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "equipped": total["equipped"],
         "ready": total["ready"],
         "readings_scans": scans,
+        "zones_p50_s": round(_quantile(timed["zones"], 0.50), 4),
+        "zones": len(timed["zone_body"]["zones"]),
+        "zones_ready": sum(1 for z in timed["zone_body"]["zones"] if z["ready"]),
+        "zones_counted_ready": timed["zone_body"]["total"]["ready"],
+        "zones_counted": timed["zone_body"]["total"]["zones"],
+        "latency_add_us": timed["latency_add_us"],
+        "latency_flush_devices": timed["latency_flush_devices"],
+        "latency_flush_s": timed["latency_flush_s"],
     }
 
 
@@ -204,6 +261,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ("snapshot job", f"{figures['snapshot_s']} s, {figures['snapshot_rows']} rows"),
         ("ready share (all sectors)", f"{figures['ready_share']}"),
         ("scans of readings", f"{figures['readings_scans']}"),
+        ("GET /v1/readiness/zones p50", f"{figures['zones_p50_s']} s"),
+        ("zones ready (all / counted)", f"{figures['zones_ready']}/{figures['zones']} / "
+         f"{figures['zones_counted_ready']}/{figures['zones_counted']}"),
+        ("latency book: count / flush", f"{figures['latency_add_us']} µs per message / "
+         f"{figures['latency_flush_s']} s for {figures['latency_flush_devices']:,} devices"),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

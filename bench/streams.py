@@ -42,7 +42,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from websockets.asyncio.client import connect
 
-from firmware_contracts.vocabulary import SECTORS
+from firmware_contracts import sectors
 from hatang.migrate import migrate
 from hatang.settings import Settings
 from hatang.stack import Stack, free_port
@@ -51,7 +51,7 @@ from registry import sync_contracts
 from registry.audit import CLI
 from registry.keys import create_key
 
-SLICES = [(sector, area) for sector in SECTORS
+SLICES = [(sector, area) for sector in sorted(sectors())
           for area in ("tu-son", "que-vo")]  # fmt: skip
 TICK_S = 0.1
 

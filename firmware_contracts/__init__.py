@@ -9,7 +9,7 @@ and ids) is public: every package spells those through it. Everything else in th
 from __future__ import annotations
 
 from firmware_contracts import vocabulary
-from firmware_contracts.catalogue import FiwareMapping, Metric, load_catalogue
+from firmware_contracts.catalogue import FiwareMapping, Metric, load_catalogue, sectors
 from firmware_contracts.compiled import CompiledField, CompiledModel, Limits, compile_model
 from firmware_contracts.encode import encode_native, encode_senml
 from firmware_contracts.errors import ContractError, UnitError
@@ -17,12 +17,11 @@ from firmware_contracts.model import DeviceModel, Example, FieldSpec, TimeSpec, 
 from firmware_contracts.normalise import normalise
 from firmware_contracts.outcome import Normalised, Reading, Rejection
 from firmware_contracts.schema import json_schema
-from firmware_contracts.vocabulary import DEAD_LETTER_REASONS, REJECTION_REASONS, SECTORS, Sector
+from firmware_contracts.vocabulary import DEAD_LETTER_REASONS, REJECTION_REASONS, Sector
 
 __all__ = [
     "DEAD_LETTER_REASONS",
     "REJECTION_REASONS",
-    "SECTORS",
     "CompiledField",
     "CompiledModel",
     "ContractError",
@@ -46,5 +45,6 @@ __all__ = [
     "load_model_file",
     "load_models",
     "normalise",
+    "sectors",
     "vocabulary",
 ]

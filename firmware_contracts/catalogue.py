@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from firmware_contracts.errors import ContractError
-from firmware_contracts.vocabulary import SECTORS
+from firmware_contracts.vocabulary import SECTOR_CODE
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _FIWARE_KEYS = frozenset({"entity", "attribute", "scale"})
@@ -64,8 +64,10 @@ def _metric(name: str, raw: Any, source: str) -> Metric:
         sector, unit, description = str(raw["sector"]), str(raw["unit"]), str(raw["description"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ContractError(source, f"metric {name!r}: missing or invalid {exc}") from None
-    if sector not in SECTORS:
-        raise ContractError(source, f"metric {name!r}: sector {sector!r} is not one of {sorted(SECTORS)}")
+    # Sectors are data (the registry's ``sectors`` rows): a contract names one by its code, and the
+    # registry refuses to load a contract whose sector it does not know.
+    if not re.fullmatch(SECTOR_CODE, sector):
+        raise ContractError(source, f"metric {name!r}: sector {sector!r} is not a sector code")
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ContractError(source, f"metric {name!r}: range [{low}, {high}] is empty or not finite")
     fiware = None
@@ -93,3 +95,8 @@ def load_catalogue() -> Mapping[str, Metric]:
     """The packaged catalogue, metric name -> :class:`Metric` (read once, then cached)."""
     text = resources.files("firmware_contracts").joinpath("metrics.yaml").read_text(encoding="utf-8")
     return parse_catalogue(text)
+
+
+def sectors() -> frozenset[str]:
+    """The sectors the catalogue's metrics belong to (a device model must be of one of them)."""
+    return frozenset(metric.sector for metric in load_catalogue().values())

@@ -20,10 +20,9 @@ import cbor2
 import orjson
 import yaml
 
-from firmware_contracts.catalogue import load_catalogue
+from firmware_contracts.catalogue import load_catalogue, sectors
 from firmware_contracts.errors import ContractError
 from firmware_contracts.units import affine
-from firmware_contracts.vocabulary import SECTORS
 
 FieldType = Literal["number", "integer", "boolean"]
 TimeFormat = Literal["epoch_s", "epoch_ms", "rfc3339"]
@@ -249,8 +248,8 @@ def parse_model(text: str, source: str) -> DeviceModel:
     if version < 1:
         raise r.fail("version starts at 1")
     sector = r.get("sector", str)
-    if sector not in SECTORS:
-        raise r.fail(f"sector {sector!r} is not one of {sorted(SECTORS)}")
+    if sector not in (known := sectors()):
+        raise r.fail(f"sector {sector!r} is not one of the catalogue's {sorted(known)}")
     formats = tuple(r.get("formats", list))
     if not formats or any(f not in PAYLOAD_FORMATS for f in formats) or len(set(formats)) != len(formats):
         raise r.fail(f"formats must be distinct values of {PAYLOAD_FORMATS}")

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "contracts",
     "ingest",
+    "alerts",
     "bench",
     "timeseries",
     "settings",
@@ -30,6 +31,8 @@ COMMANDS: tuple[str, ...] = (
     "broker",
     "simulate",
     "readiness",
+    "scheduler",
+    "report",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -7,6 +7,7 @@ environment. Every variable is ``HATANG_`` + the field name; nested sections use
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -41,6 +42,10 @@ class ApiSettings(BaseModel):
     pool_max: int = Field(default=10, ge=1, description="Most database connections the API opens.")
     page_limit: int = Field(default=50, ge=1, description="Items per page when a request names no limit.")
     max_page_limit: int = Field(default=500, ge=1, description="Largest page a request may ask for.")
+    read_timeout_s: float = Field(
+        default=3.0, gt=0,
+        description="Wait for a read-replica connection before answering 503 (HATANG_DATABASE_READ_URL).",
+    )
     bulk_max_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0, description="Largest bulk-onboarding upload accepted, in bytes."
     )
@@ -80,6 +85,46 @@ class ReadinessSettings(BaseModel):
         default=15, ge=0,
         description="An API process reuses a scope's live readiness counts this long (0: every request).",
     )
+    zone_latency_bound_s: float = Field(
+        default=1.0, gt=0,
+        description="A zone is low-latency ready when that quantile of delivery latency is at most this (s).",
+    )
+    zone_latency_quantile: Decimal = Field(
+        default=Decimal("0.95"), gt=0, le=1, max_digits=5, decimal_places=4,
+        description="The quantile of delivery latency (reading time to commit) a zone is judged by.",
+    )
+    latency_retention_days: int = Field(
+        default=8, ge=1, description="Per-device hourly latency histograms older than this are dropped.",
+    )
+
+
+class ReportSettings(BaseModel):
+    """The yearly report (docs/readiness.md): how its PDF is printed."""
+
+    chromium: str = Field(
+        default="/usr/bin/chromium",
+        description="The browser the report's PDF is printed with (never downloaded).",
+    )
+
+
+class OpenDataSettings(BaseModel):
+    """The public read-only surface under /open/v1 (docs/open-data.md): off unless switched on."""
+
+    enabled: bool = Field(
+        default=False, description="Serve /open/v1 without an API key (read-only, aggregate)."
+    )
+    rate_limit: str = Field(
+        default="120/minute", description="Requests one client address may make to /open/v1 (limits syntax)."
+    )
+    max_age_s: int = Field(default=300, ge=0, description="Cache-Control max-age of /open/v1 responses.")
+    licence: str = Field(
+        default="CC-BY-4.0", description="SPDX id of the licence the open data is published under."
+    )
+    attribution: str = Field(
+        default="UBND tỉnh Bắc Ninh — hatang",
+        description="Who to credit, stated in every /open/v1 response.",
+    )
+    max_features: int = Field(default=20000, gt=0, description="Most assets one GeoJSON page may hold.")
 
 
 class IngestSettings(BaseModel):
@@ -119,7 +164,7 @@ class IngestSettings(BaseModel):
     )
     metrics_port: int = Field(
         default=9108, ge=0, le=65535,
-        description="Prometheus metrics port (0: no endpoint).",
+        description="Port of /metrics, /healthz and /readyz (0: no endpoint).",
     )
     db_retry_initial_s: float = Field(
         default=0.2, gt=0,
@@ -137,9 +182,17 @@ class IngestSettings(BaseModel):
         default=60.0, ge=0,
         description="devices.last_seen is written when it moved by this much (0: every batch).",
     )
+    ready_stall_s: float = Field(
+        default=60.0, gt=0,
+        description="/readyz fails when messages are held and no batch has committed for this long.",
+    )
     fanout: bool = Field(
         default=True,
         description="Republish each committed batch under <prefix>/normalized/<sector>/<area> (QoS 0).",
+    )
+    latency_flush_s: float = Field(
+        default=60, gt=0,
+        description="How often the per-device delivery-latency histograms are added to the database.",
     )
 
 
@@ -170,6 +223,21 @@ class TimeseriesSettings(BaseModel):
     )
 
 
+class SchedulerSettings(BaseModel):
+    """The scheduler role (``hatang scheduler``): one leader runs the periodic jobs."""
+
+    name: str | None = Field(
+        default=None, description="Name recorded with each job run; unset: <host>:<pid>."
+    )
+    poll_s: float = Field(
+        default=5.0, gt=0,
+        description="How often a standby tries to take the lead (and the leader checks jobs).",
+    )
+    metrics_port: int = Field(
+        default=9110, ge=0, le=65535, description="Prometheus metrics port of the scheduler (0: none)."
+    )
+
+
 class StreamSettings(BaseModel):
     """Live reading streams of the API (WebSocket and Server-Sent Events)."""
 
@@ -196,6 +264,45 @@ class SimulatorSettings(BaseModel):
     run_rate: float = Field(default=9.0, gt=0, description="`make run`: messages per second they send.")
 
 
+class AlertSettings(BaseModel):
+    """The alert evaluator and notifier (``hatang alerts``; docs/alerts.md)."""
+
+    metrics_port: int = Field(
+        default=9109, ge=0, le=65535, description="Prometheus metrics port (0: no endpoint)."
+    )
+    catchup_interval_s: float = Field(
+        default=30, gt=0,
+        description="How often the evaluator catches up from latest_readings (the fan-out is QoS 0).",
+    )
+    silence_interval_s: float = Field(
+        default=15, gt=0, description="How often silence rules are evaluated from devices.last_seen."
+    )
+    rate_interval_s: float = Field(
+        default=60, gt=0, description="How often rejection-rate rules are evaluated from dead letters."
+    )
+    replay_max_s: float = Field(
+        default=86400, gt=0, description="Longest span of readings replayed at start (the longest hold)."
+    )
+    retry_initial_s: float = Field(
+        default=2.0, gt=0, description="First wait before retrying a failed notification delivery."
+    )
+    retry_max_s: float = Field(
+        default=60.0, gt=0, description="Longest wait between notification retries (exponential back-off)."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one webhook request.")
+    webhook_private: bool = Field(
+        default=False, description="Accept webhook URLs naming loopback or private addresses (API check)."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail notifications; unset: e-mails wait in the outbox."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
+    smtp_sender: str = Field(default="hatang@localhost", description="From address of alert e-mails.")
+    smtp_username: str | None = Field(default=None, description="SMTP login; unset: none.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+
+
 class Settings(BaseSettings):
     """All settings of a hatang process."""
 
@@ -205,6 +312,11 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset means the local stack's own cluster."
+    )
+    database_read_url: SecretStr | None = Field(
+        default=None,
+        description="A read replica's URL: the API's read paths (readings, aggregates, latest, readiness) "
+        "use it, writes never; unset: everything on HATANG_DATABASE_URL.",
     )
     mqtt_url: SecretStr | None = Field(
         default=None, description="MQTT broker URL (mqtt://user:pass@host:port); unset means the local stack."
@@ -216,6 +328,10 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     registry: RegistrySettings = RegistrySettings()
     readiness: ReadinessSettings = ReadinessSettings()
+    report: ReportSettings = ReportSettings()
+    open_data: OpenDataSettings = OpenDataSettings()
     timeseries: TimeseriesSettings = TimeseriesSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     streams: StreamSettings = StreamSettings()
     simulators: SimulatorSettings = SimulatorSettings()
+    alerts: AlertSettings = AlertSettings()

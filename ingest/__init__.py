@@ -5,14 +5,15 @@ shared subscription, normalises with ``firmware_contracts`` and commits batches 
 Other packages use what ``__all__`` lists: the worker's entry (:func:`run`, :func:`tune_interpreter`,
 :class:`IngestMetrics`, the ``logs`` module), the dead-letter functions (the API lists and replays
 through them), the MQTT adapter's :class:`Consumer`, its :class:`Delivery` and :func:`parse_url` (the
-API's feed, the benches), the binary COPY rows of ``pgcopy`` (the storage bench), and the
-:class:`RegistryWatcher` with :func:`load_devices` (``hatang bench city`` times the worker's loop
-through them). The rest of the package is the worker's own. See docs/ingest.md.
+API's feed, the benches), the binary COPY rows of ``pgcopy`` (the storage bench), the per-device
+latency book of ``latency`` (the readiness bench), and the :class:`RegistryWatcher` with
+:func:`load_devices` (``hatang bench city`` times the worker's loop through them). The rest of the
+package is the worker's own. See docs/ingest.md.
 """
 
 from __future__ import annotations
 
-from ingest import logs, pgcopy
+from ingest import latency, logs, pgcopy
 from ingest.batch import TopicLayout
 from ingest.deadletters import DeadLetterRow, ReplayOutcome, list_dead_letters, replay_dead_letters
 from ingest.delivery import Delivery
@@ -35,6 +36,7 @@ __all__ = [
     "ReplayOutcome",
     "StoreError",
     "TopicLayout",
+    "latency",
     "list_dead_letters",
     "load_devices",
     "logs",

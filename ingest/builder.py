@@ -39,6 +39,9 @@ class Builder:
     registry: RegistryWatcher
     pipeline: Pipeline
     stop: asyncio.Event
+    # ``hatang ingest --leave``: unsubscribe this client id's session instead of subscribing.
+    leave: bool = False
+    current: Consumer | None = None
     seen: SeenThrottle = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +58,7 @@ class Builder:
             queue_bound=cfg.queue_bound,
             subscribe_timeout_s=cfg.subscribe_timeout_s,
             session=session,
+            leave=self.leave,
         )
 
     async def run(self) -> None:
@@ -68,10 +72,13 @@ class Builder:
                         "connected to the broker", extra={"client_id": self.client_id, "session": session}
                     )
                     backoff.reset()
+                    self.current = consumer
+                    self.pipeline.health.broker_connected = True
                     await self._pump(consumer)
                     await self.pipeline.handover.join()  # everything taken is committed and acknowledged
                     return
             except BrokerError as exc:
+                self.pipeline.health.broker_connected = False
                 self.pipeline.metrics.broker_reconnects.inc()
                 delay = backoff.next()
                 log.warning(
@@ -80,6 +87,19 @@ class Builder:
                 session += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), timeout=delay)
+
+    async def leave_when_drained(self, quiet_s: float) -> None:
+        """``--leave``: once unsubscribed, stop when nothing is held or unacknowledged and nothing
+        has arrived for ``quiet_s`` (the session's queue is empty: the broker sends it at once)."""
+        while not self.stop.is_set():
+            consumer = self.current
+            if consumer is not None and consumer.unsubscribed.is_set():
+                idle = time.monotonic() - consumer.last_delivery
+                if not consumer.held and not self.pipeline.unacked and idle >= quiet_s:
+                    log.info("left the group: the session is drained", extra={"client_id": self.client_id})
+                    self.stop.set()
+                    return
+            await asyncio.sleep(0.1)
 
     async def hand_over(self, batch: Batch, consumer: Consumer) -> None:
         """Hand ``batch`` to the writers with its upserts, computed with the current metric ids
@@ -107,6 +127,8 @@ class Builder:
                     await consumer.wait(max(0.0, due), interrupt=self.stop)
                 taken = consumer.take(_TAKE_CHUNK)
                 if taken:
+                    if not pipeline.unacked:  # held messages after none: the stall clock starts now
+                        pipeline.health.progressed()
                     received.inc(len(taken))
                     pipeline.unacked += len(taken)
                     pipeline.metrics.queue_messages.set(pipeline.unacked + consumer.held)

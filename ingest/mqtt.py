@@ -11,7 +11,7 @@ Why it reaches into aiomqtt 2.x internals (pinned ``<3``; docs/ingest.md):
 - aiomqtt's message iterator costs a task and a queue hop per message and its queue may discard;
   paho's PUBLISH handler builds a message object, parses every property and formats a debug line:
   paho's ``_handle_publish`` is replaced by :func:`decode_publish` appending to a plain list, bounded
-  by Receive Maximum (paho 2.x internals, pinned ``<3`` like aiomqtt).
+  by Receive Maximum (paho 2.x internals: paho and aiomqtt are pinned exactly in pyproject.toml).
 - paho reads a packet with three or more ``recv`` calls: the socket is wrapped so that one ``recv``
   fills a buffer the packets are then parsed from, and reading pauses while the list is full.
 """
@@ -146,6 +146,7 @@ class Consumer:
         subscribe_timeout_s: float,
         session: int = 0,
         keepalive_s: int = 30,
+        leave: bool = False,
     ) -> None:
         self._address = parse_url(url)
         self._client_id = client_id
@@ -166,6 +167,11 @@ class Consumer:
         self._closed = False
         self._subscribe_task: asyncio.Task[Any] | None = None
         self._loop = asyncio.get_running_loop()
+        # Leaving the group (``hatang ingest --leave``): unsubscribe instead of subscribing, so the
+        # broker routes nothing new to this session while what it had queued is drained.
+        self._leave = leave
+        self.unsubscribed = asyncio.Event()
+        self.last_delivery = time.monotonic()
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -204,8 +210,14 @@ class Consumer:
         except aiomqtt.MqttError as exc:
             where = f"{address.host}:{address.port}"
             raise BrokerError(f"cannot connect to {where}: {exc}", reason="connect") from exc
-        self._subscribe_task = asyncio.create_task(self._subscribe())
+        self._subscribe_task = asyncio.create_task(self._unsubscribe() if self._leave else self._subscribe())
         return self
+
+    async def _unsubscribe(self) -> None:
+        assert self._client is not None
+        await self._client.unsubscribe(self._topic_filter, timeout=self._subscribe_timeout_s)
+        log.info("unsubscribed", extra={"topic_filter": self._topic_filter, "client_id": self._client_id})
+        self.unsubscribed.set()
 
     async def _subscribe(self) -> None:
         assert self._client is not None
@@ -284,6 +296,7 @@ class Consumer:
 
     def _deliver(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         self._inbox.append(Delivery(topic, payload, mid, qos, time.time(), self.session))
+        self.last_delivery = time.monotonic()
         if len(self._inbox) >= self._queue_bound and not self._paused:
             self._pause_reading()  # QoS 0 traffic is not bounded by Receive Maximum; this is
         self._arrived.set()

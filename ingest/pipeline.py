@@ -1,7 +1,8 @@
 """The hand-over between the builder and the writers, and the counts both keep.
 
 Owns :class:`Pipeline` (a queue holding as many batches as there are writers, so that while the
-writers are stuck the builder waits) and :class:`Backoff`. It must not read the broker or the
+writers are stuck the builder waits, and the :class:`~ingest.health.Health` every loop reports
+into) and :class:`Backoff`. It must not read the broker or the
 database itself.
 """
 
@@ -11,6 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from ingest.batch import Batch, Upserts
+from ingest.health import Health
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer
 
@@ -59,13 +61,17 @@ class Pipeline:
 
     metrics: IngestMetrics
     writers: int
+    ready_stall_s: float = 60.0
     handover: asyncio.Queue[Handover | None] = field(init=False)
     unacked: int = 0
     batches: int = 0
     last_acked: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    #: What the probes read (``ingest.health``): every loop reports into it.
+    health: Health = field(init=False)
 
     def __post_init__(self) -> None:
         self.handover = asyncio.Queue(maxsize=self.writers)
+        self.health = Health(stall_s=self.ready_stall_s, pending=lambda: self.unacked)
 
     async def hand_over(self, batch: Batch, upserts: Upserts, consumer: Consumer) -> None:
         """Queue ``batch`` for the writers (waits while they all hold one)."""

@@ -27,6 +27,8 @@ from firmware_contracts import DeviceModel, Limits, load_models
 from hatang.settings import Settings
 from ingest.batch import TopicLayout
 from ingest.builder import Builder
+from ingest.health import Health, serve
+from ingest.latency import LatencyRecorder
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Pipeline
 from ingest.sink import DatabaseThread, Sink
@@ -56,6 +58,12 @@ class Worker:
     builder: Builder
     writers: list[Writer]
     database: DatabaseThread
+    latency: LatencyRecorder
+
+    @property
+    def health(self) -> Health:
+        """What ``/healthz`` and ``/readyz`` read."""
+        return self.pipeline.health
 
     @property
     def sinks(self) -> list[Sink]:
@@ -65,7 +73,7 @@ class Worker:
     async def close(self) -> None:
         """Roll back writes whose writer was cancelled and close every database session."""
         await self.database.cancel_pending()
-        for sink in self.sinks:
+        for sink in (*self.sinks, self.latency.sink):
             await sink.close()
         await self.registry.close()
         self.database.close()
@@ -79,8 +87,9 @@ def build(
     models: dict[tuple[str, int], DeviceModel],
     metrics: IngestMetrics,
     stop: asyncio.Event,
+    leave: bool = False,
 ) -> Worker:
-    """Wire a worker's parts; nothing connects until they run."""
+    """Wire a worker's parts; nothing connects until they run (``leave``: see :func:`run`)."""
     cfg = settings.ingest
     layout = TopicLayout(settings.topic_prefix)
     registry = RegistryWatcher(
@@ -91,9 +100,13 @@ def build(
         retry_initial_s=cfg.db_retry_initial_s,
         retry_max_s=cfg.db_retry_max_s,
     )
-    pipeline = Pipeline(metrics=metrics, writers=_WRITERS)
+    pipeline = Pipeline(metrics=metrics, writers=_WRITERS, ready_stall_s=cfg.ready_stall_s)
+    registry.health = pipeline.health
     database = DatabaseThread()
     dead_max = settings.contracts.max_payload_bytes
+    # Its own connection, flushed in the background: no writer waits for the latency statistics.
+    latency_sink = Sink(url=database_url, max_dead_payload=dead_max, thread=database)
+    latency = LatencyRecorder(sink=latency_sink, flush_s=cfg.latency_flush_s)
     writers = [
         Writer(
             sink=Sink(url=database_url, max_dead_payload=dead_max, thread=database),
@@ -102,6 +115,7 @@ def build(
             fanout=cfg.fanout,
             retry_initial_s=cfg.db_retry_initial_s,
             retry_max_s=cfg.db_retry_max_s,
+            latency=latency,
         )
         for _ in range(_WRITERS)
     ]
@@ -113,8 +127,16 @@ def build(
         registry=registry,
         pipeline=pipeline,
         stop=stop,
+        leave=leave,
     )
-    return Worker(registry=registry, pipeline=pipeline, builder=builder, writers=writers, database=database)
+    return Worker(
+        registry=registry,
+        pipeline=pipeline,
+        builder=builder,
+        writers=writers,
+        database=database,
+        latency=latency,
+    )
 
 
 def tune_interpreter() -> None:
@@ -142,26 +164,40 @@ async def run(
     mqtt_url: str,
     stop: asyncio.Event,
     metrics: IngestMetrics | None = None,
+    serve_port: int = 0,
+    leave_quiet_s: float | None = None,
 ) -> int:
-    """Run a worker until ``stop`` is set, then drain within ``drain_timeout_s``; returns an exit code."""
+    """Run a worker until ``stop`` is set, then drain within ``drain_timeout_s``; returns an exit code.
+
+    ``serve_port`` (not 0): serve ``/healthz``, ``/readyz`` and ``/metrics`` there (``ingest.health``).
+    ``leave_quiet_s`` (not None): leave the group instead of joining it: resume this client id's
+    session, unsubscribe, store what the session had queued, and stop once it has been quiet that
+    long (docs/deploy.md, "Scaling ingest down").
+    """
+    metrics = metrics or IngestMetrics()
     worker = build(
         settings=settings,
         database_url=database_url,
         mqtt_url=mqtt_url,
         models=load_models(),
-        metrics=metrics or IngestMetrics(),
+        metrics=metrics,
         stop=stop,
+        leave=leave_quiet_s is not None,
     )
+    endpoint = asyncio.create_task(serve(worker.health, metrics.registry, port=serve_port), name="endpoint")
     watcher = asyncio.create_task(worker.registry.run(), name="registry")
     writers = [asyncio.create_task(w.run(), name=f"writer-{i}") for i, w in enumerate(worker.writers)]
+    others = [*writers, watcher]
+    if leave_quiet_s is not None:
+        others.append(asyncio.create_task(worker.builder.leave_when_drained(leave_quiet_s), name="leave"))
     exit_code = 0
     try:
         if await _ready(worker.registry.ready, stop):
-            exit_code = await _serve(worker, (*writers, watcher), stop, settings.ingest.drain_timeout_s)
+            exit_code = await _serve(worker, tuple(others), stop, settings.ingest.drain_timeout_s)
     finally:
-        for task in (watcher, *writers):
+        for task in (*others, endpoint):
             task.cancel()
-        for task in (watcher, *writers):
+        for task in (*others, endpoint):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await worker.close()
@@ -207,4 +243,5 @@ async def _serve(
         exit_code = 1
     with contextlib.suppress(Exception, asyncio.CancelledError):
         await consumer
+    await worker.latency.close(timeout_s=5)  # latency counted since the last flush (best effort)
     return exit_code

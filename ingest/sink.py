@@ -20,6 +20,8 @@ from psycopg import errors as pgerrors
 
 from ingest.batch import Batch, DeadLetter, Upserts
 from ingest.errors import StoreError
+from ingest.latency import LatencyBook
+from ingest.latency import store as store_latency
 
 _COPY_READINGS = "COPY readings (time, device_id, metric_id, value) FROM STDIN (FORMAT BINARY)"
 _STAGING = """
@@ -201,6 +203,20 @@ class Sink:
     async def write(self, batch: Batch, upserts: Upserts) -> Written:
         """Commit ``batch`` in one transaction; raises :class:`StoreError` (nothing committed)."""
         return await self._run(self._write(batch, upserts))
+
+    async def write_latency(self, book: LatencyBook) -> int:
+        """Add the latency histograms of ``book`` (``ingest.latency``); raises :class:`StoreError`."""
+        return await self._run(self._write_latency(book))
+
+    async def _write_latency(self, book: LatencyBook) -> int:
+        try:
+            await self._connect()
+            assert self._conn is not None
+            return await store_latency(self._conn, book)
+        except psycopg.Error as exc:
+            if self._conn is not None and (self._conn.closed or self._conn.broken):
+                self._conn = None
+            raise StoreError(f"latency not stored: {type(exc).__name__}", sqlstate=exc.sqlstate) from exc
 
     async def _write(self, batch: Batch, upserts: Upserts) -> Written:
         try:

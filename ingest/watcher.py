@@ -23,6 +23,7 @@ from firmware_contracts import DeviceModel, Limits
 from ingest.batch import TopicLayout
 from ingest.delivery import Delivery
 from ingest.devices import DeviceCache, Snapshot
+from ingest.health import Health
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Backoff
 from ingest.queries import load_devices, load_devices_named, load_devices_of_changed_assets, load_metric_ids
@@ -46,6 +47,7 @@ class RegistryWatcher:
     devices: DeviceCache = field(init=False)
     metric_ids: dict[str, int] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    health: Health | None = None
     asset_mark: datetime | None = None
     absent: set[str] = field(default_factory=set)
     lookup: psycopg.AsyncConnection[Any] | None = None
@@ -121,6 +123,8 @@ class RegistryWatcher:
                         extra={"devices": len(self.devices), "metrics": len(self.metric_ids)},
                     )
                     main.call_soon_threadsafe(self.ready.set)
+                    if self.health is not None:
+                        self.health.database_connected = True
                     backoff.reset()
                     while not stop.is_set():
                         tables = {note.payload async for note in conn.notifies(timeout=1.0)}
@@ -132,6 +136,8 @@ class RegistryWatcher:
                         elif tables:
                             await self.refresh(conn, tables)
             except psycopg.Error as exc:
+                if self.health is not None:
+                    self.health.database_connected = False
                 delay = backoff.next()
                 log.warning(
                     "registry connection failed; retrying", extra={"error": str(exc), "retry_s": delay}

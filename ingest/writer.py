@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ingest.batch import Batch, TopicLayout, fanout, lags
 from ingest.errors import BrokerError, StoreError
+from ingest.latency import LatencyRecorder
 from ingest.mqtt import Consumer
 from ingest.pipeline import Backoff, Handover, Pipeline
 from ingest.sink import Sink, Written
@@ -31,6 +32,7 @@ class Writer:
     fanout: bool
     retry_initial_s: float
     retry_max_s: float
+    latency: LatencyRecorder | None = None
 
     async def run(self) -> None:
         """Take batches until a ``None`` is handed over (or cancelled)."""
@@ -55,6 +57,7 @@ class Writer:
                 return await self.sink.write(batch, item.upserts), started
             except StoreError as exc:
                 self.pipeline.metrics.store_failures.inc()
+                self.pipeline.health.store_failing = True
                 delay = backoff.next()
                 log.warning(
                     "batch not stored; retrying",
@@ -69,6 +72,8 @@ class Writer:
             log.info("database writes resumed")
             backoff.reset()
         committed = time.time()
+        self.pipeline.health.store_failing = False
+        self.pipeline.health.progressed()
         m.commit_seconds.observe(time.monotonic() - started)
         m.last_commit.set(committed)
         await item.previous_acked.wait()
@@ -82,7 +87,10 @@ class Writer:
         m.batch_readings.observe(written.offered)
         for reason, count in batch.rejected_by_reason.items():
             m.rejected.labels(reason).inc(count)
-        m.lag_seconds.observe_many(lags(batch, committed))
+        lag = lags(batch, committed)
+        m.lag_seconds.observe_many(lag)
+        if self.latency is not None:
+            self.latency.record((d.id for d, _, _ in batch.accepted), lag, committed)
         if written.fallback:
             log.info("duplicates skipped", extra={"offered": written.offered, "inserted": written.inserted})
         if self.fanout and batch.accepted:

@@ -1,12 +1,13 @@
 """The registry: organisations, areas, assets, devices, API keys and readiness, and their storage.
 
 Other packages use what ``__all__`` lists: the service modules the API's routers call (``areas``,
-``assets``, ``audit``, ``devices``, ``keys``, ``models``, ``organisations``, ``readiness``), and the
-names below for the broker's credential files, bulk onboarding and the contracts sync. Every other
-module is private to the package (docs/architecture.md, "Public surfaces").
+``assets``, ``audit``, ``devices``, ``keys``, ``models``, ``organisations``, ``readiness``,
+``sectors``, ``zones``), and the names below for the broker's credential files, bulk onboarding and the
+contracts sync. Every other module is private to the package (docs/architecture.md, "Public
+surfaces").
 """
 
-from registry import areas, assets, audit, devices, keys, models, organisations, readiness
+from registry import areas, assets, audit, devices, keys, models, organisations, readiness, sectors, zones
 from registry.areas import area_codes_under
 from registry.audit import CLI, Actor
 from registry.broker import broker_users, fingerprint, newest_change
@@ -64,5 +65,7 @@ __all__ = [
     "readiness",
     "render_acl_file",
     "render_password_file",
+    "sectors",
     "sync_contracts",
+    "zones",
 ]

@@ -1,7 +1,7 @@
 """Assets: the essential-infrastructure items sensors are fitted to (intersection, substation, ...).
 
 Owns the ``assets`` rows: create, read, list with filters, update, delete while no device is fitted.
-Each has a sector of the plan (transport, energy, electricity, water, urban), a kind (free data,
+Each has a sector (a row of ``sectors``: the plan's five, and any added since), a kind (free data,
 ``docs/registry.md`` lists the common ones), an area, an owner organisation, a location, and whether it
 counts as essential infrastructure for the 40 % target. Visibility (``within``) comes from the caller.
 """

@@ -139,6 +139,10 @@ _RESOLVE: dict[Entity, list[str]] = {
         WHERE errors IS NULL AND area_id IS NULL
         """,
         """
+        UPDATE bulk_assets b SET errors = '["sector: no such sector"]'
+        WHERE errors IS NULL AND NOT EXISTS (SELECT 1 FROM sectors s WHERE s.code = b.sector)
+        """,
+        """
         UPDATE bulk_assets b SET
             status = CASE WHEN s.organisation_id = b.org_id THEN 'exists' END,
             errors = CASE WHEN s.organisation_id <> b.org_id

@@ -27,7 +27,8 @@ ASSET_ID = re.compile(vocabulary.ASSET_ID)
 SLUG = re.compile(vocabulary.SLUG)
 MODEL = re.compile(vocabulary.MODEL)
 KIND = re.compile(vocabulary.KIND)
-SECTORS = vocabulary.SECTORS
+# A sector's code (sectors are data, migration 1002: whether it exists is checked against the table).
+SECTOR = re.compile(vocabulary.SECTOR_CODE)
 DEVICE_COLUMNS = (
     "external_id", "model", "model_version", "organisation", "asset", "firmware_version", "metadata", "state",
 )  # fmt: skip
@@ -237,9 +238,7 @@ def validate_asset(line: int, fields: dict[str, Any]) -> AssetRow | RowError:
     external_id = _text(fields, "external_id", errors, pattern=ASSET_ID, required=True, max_length=128)
     organisation = _text(fields, "organisation", errors, pattern=SLUG, max_length=63)
     area = _text(fields, "area", errors, pattern=SLUG, required=True, max_length=63)
-    sector = _text(fields, "sector", errors, required=True)
-    if sector is not None and sector not in SECTORS:
-        errors.append(f"sector: one of {list(SECTORS)}")
+    sector = _text(fields, "sector", errors, pattern=SECTOR, required=True, max_length=63)
     kind = _text(fields, "kind", errors, pattern=KIND, required=True, max_length=63)
     name = _text(fields, "name", errors) or ""
     lat = _number(fields, "lat", errors, low=-90, high=90)

@@ -57,10 +57,18 @@ if [ ! -e "$PG_LIBDIR/timescaledb.so" ]; then
     [ -e "$PG_LIBDIR/timescaledb.so" ] || { say "TimescaleDB did not install into $PG_LIBDIR"; exit 1; }
 fi
 
-# The project's virtualenv, reinstalled only when pyproject.toml changed.
-if [ ! -x .venv/bin/python ] || [ ! -e .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
-    say "installing the project into .venv"
+# The project's virtualenv, from the hashed lock files (docs/deploy.md, "Reproducible builds"):
+# every dependency at its locked version and hash, then the project itself (editable, no resolver).
+# Reinstalled only when pyproject.toml or a lock file changed.
+LOCK=requirements/dev.lock
+if [ ! -x .venv/bin/python ] || [ ! -e .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ] \
+        || [ "$LOCK" -nt .venv/.installed ] || [ requirements/build.lock -nt .venv/.installed ]; then
+    say "installing the locked dependencies and the project into .venv"
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+    PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+    "${PIP[@]}" --require-hashes -r "$LOCK" -r requirements/build.lock
+    "${PIP[@]}" --no-deps --no-build-isolation -e .
     touch .venv/.installed
 fi
+# Loud, never silent drift: pyproject.toml must ask for nothing the locks do not pin.
+.venv/bin/python scripts/lockcheck.py || { say "the lock files are stale (see above): run \`make lock\`"; exit 1; }

@@ -171,6 +171,13 @@ def _worker(
         results.put((index, None, f"{type(exc).__name__}: {exc}"))
 
 
+def silent_devices(spec: LoadSpec) -> frozenset[str]:
+    """The devices ``spec`` silences: exactly round(fraction x devices), at least one when asked for
+    any, drawn by the seed (so a test knows them in advance)."""
+    quiet = round(spec.faults.silent * len(spec.devices)) or (1 if spec.faults.silent > 0 else 0)
+    return frozenset(d.external_id for d in random.Random(spec.seed).sample(spec.devices, quiet))
+
+
 def run_load(spec: LoadSpec, *, status: Callable[[str], None] | None = None) -> LoadResult:
     """Run ``spec`` across ``spec.processes`` workers; ``status`` receives a progress line ~4x a second.
 
@@ -188,9 +195,7 @@ def run_load(spec: LoadSpec, *, status: Callable[[str], None] | None = None) -> 
     start_at: Synchronized[float] = ctx.Value("d", 0.0)
     progress: SynchronizedArray[int] = ctx.Array("q", processes * 2)
     results = ctx.Queue()
-    # Exactly round(fraction x devices) go silent (at least one when asked for any), drawn by the seed.
-    quiet = round(spec.faults.silent * len(spec.devices)) or (1 if spec.faults.silent > 0 else 0)
-    silent = frozenset(d.external_id for d in random.Random(spec.seed).sample(spec.devices, quiet))
+    silent = silent_devices(spec)
     workers = [
         ctx.Process(
             target=_worker,

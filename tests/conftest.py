@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.plugins.readiness",
     "tests.plugins.ingest",
     "tests.plugins.timeseries",
+    "tests.plugins.zones",
+    "tests.plugins.alerts",
 ]

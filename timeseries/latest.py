@@ -16,7 +16,6 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from firmware_contracts.vocabulary import SECTORS
 from timeseries.scope import SCOPE_FROM, SECTOR, Scope
 
 HEALTH_STATES: tuple[str, ...] = ("online", "silent", "suspended", "provisioned")
@@ -101,17 +100,16 @@ async def health(
             FROM {scope_from}
             WHERE {conditions} AND d.state <> 'retired'
         )
-        SELECT s.sector, h.state, count(c.sector)::int AS devices
-        FROM unnest(%(sectors)s::text[]) AS s(sector) CROSS JOIN unnest(%(states)s::text[]) AS h(state)
-             LEFT JOIN classified c ON c.sector = s.sector AND c.state = h.state
-        GROUP BY s.sector, h.state
-        ORDER BY array_position(%(sectors)s::text[], s.sector), array_position(%(states)s::text[], h.state)
+        SELECT s.code AS sector, h.state, count(c.sector)::int AS devices
+        FROM sectors s CROSS JOIN unnest(%(states)s::text[]) AS h(state)
+             LEFT JOIN classified c ON c.sector = s.code AND c.state = h.state
+        GROUP BY s.code, s.position, h.state
+        ORDER BY s.position, s.code, array_position(%(states)s::text[], h.state)
         """
     ).format(sector=SECTOR, scope_from=SCOPE_FROM, conditions=conditions)
     params.update(
         now=now,
         window=window,
-        sectors=list(SECTORS),
         states=list(HEALTH_STATES),
     )
     async with conn.cursor(row_factory=class_row(HealthCount)) as cur:

@@ -119,8 +119,10 @@ def ensure(
     """Set up the rollup backend the edition allows (idempotent); returns it.
 
     On the community edition: per-minute and per-hour continuous aggregates (the hour one built on
-    the minute one) with refresh policies reaching ``late_window`` back, retention policies, and the
-    late-data trigger dropped (continuous aggregates track invalidations themselves). On the Apache
+    the minute one) with refresh policies reaching ``late_window`` back, retention policies, native
+    compression of raw chunks older than ``late_window`` plus a day (ingest refuses readings older
+    than the late window, so no insert meets a compressed chunk), and the late-data trigger dropped
+    (continuous aggregates track invalidations themselves). On the Apache
     edition the tables of migration 0400 are already there: nothing to do.
     """
     backend = choose_backend(info)
@@ -145,6 +147,20 @@ def ensure(
         ("readings_1h_cagg", rollup_1h_retention),
     ):
         conn.execute("SELECT add_retention_policy(%s, %s, if_not_exists => true)", (relation, keep))
+    compressed = conn.execute(
+        "SELECT compression_enabled FROM timescaledb_information.hypertables"
+        " WHERE hypertable_name = 'readings'"
+    ).fetchone()
+    if compressed is not None and not compressed[0]:
+        conn.execute(
+            "ALTER TABLE readings SET (timescaledb.compress,"
+            " timescaledb.compress_segmentby = 'device_id, metric_id',"
+            " timescaledb.compress_orderby = 'time DESC')"
+        )
+    conn.execute(
+        "SELECT add_compression_policy('readings', compress_after => %s, if_not_exists => true)",
+        (late_window + timedelta(days=1),),
+    )
     conn.execute("DROP TRIGGER IF EXISTS readings_late ON readings")
     return backend
 

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Reader, Writer
 from api.db import Conn
-from api.fields import ASSET_ID, KIND, SLUG, Metadata, Text
+from api.fields import ASSET_ID, KIND, SLUG, Metadata, Sector, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from firmware_contracts.vocabulary import CODE, Sector
+from firmware_contracts.vocabulary import CODE
 from registry import assets as service
 from registry.organisations import get_organisation
 

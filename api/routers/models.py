@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict
 
 from api.auth import Reader
 from api.db import Conn
+from api.fields import Sector
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from firmware_contracts.vocabulary import MODEL, Sector
+from firmware_contracts.vocabulary import MODEL
 from registry import models as service
 
 router = APIRouter(prefix="/v1/models", tags=["device models"])

@@ -16,12 +16,13 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
-from api.db import Conn
+from api.db import Conn, ReadConn
+from api.fields import Sector
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
-from firmware_contracts.vocabulary import CODE, Sector
+from firmware_contracts.vocabulary import CODE
 from hatang.settings import ReadinessSettings
-from registry.readiness import Assessment, Gap, GapReason, Status, service
+from registry.readiness import Assessment, Gap, GapReason, Point, Status, service, zones
 
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
 
@@ -101,6 +102,21 @@ class HistoryPublic(BaseModel):
     area: str | None
     organisation: str | None
     sectors: list[SectorHistoryPublic]
+    zones: list[HistoryPoint] | None = Field(
+        description="The zones the 'all zones' target counts, per snapshot day (`essential`: zones, "
+        "`equipped`: with an active device, `ready`: low-latency ready); null when scoped to an area "
+        "or organisation (zones are the province's)."
+    )
+
+
+def _point(p: Point) -> HistoryPoint:
+    return HistoryPoint(
+        day=p.day,
+        essential=p.counts.essential,
+        equipped=p.counts.equipped,
+        ready=p.counts.ready,
+        ready_share=p.counts.ready / p.counts.essential if p.counts.essential else None,
+    )
 
 
 class GapPublic(BaseModel):
@@ -200,7 +216,7 @@ async def get_readiness(
     *,
     request: Request,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
     at: Annotated[date | None, Query(description="A past day (from its snapshot); today if absent.")] = None,
@@ -210,6 +226,11 @@ async def get_readiness(
         conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation,
         cache=request.app.state.readiness_cache,
     )  # fmt: skip
+    return readiness_public(report)
+
+
+def readiness_public(report: service.Report) -> ReadinessPublic:
+    """The public shape of a readiness report (also what the open data serves)."""
     essential = sum(a.counts.essential for a in report.sectors)
     ready = sum(a.counts.ready for a in report.sectors)
     return ReadinessPublic(
@@ -237,7 +258,7 @@ async def get_history(
     *,
     request: Request,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
     start: Annotated[date | None, Query(alias="from", description="First day; 90 days before `to`.")] = None,
@@ -259,20 +280,14 @@ async def get_history(
         sectors=[
             SectorHistoryPublic(
                 sector=s.sector,
-                points=[
-                    HistoryPoint(
-                        day=p.day,
-                        essential=p.counts.essential,
-                        equipped=p.counts.equipped,
-                        ready=p.counts.ready,
-                        ready_share=p.counts.ready / p.counts.essential if p.counts.essential else None,
-                    )
-                    for p in s.points
-                ],
+                points=[_point(p) for p in s.points],
                 latest=None if s.latest is None else _sector(s.latest),
             )
             for s in found.sectors
         ],
+        zones=None
+        if area is not None or organisation is not None
+        else [_point(p) for p in await zones.series(conn, start=first, end=last)],
     )
 
 
@@ -285,7 +300,7 @@ async def get_gaps(
     *,
     request: Request,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     params: Paging,
     area: AreaQuery = None,
     organisation: OrganisationQuery = None,
@@ -322,7 +337,7 @@ def _gap(gap: Gap) -> GapPublic:
 
 
 @router.get("/targets", summary="The targets readiness is measured against", responses=responses(*COMMON))
-async def list_targets(principal: Reader, conn: Conn) -> list[TargetPublic]:
+async def list_targets(principal: Reader, conn: ReadConn) -> list[TargetPublic]:
     return [TargetPublic.model_validate(t) for t in await service.targets(conn)]
 
 

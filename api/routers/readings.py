@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import timeseries
 from api.auth import Reader
-from api.db import Conn
+from api.db import ReadConn
+from api.fields import Sector
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
-from firmware_contracts.vocabulary import CODE, Sector
+from firmware_contracts.vocabulary import CODE
 from hatang.settings import Settings
 from timeseries import Backend, Bucket, GroupBy, Scope
 
@@ -131,7 +132,7 @@ def _settings(request: Request) -> Settings:
 async def get_readings(
     *,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     params: Paging,
     device: Annotated[str, Query(pattern=DEVICE, max_length=64, description="The device's id.")],
     metric: Annotated[str, Query(pattern=METRIC, max_length=63, description="A catalogue metric.")],
@@ -156,7 +157,7 @@ async def get_aggregate(
     *,
     request: Request,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     metric: Annotated[str, Query(pattern=METRIC, max_length=63, description="A catalogue metric.")],
     bucket: Annotated[str, Query(max_length=12, description="1m to 1d: `5m`, `1h`, `1d`.")] = "1h",
     group_by: Annotated[GroupBy, Query(description="What one row aggregates.")] = "device",
@@ -193,7 +194,7 @@ async def get_aggregate(
 async def get_latest(
     *,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     params: Paging,
     metric: Annotated[str | None, Query(pattern=METRIC, max_length=63, description="One metric.")] = None,
     sector: SectorQuery = None,
@@ -215,7 +216,7 @@ async def get_latest(
 async def get_device_health(
     *,
     principal: Reader,
-    conn: Conn,
+    conn: ReadConn,
     window_s: Annotated[
         float, Query(gt=0, le=30 * 86400, description="Online: an active device seen within this.")
     ] = 900,

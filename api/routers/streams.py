@@ -6,8 +6,8 @@ queues per client (each reading's organisation comes with the fan-out message). 
 ``Authorization: Bearer`` or, for browsers (``EventSource`` and
 ``WebSocket`` cannot set headers), as ``?key=``. A non-admin key receives only its own
 organisation's devices. Frames are JSON (docs/dashboard.md): ``hello``, ``readings`` (the client's
-running ``dropped`` count and columnar ``chunks``), ``status`` (the broker feed went up or down)
-and ``heartbeat``.
+running ``dropped`` count and columnar ``chunks``), ``alert`` (an alert opened, acknowledged or
+resolved, from ``api.alert_feed``), ``status`` (the broker feed went up or down) and ``heartbeat``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket, WebS
 from fastapi.responses import StreamingResponse
 from psycopg_pool import AsyncConnectionPool
 
+from api.alert_feed import follow as follow_alerts
 from api.auth import Principal
+from api.fields import Sector
 from api.hub import Hub, HubFullError, StreamFilter, Subscriber
 from api.mqtt_feed import Feed
 from api.problems import COMMON, Problem, responses
-from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC, Sector
+from firmware_contracts.vocabulary import CODE, DEVICE_ID, METRIC
 from hatang.settings import Settings
 from registry import NotFoundError, area_codes_under, authenticate, get_device, get_organisation
 from timeseries import MissingError, metric_id
@@ -79,13 +81,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     feed = Feed(
         url=app.state.mqtt_url, topic_filter=hub.topic_filter, on_message=hub.publish, on_status=hub.set_feed
     )
-    task = asyncio.create_task(feed.run())
+    tasks = [
+        asyncio.create_task(feed.run()),
+        asyncio.create_task(follow_alerts(database_url=app.state.database_url, hub=hub)),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _token(authorization: str | None, key: str | None) -> str | None:
@@ -175,6 +182,9 @@ async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> Async
         if hub.feed_connected != feed:
             feed = hub.feed_connected
             yield "status", b'{"type":"status","feed":"%b"}' % (b"connected" if feed else b"disconnected")
+        while subscriber.alerts:
+            quiet = 0.0
+            yield "alert", subscriber.alerts.popleft()
         if subscriber.chunks:
             quiet = 0.0
             chunks = subscriber.take()
@@ -195,7 +205,7 @@ async def _frames(hub: Hub, subscriber: Subscriber, heartbeat_s: float) -> Async
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "Events `hello`, `readings`, `status`, `heartbeat`",
+            "description": "Events `hello`, `readings`, `alert`, `status`, `heartbeat`",
         },
         **responses(*COMMON, "not-found", "unavailable"),
     },

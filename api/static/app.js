@@ -3,7 +3,9 @@ import { TEXT, applyStatic, language, t } from "./i18n.js";
 import { lineChart, pct, readinessBars } from "./charts.js";
 import { assetMap } from "./map.js";
 
-const SECTORS = ["transport", "energy", "electricity", "water", "urban"];
+// Sectors are data (GET /v1/sectors): the plan's five, and any a later plan adds.
+let SECTORS = [];
+let SECTOR_NAMES = {};
 const FEED_ROWS = 50;
 const REFRESH_MS = 60_000;
 const state = { key: null, readiness: null, areas: [], health: null, assets: [], series: [], feed: [],
@@ -31,7 +33,10 @@ async function pages(path, maxPages = 20) {
   return items;
 }
 
-const sectorName = (s) => TEXT[language()].sectors[s] ?? s;
+const sectorName = (s) => {
+  const row = SECTOR_NAMES[s];
+  return row ? (language() === "en" && row.name_en ? row.name_en : row.name) : s;
+};
 const statusName = (s) => TEXT[language()].status[s] ?? s;
 const num = (v) => (v === null || v === undefined ? null : Number(v));
 const dateText = (d) => (d ? new Date(`${d}T00:00:00`).toLocaleDateString(language() === "vi" ? "vi-VN" : "en-GB") : "—");
@@ -157,6 +162,9 @@ function renderAll() {
 }
 
 async function loadBoard() {
+  const sectors = await api("/v1/sectors");
+  SECTORS = sectors.map((s) => s.code);
+  SECTOR_NAMES = Object.fromEntries(sectors.map((s) => [s.code, s]));
   state.readiness = await api("/v1/readiness");
   renderReadiness();
   const [health, districts] = await Promise.all([api("/v1/device-health"), pages("/v1/areas?level=district")]);

@@ -19,7 +19,6 @@ export const TEXT = {
     online: "Trực tuyến", silent: "Im lặng", suspended: "Tạm ngưng", provisioned: "Chưa kích hoạt",
     noData: "Chưa có số liệu.", asOf: "Số liệu ngày",
     status: { met: "đạt", on_track: "đúng tiến độ", behind: "chậm", missed: "không đạt", no_assets: "—", no_target: "không có mục tiêu" },
-    sectors: { transport: "Giao thông", energy: "Năng lượng", electricity: "Điện", water: "Nước", urban: "Đô thị" },
     lang: "English",
   },
   en: {
@@ -41,7 +40,6 @@ export const TEXT = {
     online: "Online", silent: "Silent", suspended: "Suspended", provisioned: "Not activated",
     noData: "No data yet.", asOf: "Figures for",
     status: { met: "met", on_track: "on track", behind: "behind", missed: "missed", no_assets: "—", no_target: "no target" },
-    sectors: { transport: "Transport", energy: "Energy", electricity: "Electricity", water: "Water", urban: "Urban" },
     lang: "Tiếng Việt",
   },
 };

@@ -7,7 +7,9 @@ import importlib
 from typing import Any
 
 # Benchmark modules under bench.
-BENCHMARKS: tuple[str, ...] = ("normalise", "storage", "ingest", "readiness", "streams", "onboarding", "city")
+BENCHMARKS: tuple[str, ...] = (
+    "normalise", "storage", "ingest", "readiness", "streams", "onboarding", "alerts", "city",
+)  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -23,13 +23,11 @@ import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import Stack
-from registry.readiness import GAP_REASONS, Assessment, Gaps, ReadinessError, Report, service, snapshots
+from registry.readiness import GAP_REASONS, Gaps, ReadinessError, Report, service, snapshots, zones
+from registry.readiness.export import sector_row, sectors_csv, zone_row, zones_csv
+from registry.readiness.zones import ZoneReport
 
 FORMATS = ("table", "json", "csv")
-COLUMNS = (
-    "sector", "essential", "equipped", "ready", "ready_share", "target_share", "deadline", "status",
-    "required", "still_needed", "pace_per_day", "projected",
-)  # fmt: skip
 
 
 _T = TypeVar("_T")
@@ -50,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     gaps.add_argument("--limit", type=int, default=50, help="assets listed (default 50)")
     gaps.add_argument("--format", choices=FORMATS, default="table")
     gaps.set_defaults(func=_gaps)
+    zones = inner.add_parser(
+        "zones", help="low-latency IoT readiness of every zone (the plan's first clause)"
+    )
+    zones.add_argument("--at", type=date.fromisoformat, default=None, help="a past day (YYYY-MM-DD)")
+    zones.add_argument("--format", choices=FORMATS, default="table")
+    zones.set_defaults(func=_zones)
     snapshot = inner.add_parser("snapshot", help="take today's readiness snapshot (replaces today's)")
     snapshot.add_argument(
         "--every", action="store_true", help="keep refreshing it every HATANG_READINESS__SNAPSHOT_INTERVAL_S"
@@ -62,27 +66,9 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--org", default=None, help="organisation slug (the assets' owner)")
 
 
-def _row(a: Assessment) -> dict[str, Any]:
-    target = a.target
-    return {
-        "sector": a.sector,
-        "essential": a.counts.essential,
-        "equipped": a.counts.equipped,
-        "ready": a.counts.ready,
-        "ready_share": a.ready_share,
-        "target_share": None if target is None else str(target.share),
-        "deadline": None if target is None else target.deadline.isoformat(),
-        "status": a.status.value,
-        "required": a.required,
-        "still_needed": a.still_needed,
-        "pace_per_day": a.pace_per_day,
-        "projected": None if a.projected is None else a.projected.isoformat(),
-    }
-
-
 def render(report: Report, fmt: str) -> str:
     """The report as a table, JSON or CSV."""
-    rows = [_row(a) for a in report.sectors]
+    rows = [sector_row(a) for a in report.sectors]
     if fmt == "json":
         return json.dumps(
             {
@@ -96,11 +82,7 @@ def render(report: Report, fmt: str) -> str:
             ensure_ascii=False,
         )
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue().rstrip("\n")
+        return sectors_csv(report.sectors)
     parts = (report.area and f"area {report.area}", report.organisation and f"org {report.organisation}")
     scope = ", ".join(p for p in parts if p) or "whole province"
     window_h = report.freshness_window / timedelta(hours=1)
@@ -192,6 +174,69 @@ def _gaps(args: argparse.Namespace, settings: Settings) -> int:
             )  # fmt: skip
 
     return _print("hatang readiness gaps", main(), lambda found: render_gaps(found, args.format))
+
+
+def render_zones(report: ZoneReport, fmt: str) -> str:
+    """Zone readiness as a table, JSON or CSV."""
+    rows = [zone_row(z) for z in report.zones]
+    a = report.assessment
+    if fmt == "json":
+        return json.dumps(
+            {
+                "as_of": report.as_of.isoformat(),
+                "source": report.source,
+                "freshness_window_h": report.freshness_window / timedelta(hours=1),
+                "latency_bound_s": report.latency_bound_s,
+                "quantile": str(report.quantile),
+                "total": {
+                    "zones": a.counts.essential, "equipped": a.counts.equipped, "ready": a.counts.ready,
+                    "ready_share": a.ready_share, "status": a.status.value,
+                    "target_share": None if a.target is None else str(a.target.share),
+                    "deadline": None if a.target is None else a.target.deadline.isoformat(),
+                },
+                "zones": rows,
+            },
+            ensure_ascii=False,
+        )  # fmt: skip
+    if fmt == "csv":
+        return zones_csv(report.zones)
+    window_h = report.freshness_window / timedelta(hours=1)
+    share = "-" if a.ready_share is None else f"{100 * a.ready_share:.0f}%"
+    target = (
+        "-" if a.target is None else f"{100 * float(a.target.share):.0f}% by {a.target.deadline.isoformat()}"
+    )
+    lines = [
+        f"Low-latency IoT readiness of the zones on {report.as_of.isoformat()} ({report.source}; ready = a "
+        f"device reported within {window_h:g} h and p{100 * float(report.quantile):g} delivery latency "
+        f"<= {report.latency_bound_s:g} s)",
+        f"counted zones {a.counts.essential}, ready {a.counts.ready} ({share}); "
+        f"target {target}: {a.status.value}",
+        f"{'zone':<24}{'kind':<17}{'counted':<9}{'active':>7}{'fresh':>7}{'messages':>10}"
+        f"{'latency':>9}  ready",
+    ]
+    for r in rows:
+        latency = "-" if r["latency_s"] is None else f"<={r['latency_s']:g}s"
+        verdict = "yes" if r["ready"] else f"no ({r['reason']})"
+        lines.append(
+            f"{r['zone']:<24}{r['kind']:<17}{'yes' if r['in_target'] else 'no':<9}{r['active_devices']:>7}"
+            f"{r['fresh_devices']:>7}{r['messages']:>10,}{latency:>9}  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def _zones(args: argparse.Namespace, settings: Settings) -> int:
+    async def main() -> ZoneReport:
+        async with await _connect(settings) as conn:
+            return await zones.zone_readiness(
+                conn, settings=settings.readiness, now=datetime.now(UTC), at=args.at
+            )
+
+    try:
+        print(render_zones(asyncio.run(main()), args.format))
+    except (ReadinessError, psycopg.Error) as exc:
+        print(f"hatang readiness zones: {str(exc).strip()}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _report(taken: snapshots.Taken) -> None:

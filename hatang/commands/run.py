@@ -46,9 +46,12 @@ def _processes(settings: Settings) -> list[Process]:
     where = f"metrics http://127.0.0.1:{port}/metrics" if port else "MQTT worker"
     processes = [Process("ingest", ["ingest"], where)]
     processes.append(Process("api", ["api"], f"http://{settings.api.host}:{settings.api.port}/docs"))
-    processes.append(Process("rollups", ["timeseries", "maintain"], "rollups and retention of readings"))
-    every = f"readiness snapshot refreshed every {settings.readiness.snapshot_interval_s:g} s"
-    processes.append(Process("readiness", ["readiness", "snapshot", "--every"], every))
+    # The same scheduler role a deployment runs: rollups, retention and the readiness snapshot.
+    jobs = f"rollups, retention, readiness snapshot every {settings.readiness.snapshot_interval_s:g} s"
+    processes.append(Process("scheduler", ["scheduler"], jobs))
+    port = settings.alerts.metrics_port
+    where = f"alert rules and notifications, metrics http://127.0.0.1:{port}/metrics" if port else "alerts"
+    processes.append(Process("alerts", ["alerts"], where))
     if settings.mqtt_url is None:  # the local Mosquitto: keep its password file in step with the registry
         processes.append(Process("broker", ["broker", "sync", "--watch"], "password file from the registry"))
     sim = settings.simulators

@@ -1,4 +1,4 @@
-"""``hatang seed``: the Bắc Ninh demo — areas, firmware contracts, organisations, assets, an admin key.
+"""``hatang seed``: the Bắc Ninh demo — areas, zones, firmware contracts, organisations, assets, an admin key.
 
 Idempotent: a second run creates nothing new and prints the same demo admin key, which is kept in
 the data directory (``<data_dir>/demo-admin.key``, mode 0600) and re-issued only when it no longer
@@ -26,6 +26,7 @@ from registry.areas import load_areas, packaged_areas
 from registry.audit import CLI
 from registry.keys import authenticate, create_key
 from registry.organisations import ensure_organisation
+from registry.zones import load_zones, packaged_zones
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -63,6 +64,7 @@ def seed(database_url: str, *, key_file: Path) -> tuple[BulkOutcome, str]:
 async def _load(database_url: str, token: str) -> tuple[BulkOutcome, str]:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await load_areas(conn, specs=packaged_areas(), actor=CLI)
+        await load_zones(conn, specs=packaged_zones(), actor=CLI)
         admin_org = None
         for slug, name in ORGANISATIONS.items():
             org = await ensure_organisation(conn, slug=slug, name=name, actor=CLI)

@@ -128,6 +128,12 @@ async def _area_ids(conn: Conn, area_id: int | None) -> list[int] | None:
     return [row[0] for row in await cur.fetchall()]
 
 
+async def descendants(conn: Conn, area_id: int) -> list[int]:
+    """``area_id`` and every area under it through the current hierarchy."""
+    found = await _area_ids(conn, area_id)
+    return [] if found is None else found
+
+
 async def area_id(conn: Conn, *, code: str) -> int:
     """The id of the area with ``code`` (retired areas included: their history still counts)."""
     return await fetch_id(

@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-from firmware_contracts.vocabulary import SECTORS
 from hatang.settings import ReadinessSettings
 from registry import audit
 from registry.audit import Actor
@@ -23,6 +22,7 @@ from registry.readiness.cache import LiveCountsCache
 from registry.readiness.core import Assessment, Counts, Point, Target, assess
 from registry.readiness.errors import FutureDateError, SnapshotMissingError
 from registry.readiness.queries import Conn, Gap
+from registry.sectors import sector_codes
 
 #: Why an essential asset does not count as ready (docs/readiness.md).
 GapReason = Literal["no_device", "device_not_active", "wrong_sector", "never_reported", "silent"]
@@ -87,8 +87,8 @@ async def _scope(conn: Conn, *, area: str | None, organisation: str | None) -> t
     return area_id, org_id
 
 
-def _by_sector(rows: list[tuple[date, str, Counts]]) -> dict[str, list[Point]]:
-    found: dict[str, list[Point]] = {sector: [] for sector in SECTORS}
+def _by_sector(rows: list[tuple[date, str, Counts]], sectors: list[str]) -> dict[str, list[Point]]:
+    found: dict[str, list[Point]] = {sector: [] for sector in sectors}
     for day, sector, counts in rows:
         found.setdefault(sector, []).append(Point(day=day, counts=counts))
     return found
@@ -140,7 +140,8 @@ async def readiness(
         counts = {sector: c for d, sector, c in past if d == day}
         source = "snapshot"
     targets = await target_queries.targets(conn)
-    history = _by_sector([row for row in past if row[0] < day])
+    sectors = await sector_codes(conn)
+    history = _by_sector([row for row in past if row[0] < day], sectors)
     zero = Counts(essential=0, equipped=0, ready=0)
     return Report(
         as_of=day,
@@ -157,7 +158,7 @@ async def readiness(
                 history=history[sector],
                 window_days=settings.pace_window_days,
             )
-            for sector in SECTORS
+            for sector in sectors
         ],
     )
 
@@ -181,7 +182,7 @@ async def history(
     rows = await queries.series(conn, start=fetch_from, end=end, area_id=area_id, organisation_id=org_id)
     targets = await target_queries.targets(conn)
     sectors = []
-    for sector, points in _by_sector(rows).items():
+    for sector, points in _by_sector(rows, await sector_codes(conn)).items():
         latest = None
         if points:
             last = points[-1]
@@ -217,8 +218,9 @@ async def gaps(
     counted = await queries.gap_summary(
         conn, since=since, area_id=area_id, organisation_id=org_id, sector=sector
     )
+    sectors = await sector_codes(conn)
     summary: dict[str, dict[str, int]] = {
-        why: {s: counted[(why, s)] for s in SECTORS if (why, s) in counted}
+        why: {s: counted[(why, s)] for s in sectors if (why, s) in counted}
         for why in GAP_REASONS
         if reason is None or why == reason
     }

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from hatang.settings import ReadinessSettings
-from registry.readiness import queries
+from registry.readiness import queries, zones
 from registry.readiness.queries import Conn
 from registry.readiness.service import today, window
 
@@ -37,12 +37,13 @@ class Taken:
 
 
 async def take(conn: Conn, *, settings: ReadinessSettings, now: datetime) -> Taken:
-    """Snapshot the readiness of the day of ``now`` (province time), replacing that day's rows."""
+    """Snapshot the readiness of sectors and zones on the day of ``now`` (province time), replacing it."""
     started = time.perf_counter()
     day = today(now=now, settings=settings)
     rows = await queries.take_snapshot(
         conn, day=day, since=now - window(settings), window=window(settings), taken_at=now
     )
+    rows += await zones.take_snapshot(conn, settings=settings, now=now)
     return Taken(day=day, rows=rows, taken_at=now, seconds=time.perf_counter() - started)
 
 

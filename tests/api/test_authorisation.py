@@ -89,6 +89,14 @@ CASES = [
         NO,
     ),
     Case("DELETE", "/v1/organisations/{slug}", _path("/v1/organisations/{org}"), (409, 409), NO, NO),
+    Case(
+        "PUT",
+        "/v1/organisations/{slug}/open-data",
+        lambda c, k, org: (f"/v1/organisations/{org}/open-data", {"json": {"device_ids": False}}),
+        READ_ALL,
+        NO,
+        NO,
+    ),
     Case("GET", "/v1/keys", _path("/v1/keys?organisation={org}"), READ_ALL, OWN_ONLY, NO),
     Case(
         "POST",

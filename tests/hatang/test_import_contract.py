@@ -29,10 +29,15 @@ ALLOWED: dict[str, set[str]] = {
     "registry": {"firmware_contracts", *LEAVES},
     "timeseries": {"firmware_contracts", *LEAVES},
     "ingest": {"firmware_contracts", *LEAVES},
-    "api": {"registry", "ingest", "timeseries", "firmware_contracts", *LEAVES},
+    "alerts": {"registry", "ingest", "firmware_contracts", *LEAVES},
+    "api": {"alerts", "registry", "ingest", "timeseries", "firmware_contracts", *LEAVES},
     "simulators": {"registry", "firmware_contracts", *LEAVES},
-    "bench": {"api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "hatang"},
-    "hatang": {"api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "bench"},
+    "bench": {
+        "alerts", "api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "hatang",
+    },
+    "hatang": {
+        "alerts", "api", "registry", "ingest", "timeseries", "firmware_contracts", "simulators", "bench",
+    },
 }
 FIRST_PARTY = set(ALLOWED)
 

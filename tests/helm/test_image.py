@@ -24,7 +24,7 @@ from hatang.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())  # resolves << merges
-HATANG_SERVICES = ("migrate", "api", "ingest")
+HATANG_SERVICES = ("migrate", "api", "ingest", "alerts")
 
 
 def test_hadolint_finds_nothing() -> None:
@@ -83,3 +83,22 @@ def test_compose_sets_only_real_settings_and_a_stable_ingest_client_id() -> None
         environment = COMPOSE["services"][name]["environment"]
         assert {key for key in environment if key.startswith("HATANG_")} <= known, name
     assert COMPOSE["services"]["ingest"]["environment"]["HATANG_INGEST__CLIENT_ID"]
+
+
+def test_image_installs_the_lock_and_pins_its_base_by_digest() -> None:
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.MULTILINE)
+    assert base is not None
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base.group(1))
+    installs = [line for line in DOCKERFILE.splitlines() if "pip install" in line]
+    assert any("--require-hashes" in line for line in installs)
+    assert "-r requirements/runtime.lock -r requirements/build.lock" in DOCKERFILE
+    assert "--no-deps --no-build-isolation ." in DOCKERFILE  # the project adds nothing unlocked
+    assert "requirements" not in (ROOT / ".dockerignore").read_text().split()
+
+
+def test_compose_runs_the_scheduler_and_checks_ingest_health() -> None:
+    services = COMPOSE["services"]
+    assert services["scheduler"]["command"] == ["scheduler"]
+    assert services["scheduler"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    probe = " ".join(services["ingest"]["healthcheck"]["test"])
+    assert "127.0.0.1:9108/healthz" in probe

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ import pytest
 
 from hatang.migrate import migrate
 from hatang.stack import Stack, free_port
+from hatang.stack._proc import chown_to, is_root, run_as
+from hatang.stack.postgres import SERVER_USER, LocalPostgres, bin_dir
 
 TEMPLATE = "hatang_template"
 _counter = itertools.count()
@@ -77,3 +80,48 @@ def db_url(stack: Stack) -> Iterator[str]:
 def topic_prefix() -> str:
     """A topic prefix no other test uses."""
     return f"test/{uuid.uuid4().hex[:12]}/city/v1"
+
+
+@pytest.fixture(scope="session")
+def replica(stack: Stack) -> Iterator[LocalPostgres]:
+    """A real streaming standby of the suite's PostgreSQL (``pg_basebackup -R``), for the tests that
+    ask for it; it replicates every database, including those cloned after it started."""
+    assert stack.postgres is not None
+    primary = stack.postgres
+    root = Path(tempfile.mkdtemp(prefix="hatang-replica-"))
+    root.chmod(0o755)
+    data = root / "data"
+    data.mkdir(mode=0o700)
+    chown_to(data, SERVER_USER)
+    user = SERVER_USER if is_root() else None
+    run_as(user, [str(bin_dir(primary.version) / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                  "-U", "hatang", "-D", str(data), "-R", "-X", "stream", "-c", "fast"])  # fmt: skip
+    standby = LocalPostgres(data, port=free_port(), version=primary.version, durable=False)
+    try:
+        standby.init()  # only rewrites its own settings (port, socket directory): the data is the backup
+        standby.start()
+        yield standby
+    finally:
+        standby.stop(mode="immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_replayed(primary_url: str, standby_url: str, *, timeout: float = 60) -> None:
+    """Wait until the standby has replayed everything the primary has written so far."""
+    with psycopg.connect(primary_url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    target = row[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(standby_url, autocommit=True) as conn:
+                done = conn.execute(
+                    "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)
+                ).fetchone()
+            if done is not None and done[0]:
+                return
+        except psycopg.OperationalError:
+            pass  # the database itself may not have been replayed yet
+        assert time.monotonic() < deadline, f"the standby did not reach {target}"
+        time.sleep(0.05)
