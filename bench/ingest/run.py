@@ -156,7 +156,10 @@ def scratch(settings: Settings, devices: int, *, messages: int = 0, packs: int =
             devices=names,
             ids=ids,
             metric_id=int(metric_row[0]),
-            base=(base := time.time() - 30 - -(-messages // devices)),
+            # Callers that pass no counts (``bench alerts``) lay out their own offsets from a base
+            # two days back, as before.
+            base=(base := time.time() - 30 - -(-messages // devices) if messages or packs
+                  else time.time() - 2 * 24 * 3600),
             pack_base=base - -(-packs // devices) * PER_PACK,
             env=env,
             workdir=Path(tempfile.mkdtemp(prefix="hatang-bench-ingest-")),
