@@ -29,6 +29,7 @@ from api.gate import Gate
 from api.metrics import MetricsMiddleware
 from hatang.settings import Settings
 from registry import sync_contracts
+from registry.readiness import LiveCountsCache
 
 # Router modules under api.routers, in the order the OpenAPI document lists them.
 ROUTERS: tuple[str, ...] = (
@@ -128,6 +129,7 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
+    app.state.readiness_cache = LiveCountsCache(ttl_s=settings.readiness.live_cache_s)
     app.state.database_url = database_url
     app.state.mqtt_url = mqtt_url
     problems.install(app)

@@ -91,6 +91,10 @@ class ReadinessSettings(BaseModel):
     pace_window_days: int = Field(
         default=30, ge=2, description="Days of snapshots the projection's pace is fitted over."
     )
+    live_cache_s: float = Field(
+        default=15, ge=0,
+        description="An API process reuses a scope's live readiness counts this long (0: every request).",
+    )
     zone_latency_bound_s: float = Field(
         default=1.0, gt=0,
         description="A zone is low-latency ready when that quantile of delivery latency is at most this (s).",
@@ -202,6 +206,10 @@ class IngestSettings(BaseModel):
     dead_letter_retention_days: int = Field(
         default=30, ge=1,
         description="Dead letters older than this are deleted (by `hatang timeseries maintain`).",
+    )
+    last_seen_granularity_s: float = Field(
+        default=60.0, ge=0,
+        description="devices.last_seen is written when it moved by this much (0: every batch).",
     )
     ready_stall_s: float = Field(
         default=60.0, gt=0,

@@ -4,9 +4,11 @@ The worker (``hatang ingest``, composed in ``ingest.runner``) subscribes to devi
 shared subscription, normalises with ``firmware_contracts`` and commits batches before acknowledging.
 Other packages use what ``__all__`` lists: the worker's entry (:func:`run`, :func:`tune_interpreter`,
 :class:`IngestMetrics`, the ``logs`` module), the dead-letter functions (the API lists and replays
-through them; the maintenance job purges old ones), the MQTT adapter's :class:`Consumer` and
-:func:`parse_url` (the API's feed, the benches), the binary COPY rows of ``pgcopy`` (the storage
-bench) and the per-device latency book of ``latency`` (the readiness bench). The rest of the
+through them; the maintenance job purges old ones), the MQTT adapter's :class:`Consumer`, its
+:class:`Delivery` and :func:`parse_url` (the API's feed, the benches), the binary COPY rows of
+``pgcopy`` (the storage bench), the per-device latency book of ``latency`` (the readiness bench),
+and the :class:`RegistryWatcher` with :func:`load_devices` (``hatang bench city`` times the worker's
+loop through them). The rest of the
 package is the worker's own. See docs/ingest.md.
 """
 
@@ -21,23 +23,29 @@ from ingest.deadletters import (
     purge_dead_letters,
     replay_dead_letters,
 )
+from ingest.delivery import Delivery
 from ingest.errors import BrokerError, IngestError, ReplayError, StoreError
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer, parse_url
+from ingest.queries import load_devices
 from ingest.runner import run, tune_interpreter
+from ingest.watcher import RegistryWatcher
 
 __all__ = [
     "BrokerError",
     "Consumer",
     "DeadLetterRow",
+    "Delivery",
     "IngestError",
     "IngestMetrics",
+    "RegistryWatcher",
     "ReplayError",
     "ReplayOutcome",
     "StoreError",
     "TopicLayout",
     "latency",
     "list_dead_letters",
+    "load_devices",
     "logs",
     "parse_url",
     "pgcopy",

@@ -176,7 +176,9 @@ def intake(
 
 
 class Upserts(NamedTuple):
-    """Set-based upserts of one batch: newest reading per key, newest receive time per device."""
+    """Set-based upserts of one batch: newest reading per key, newest receive time per device, and
+    per minute of reading time the oldest reading in it (``ingest.sink`` records the minutes the
+    database finds late for the rollups)."""
 
     latest_device: list[int]
     latest_metric: list[int]
@@ -184,6 +186,8 @@ class Upserts(NamedTuple):
     latest_value: list[float]
     seen_device: list[int]
     seen_at: list[float]
+    minute: list[int]
+    minute_first_us: list[int]
 
 
 def upserts(batch: Batch, metric_ids: Mapping[str, int]) -> Upserts:
@@ -193,6 +197,7 @@ def upserts(batch: Batch, metric_ids: Mapping[str, int]) -> Upserts:
     """
     latest: dict[tuple[int, int], tuple[int, float]] = {}
     seen: dict[int, float] = {}
+    firsts: dict[int, int] = {}  # minute since the epoch -> oldest reading in it (µs)
     for device, readings, received_at in batch.accepted:
         device_id = device.id
         if seen.get(device_id, -1.0) < received_at:
@@ -200,6 +205,9 @@ def upserts(batch: Batch, metric_ids: Mapping[str, int]) -> Upserts:
         for time, metric, value in readings:
             key = (device_id, metric_ids[metric])
             time_us = round(time * 1_000_000)
+            minute = time_us // 60_000_000
+            if firsts.get(minute, time_us + 1) > time_us:
+                firsts[minute] = time_us
             current = latest.get(key)
             if current is None or current[0] < time_us:
                 latest[key] = (time_us, value)
@@ -212,6 +220,8 @@ def upserts(batch: Batch, metric_ids: Mapping[str, int]) -> Upserts:
         [latest[k][1] for k in keys],
         seen_ids,
         [seen[d] for d in seen_ids],
+        sorted(firsts),
+        [firsts[m] for m in sorted(firsts)],
     )
 
 

@@ -3,7 +3,8 @@
 Owns :class:`Builder`: it connects (reconnecting after a loss, the session number counting up),
 files each delivery with :func:`ingest.batch.intake` and hands a batch over at N readings or
 T milliseconds. Stopping, it pauses the broker, files what is held and returns once everything taken
-is committed and acknowledged. It must not touch the database.
+is committed and acknowledged. It must not touch the database itself: the registry watcher looks up
+devices the cache does not hold yet.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hatang.settings import IngestSettings
 from ingest.batch import Batch, TopicLayout, intake, upserts
@@ -20,6 +21,7 @@ from ingest.budget import DeadLetterBudget
 from ingest.errors import BrokerError
 from ingest.mqtt import Consumer
 from ingest.pipeline import Backoff, Pipeline
+from ingest.seen import SeenThrottle
 from ingest.watcher import RegistryWatcher
 
 log = logging.getLogger("hatang.ingest")
@@ -42,6 +44,10 @@ class Builder:
     # ``hatang ingest --leave``: unsubscribe this client id's session instead of subscribing.
     leave: bool = False
     current: Consumer | None = None
+    seen: SeenThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seen = SeenThrottle(granularity_s=self.settings.last_seen_granularity_s)
 
     def _consumer(self, session: int) -> Consumer:
         cfg = self.settings
@@ -98,8 +104,10 @@ class Builder:
             await asyncio.sleep(0.1)
 
     async def hand_over(self, batch: Batch, consumer: Consumer) -> None:
-        """Hand ``batch`` to the writers with its upserts, computed with the current metric ids."""
-        await self.pipeline.hand_over(batch, upserts(batch, self.registry.metric_ids), consumer)
+        """Hand ``batch`` to the writers with its upserts, computed with the current metric ids
+        (``last_seen`` only where it is due: ``ingest.seen``)."""
+        due = self.seen.thin(upserts(batch, self.registry.metric_ids))
+        await self.pipeline.hand_over(batch, due, consumer)
 
     async def _pump(self, consumer: Consumer) -> None:
         limit, interval = self.settings.batch_size, self.settings.flush_interval_ms / 1000
@@ -126,6 +134,8 @@ class Builder:
                     received.inc(len(taken))
                     pipeline.unacked += len(taken)
                     pipeline.metrics.queue_messages.set(pipeline.unacked + consumer.held)
+                if taken:
+                    await self.registry.find_unknown(taken, layout=layout, stop=self.stop)
                 metric_ids = self.registry.metric_ids
                 for delivery in taken:
                     if not batch.deliveries:

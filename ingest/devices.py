@@ -50,14 +50,30 @@ class Device:
     compiled: CompiledModel | None
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A whole registry's devices, built away from the worker's loop; :meth:`DeviceCache.install` it."""
+
+    devices: dict[str, Device]
+    by_id: dict[int, str]
+    watermark: datetime | None
+
+
 class DeviceCache:
-    """External id -> :class:`Device`, updated from registry rows; every model compiled once."""
+    """External id -> :class:`Device`, updated from registry rows; every model compiled once.
+
+    Incremental updates (:meth:`apply`) touch only the changed rows: the reverse map id -> external
+    id is kept alongside, not rebuilt per refresh (at a million devices a rebuild was a stall of
+    its own). A whole reload is built as a :class:`Snapshot` (:meth:`prepare`, safe to call in
+    another thread) and swapped in at once (:meth:`install`).
+    """
 
     def __init__(self, *, models: Mapping[tuple[str, int], DeviceModel], limits: Limits) -> None:
         self._models = models
         self._limits = limits
         self._compiled: dict[tuple[str, int], CompiledModel] = {}
         self._devices: dict[str, Device] = {}
+        self._by_id: dict[int, str] = {}
         self.watermark: datetime | None = None
 
     def __len__(self) -> int:
@@ -74,29 +90,60 @@ class DeviceCache:
             found = self._compiled[key] = compile_model(self._models[key], self._limits)
         return found
 
-    def apply(self, rows: Iterable[DeviceRow], *, replace: bool = False) -> int:
-        """Take in changed rows (``replace``: the rows are the whole registry); returns the count."""
-        devices: dict[str, Device] = {} if replace else self._devices
-        count = 0
-        by_id = {device.id: key for key, device in devices.items()}
+    def _device(self, row: DeviceRow) -> Device:
+        key = (row.model, row.model_version)
+        return Device(
+            id=row.id,
+            external_id=row.external_id,
+            model=key,
+            state=row.state,
+            sector=row.sector,
+            area=row.area or UNASSIGNED_AREA,
+            organisation_id=row.organisation_id,
+            compiled=self.compiled(key),
+        )
+
+    def _merge(
+        self, devices: dict[str, Device], by_id: dict[int, str], rows: Iterable[DeviceRow]
+    ) -> tuple[int, datetime | None]:
+        count, watermark = 0, None
         for row in rows:
             # An external id can be re-used after a device row is deleted: drop the stale key.
             stale = by_id.get(row.id)
             if stale is not None and stale != row.external_id:
                 devices.pop(stale, None)
-            key = (row.model, row.model_version)
-            devices[row.external_id] = Device(
-                id=row.id,
-                external_id=row.external_id,
-                model=key,
-                state=row.state,
-                sector=row.sector,
-                area=row.area or UNASSIGNED_AREA,
-                organisation_id=row.organisation_id,
-                compiled=self.compiled(key),
-            )
-            if self.watermark is None or row.updated_at > self.watermark:
-                self.watermark = row.updated_at
+            previous = devices.get(row.external_id)
+            if previous is not None and previous.id != row.id:
+                by_id.pop(previous.id, None)
+            devices[row.external_id] = self._device(row)
+            by_id[row.id] = row.external_id
+            if watermark is None or row.updated_at > watermark:
+                watermark = row.updated_at
             count += 1
-        self._devices = devices
+        return count, watermark
+
+    def prepare(self, rows: Iterable[DeviceRow], *, read_at: datetime | None = None) -> Snapshot:
+        """A snapshot of exactly ``rows`` (the whole registry); reads nothing of this cache's devices.
+
+        ``read_at`` (the database's clock when the rows were read) becomes the watermark, so that
+        the next refresh reads what changed since then, not every row of the newest bulk load.
+        """
+        devices: dict[str, Device] = {}
+        by_id: dict[int, str] = {}
+        _, watermark = self._merge(devices, by_id, rows)
+        return Snapshot(devices, by_id, read_at if read_at is not None else watermark)
+
+    def install(self, snapshot: Snapshot) -> None:
+        """Replace every device with ``snapshot``'s (one assignment each: no half-built state)."""
+        self._devices, self._by_id, self.watermark = snapshot.devices, snapshot.by_id, snapshot.watermark
+
+    def apply(self, rows: Iterable[DeviceRow], *, replace: bool = False) -> int:
+        """Take in changed rows (``replace``: the rows are the whole registry); returns the count."""
+        if replace:
+            rows = list(rows)
+            self.install(self.prepare(rows))
+            return len(rows)
+        count, watermark = self._merge(self._devices, self._by_id, rows)
+        if watermark is not None and (self.watermark is None or watermark > self.watermark):
+            self.watermark = watermark
         return count

@@ -6,6 +6,7 @@ id map. Writing batches is ``ingest.sink``'s; nothing here writes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,33 @@ async def load_device(conn: psycopg.AsyncConnection[Any], *, external_id: str) -
     async with conn.cursor() as cur:
         await cur.execute(_DEVICES + " WHERE d.external_id = %s", (external_id,))
         return [DeviceRow(*row) for row in await cur.fetchall()]
+
+
+async def load_devices_named(
+    conn: psycopg.AsyncConnection[Any], *, external_ids: Sequence[str]
+) -> list[DeviceRow]:
+    """The devices with these external ids (those that exist), in one query."""
+    async with conn.cursor() as cur:
+        await cur.execute(_DEVICES + " WHERE d.external_id = ANY(%s)", (list(external_ids),))
+        return [DeviceRow(*row) for row in await cur.fetchall()]
+
+
+async def load_devices_of_changed_assets(
+    conn: psycopg.AsyncConnection[Any], *, since: datetime | None
+) -> tuple[list[DeviceRow], datetime | None]:
+    """Devices fitted to assets changed at ``since`` - REFRESH_OVERLAP or later, and the newest
+    asset change (the next ``since``); an asset moving to another area changes its devices' area."""
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT max(updated_at) FROM assets")
+        row = await cur.fetchone()
+        newest: datetime | None = row[0] if row is not None else None
+        if since is None:
+            return [], newest
+        await cur.execute(
+            _DEVICES + " WHERE d.asset_id IN (SELECT id FROM assets WHERE updated_at >= %s)",
+            (since - REFRESH_OVERLAP,),
+        )
+        return [DeviceRow(*row) for row in await cur.fetchall()], newest
 
 
 async def load_metric_ids(conn: psycopg.AsyncConnection[Any]) -> dict[str, int]:

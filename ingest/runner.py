@@ -76,6 +76,7 @@ class Worker:
         await self.database.cancel_pending()
         for sink in (*self.sinks, self.latency.sink):
             await sink.close()
+        await self.registry.close()
         self.database.close()
 
 

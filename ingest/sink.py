@@ -39,6 +39,20 @@ _UPSERT_LATEST = """
     ON CONFLICT (device_id, metric_id) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
     WHERE latest_readings.time < EXCLUDED.time
 """
+# The rollups re-aggregate a minute that received a reading older than its transaction's start by
+# more than two minutes (timeseries.rollups.LATE_AFTER; tests/ingest check the two agree). One
+# statement per batch over its distinct minutes replaced a plpgsql trigger run per late row (0600).
+# Where the rollups are continuous aggregates (community edition) TimescaleDB tracks this itself.
+LATE_AFTER_S = 120
+_INVALIDATE_LATE = f"""
+    INSERT INTO rollup_invalidations (bucket)
+    SELECT timestamptz '1970-01-01 00:00:00+00' + m * interval '1 minute'
+    FROM unnest(%s::bigint[], %s::bigint[]) AS u(m, t)
+    WHERE timestamptz '1970-01-01 00:00:00+00' + t * interval '1 microsecond'
+              < now() - interval '{LATE_AFTER_S} seconds'
+      AND to_regclass('readings_1m_cagg') IS NULL
+    ON CONFLICT DO NOTHING
+"""
 # Rows are locked in id order first, so that concurrent writers never deadlock on devices (LockRows
 # runs above the Sort). The lock and the update each join devices once: joining the two CTEs to each
 # other instead (no statistics on CTEs) could be planned as a nested loop: 630 ms per 5,000 devices
@@ -248,6 +262,9 @@ async def write_batch(
             if upserts.latest_device:
                 latest = [_array(column) for column in upserts[:4]]  # device, metric, time (µs), value
                 await cur.execute(_UPSERT_LATEST, latest, prepare=True)
+            if upserts.minute:
+                late = (_array(upserts.minute), _array(upserts.minute_first_us))
+                await cur.execute(_INVALIDATE_LATE, late, prepare=True)
             if upserts.seen_device:
                 seen = (_array(upserts.seen_device), _array(upserts.seen_at))
                 await cur.execute(_UPDATE_SEEN, seen, prepare=True)

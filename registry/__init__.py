@@ -10,7 +10,7 @@ surfaces").
 from registry import areas, assets, audit, devices, keys, models, organisations, readiness, sectors, zones
 from registry.areas import area_codes_under
 from registry.audit import CLI, Actor
-from registry.broker import broker_users, fingerprint
+from registry.broker import broker_users, fingerprint, newest_change
 from registry.contracts import sync_contracts
 from registry.credentials import derive_secret, device_topic, new_upload_key, publish_topic
 from registry.devices import get_device
@@ -75,6 +75,7 @@ __all__ = [
     "keys",
     "models",
     "new_upload_key",
+    "newest_change",
     "onboard",
     "organisations",
     "publish_topic",

@@ -8,8 +8,9 @@ start). On the Apache edition, ``refresh`` brings the rollup tables of migration
   (``REFRESH_LAG``) in spans of at most ``MAX_SPAN``, upserting per-minute rows, then folds whole
   hours of per-minute rows into per-hour rows. Queries read raw data after the watermark, so answers
   never wait for a run.
-- **Late data.** A reading older than its transaction's start by more than ``LATE_AFTER`` makes the
-  trigger of migration 0400 record its minute in ``rollup_invalidations``; a run re-aggregates those
+- **Late data.** A reading older than its transaction's start by more than ``LATE_AFTER`` has its
+  minute recorded in ``rollup_invalidations`` by the writer (``ingest.sink.write_batch``, one
+  statement per batch; migration 0600 replaced 0400's row trigger); a run re-aggregates those
   minutes (and their hours) and forgets them. Readings less late than that are inside the window the
   forward pass re-reads. Only a single ingest transaction open for longer than ``REFRESH_LAG`` could
   slip a reading past both (docs/dashboard.md).
@@ -31,7 +32,7 @@ from psycopg import sql
 from hatang.db import TimescaleInfo
 from timeseries.buckets import Backend, choose_backend
 
-LATE_AFTER = timedelta(minutes=2)  # the WHEN clause of the readings_late trigger (migration 0400)
+LATE_AFTER = timedelta(minutes=2)  # ingest.sink.LATE_AFTER_S (tests/ingest/test_late_minutes.py)
 REFRESH_LAG = timedelta(minutes=1)
 MAX_SPAN = timedelta(hours=6)
 _LOCK_ID = 0x6861_7461_6E68  # "hatanh": the rollup job's advisory lock

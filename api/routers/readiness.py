@@ -247,6 +247,7 @@ async def get_readiness(
     report = await service.readiness(
         conn, settings=settings, now=datetime.now(UTC), at=at, area=area, organisation=organisation,
         include_demo=include_demo,
+        cache=request.app.state.readiness_cache,
     )  # fmt: skip
     return readiness_public(report)
 

@@ -29,6 +29,7 @@ from bench.ingest.ceilings import ConsumerSpec, bare_drain, raw_copy, stock_drai
 from bench.ingest.figures import RATIO_GOAL, bucket_quantile, cpu_budget, per_message_us, quantile
 from bench.ingest.latency import latency
 from bench.ingest.load import Publisher, fleet, pack, single
+from bench.ingest.minimal import minimal_drain
 from bench.ingest.worker import WorkerProcess
 from hatang.migrate import migrate
 from hatang.settings import Settings
@@ -51,7 +52,25 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--devices", type=int, default=500, help="devices in the fleet (default 500)")
     parser.add_argument("--rate", type=float, default=5_000, help="offered msg/s of the latency phase")
     parser.add_argument("--latency-seconds", type=float, default=10.0, help="length of the latency phase")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.set_defaults(func=_run)
+
+
+# Goals (issue 15): hatang against the minimal correct ingester on the same messages, against raw
+# COPY on packs, and publish -> commit latency.
+GOALS: dict[str, float] = {
+    "ratio_single_vs_minimal_min": 0.7,
+    "ratio_pack_vs_minimal_min": 0.8,
+    "ratio_pack_vs_copy_min": 0.5,
+    "latency_p99_max_s": 1.0,
+}
+
+
+def _per_cpu_second(readings: int, cpu: dict[str, float]) -> float | None:
+    """Readings per CPU-second of the phase's process, broker and database (None: not all measured)."""
+    if "postgresql" not in cpu or "mosquitto" not in cpu:
+        return None
+    return round(readings / sum(cpu.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +86,7 @@ class Scratch:
     ids: dict[str, int]
     metric_id: int
     base: float
+    pack_base: float
     env: dict[str, str]
     workdir: Path
     #: The broker's device mount point: telemetry reaches the platform under it (docs/security.md).
@@ -98,8 +118,12 @@ class Scratch:
 
 
 @contextmanager
-def scratch(settings: Settings, devices: int) -> Iterator[Scratch]:
-    """Bring the stack up, create, migrate and fill a scratch database; drop it all afterwards."""
+def scratch(settings: Settings, devices: int, *, messages: int = 0, packs: int = 0) -> Iterator[Scratch]:
+    """Bring the stack up, create, migrate and fill a scratch database; drop it all afterwards.
+
+    Timestamps are live: the single readings end half a minute before now, one a second per
+    device; the packs' readings (an offline logger's buffer) end where the single readings begin.
+    """
     stack = Stack.from_settings(settings)
     started = stack.up()
     tag = uuid.uuid4().hex[:8]
@@ -136,7 +160,11 @@ def scratch(settings: Settings, devices: int) -> Iterator[Scratch]:
             devices=names,
             ids=ids,
             metric_id=int(metric_row[0]),
-            base=time.time() - 2 * 24 * 3600,
+            # Callers that pass no counts (``bench alerts``) lay out their own offsets from a base
+            # two days back, as before.
+            base=(base := time.time() - 30 - -(-messages // devices) if messages or packs
+                  else time.time() - 2 * 24 * 3600),
+            pack_base=base - -(-packs // devices) * PER_PACK,
             env=env,
             workdir=Path(tempfile.mkdtemp(prefix="hatang-bench-ingest-")),
         )
@@ -148,7 +176,16 @@ def scratch(settings: Settings, devices: int) -> Iterator[Scratch]:
 
 
 def _pack_start(run: Scratch, i: int) -> float:
-    return run.base + 100_000 + (i // len(run.devices)) * PER_PACK
+    return run.pack_base + (i // len(run.devices)) * PER_PACK
+
+
+def _truncate(url: str, *, keep_after: float | None = None) -> None:
+    """Remove what a baseline stored (all of it, or the readings before ``keep_after``)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if keep_after is None:
+            conn.execute("TRUNCATE readings")
+        else:
+            conn.execute("DELETE FROM readings WHERE time < to_timestamp(%s)", (keep_after,))
 
 
 def phase_copy(run: Scratch, packs: int) -> float:
@@ -166,6 +203,8 @@ def phase_single(run: Scratch, messages: int) -> dict[str, Any]:
     worker_spec = run.spec(run.group, f"{run.group}-w1")
     bare_spec = run.spec(f"{run.group}-bare", f"{run.group}-bare-1")
     stock_spec = run.spec(f"{run.group}-stock", f"{run.group}-stock-1")
+    minimal_spec = run.spec(f"{run.group}-min", f"{run.group}-min-1")
+    asyncio.run(touch_session(minimal_spec))
     asyncio.run(touch_session(worker_spec))
     asyncio.run(touch_session(bare_spec))
     asyncio.run(touch_session(stock_spec))
@@ -179,6 +218,15 @@ def phase_single(run: Scratch, messages: int) -> dict[str, Any]:
     bare_s = asyncio.run(bare_drain(bare_spec, messages, run.batch))
     bare_cpu = bare_meter.stop()
     stock_s = asyncio.run(stock_drain(stock_spec, messages))
+    minimal_meter = run.meter("ingester", os.getpid())
+    minimal_meter.start()
+    minimal_s = asyncio.run(
+        minimal_drain(
+            minimal_spec, run.url, expected=messages, per_message=1, ids=run.ids, metric_id=run.metric_id
+        )
+    )
+    minimal_cpu = minimal_meter.stop()
+    _truncate(run.url)  # the worker stores the same readings next
     worker = WorkerProcess(run.env, run.workdir / "single.log")
     try:
         single_meter = run.meter("worker", worker.proc.pid)
@@ -193,6 +241,8 @@ def phase_single(run: Scratch, messages: int) -> dict[str, Any]:
         "bare_s": bare_s,
         "bare_cpu": bare_cpu,
         "stock_s": stock_s,
+        "minimal_s": minimal_s,
+        "minimal_cpu": minimal_cpu,
         "single_s": single_s,
         "single_cpu": single_cpu,
         "commits": commits,
@@ -201,14 +251,29 @@ def phase_single(run: Scratch, messages: int) -> dict[str, Any]:
 
 def phase_packs_and_latency(run: Scratch, args: argparse.Namespace) -> dict[str, Any]:
     """(c) packs queued while the worker is away, then drained; (d) latency with that worker live."""
+    minimal_spec = run.spec(f"{run.group}-minpack", f"{run.group}-minpack-1")
+    asyncio.run(touch_session(minimal_spec))
     publisher = Publisher(run.stack.mqtt_url("simulator"))
     for i in range(args.packs):
         publisher.send(run.topic(i), pack(_pack_start(run, i), [20.0 + k / 10 for k in range(PER_PACK)]))
     publisher.close()
+    minimal_meter = run.meter("ingester", os.getpid())
+    minimal_meter.start()
+    minimal_pack_s = asyncio.run(
+        minimal_drain(
+            minimal_spec, run.url, expected=args.packs * PER_PACK, per_message=PER_PACK, ids=run.ids,
+            metric_id=run.metric_id,
+        )
+    )  # fmt: skip
+    minimal_pack_cpu = minimal_meter.stop()
+    _truncate(run.url, keep_after=run.base)  # the single phase's readings stay (as the worker left them)
     worker = WorkerProcess(run.env, run.workdir / "packs.log")
     try:
+        pack_meter = run.meter("worker", worker.proc.pid)
         began = worker.connected_at()
+        pack_meter.start()
         pack_s = worker.wait_stored(args.packs * PER_PACK) - began
+        pack_cpu = pack_meter.stop()
         lag_before = worker.buckets("hatang_ingest_lag_seconds")
         latencies, offered = latency(
             run.stack.mqtt_url("simulator"), run.prefix, run.devices, rate=args.rate,
@@ -222,6 +287,9 @@ def phase_packs_and_latency(run: Scratch, args: argparse.Namespace) -> dict[str,
     lag = {bound: lag_after[bound] - lag_before.get(bound, 0.0) for bound in sorted(lag_after)}
     return {
         "pack_s": pack_s,
+        "pack_cpu": pack_cpu,
+        "minimal_pack_s": minimal_pack_s,
+        "minimal_pack_cpu": minimal_pack_cpu,
         "latencies": latencies,
         "offered": offered,
         "lag": lag,
@@ -231,7 +299,7 @@ def phase_packs_and_latency(run: Scratch, args: argparse.Namespace) -> dict[str,
 
 def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """Run every phase; returns the figures of the JSON line."""
-    with scratch(settings, args.devices) as run:
+    with scratch(settings, args.devices, messages=args.messages, packs=args.packs) as run:
         copy_rate = phase_copy(run, args.packs)
         one = phase_single(run, args.messages)
         packs = phase_packs_and_latency(run, args)
@@ -263,7 +331,31 @@ def figures(
     bare_us = per_message_us(one["bare_cpu"], args.messages)
     single_us = per_message_us(one["single_cpu"], args.messages)
     latencies, commits, lag = packs["latencies"], one["commits"], packs["lag"]
+    minimal_rate = args.messages / one["minimal_s"]
+    pack_readings = args.packs * PER_PACK
+    minimal_pack_rate = pack_readings / packs["minimal_pack_s"]
+    found = {
+        "ratio_single_vs_minimal": round(single_rate / minimal_rate, 3),
+        "ratio_pack_vs_minimal": round(pack_rate / minimal_pack_rate, 3),
+        "ratio_pack_vs_copy": round(pack_rate / copy_rate, 3),
+        "latency_p99_s": round(quantile(latencies, 0.99), 4),
+    }
+    ok = (
+        found["ratio_single_vs_minimal"] >= GOALS["ratio_single_vs_minimal_min"]
+        and found["ratio_pack_vs_minimal"] >= GOALS["ratio_pack_vs_minimal_min"]
+        and found["ratio_pack_vs_copy"] >= GOALS["ratio_pack_vs_copy_min"]
+        and found["latency_p99_s"] < GOALS["latency_p99_max_s"]
+    )
     return {
+        **found,
+        "minimal_single_msgs_s": round(minimal_rate),
+        "minimal_pack_readings_s": round(minimal_pack_rate),
+        "single_readings_per_cpu_s": _per_cpu_second(args.messages, one["single_cpu"]),
+        "minimal_single_readings_per_cpu_s": _per_cpu_second(args.messages, one["minimal_cpu"]),
+        "pack_readings_per_cpu_s": _per_cpu_second(pack_readings, packs["pack_cpu"]),
+        "minimal_pack_readings_per_cpu_s": _per_cpu_second(pack_readings, packs["minimal_pack_cpu"]),
+        "goals": GOALS,
+        "ok": ok,
         "benchmark": "ingest",
         "batch_size": settings.ingest.batch_size,
         "flush_interval_ms": settings.ingest.flush_interval_ms,
@@ -284,12 +376,10 @@ def figures(
         "single_commit_p99_le_s": bucket_quantile(commits, 0.99),
         "pack_readings_s": round(pack_rate),
         "pack_msgs_s": round(args.packs / packs["pack_s"]),
-        "ratio_pack_vs_copy": round(pack_rate / copy_rate, 3),
         "latency_offered_msgs_s": args.rate,
         "latency_messages": packs["offered"],
         "latency_received": len(latencies),
         "latency_p50_s": round(quantile(latencies, 0.50), 4),
-        "latency_p99_s": round(quantile(latencies, 0.99), 4),
         "latency_max_s": round(max(latencies, default=float("nan")), 4),
         "latency_mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
         "commit_lag_p50_le_s": bucket_quantile(lag, 0.50),
@@ -316,6 +406,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             f"{result['ratio_single_vs_bare']} x (b)",
         ),
         (
+            "(m) minimal correct ingester, single",
+            f"{result['minimal_single_msgs_s']:,} msg/s",
+            f"(c) is {result['ratio_single_vs_minimal']} x this"
+            f" (goal {GOALS['ratio_single_vs_minimal_min']})",
+        ),
+        (
+            "(m) minimal correct ingester, packs",
+            f"{result['minimal_pack_readings_s']:,} readings/s",
+            f"(c) is {result['ratio_pack_vs_minimal']} x this (goal {GOALS['ratio_pack_vs_minimal_min']})",
+        ),
+        (
             "(c) hatang, 50-record packs",
             f"{result['pack_readings_s']:,} readings/s",
             f"{result['ratio_pack_vs_copy']} x (a)",
@@ -340,7 +441,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 f"{budget['own_budget_us']} for (c)/(b) = {RATIO_GOAL}",
             ),
         ]
+    if result["single_readings_per_cpu_s"] is not None:
+        rows += [
+            (
+                "readings per CPU-s, single",
+                f"{result['single_readings_per_cpu_s']:,}",
+                f"minimal {result['minimal_single_readings_per_cpu_s']:,} (worker+broker+PostgreSQL)",
+            ),
+            (
+                "readings per CPU-s, packs",
+                f"{result['pack_readings_per_cpu_s']:,}",
+                f"minimal {result['minimal_pack_readings_per_cpu_s']:,}",
+            ),
+        ]
+    rows.append(("ok", str(result["ok"]), ""))
     for name, figure, ratio in rows:
-        print(f"{name:<32} {figure:>34}  {ratio}")
+        print(f"{name:<36} {figure:>34}  {ratio}")
     print(json.dumps(result))
-    return 0
+    return 1 if args.check and not result["ok"] else 0

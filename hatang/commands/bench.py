@@ -8,7 +8,7 @@ from typing import Any
 
 # Benchmark modules under bench.
 BENCHMARKS: tuple[str, ...] = (
-    "normalise", "storage", "ingest", "readiness", "streams", "onboarding", "alerts", "broker",
+    "normalise", "storage", "ingest", "readiness", "streams", "onboarding", "alerts", "broker", "city",
 )  # fmt: skip
 
 

@@ -23,9 +23,10 @@ import psycopg
 
 from hatang.settings import Settings
 from hatang.stack import LocalMosquitto, Stack
-from registry import broker_users, fingerprint
+from registry import broker_users, fingerprint, newest_change
 
-# Re-check even without a notification this often (a notification lost to a reconnect).
+# Re-check fully (a device count, too) this often, notifications or not: a notification lost to a
+# reconnect, a device deleted by hand. A notification alone checks the newest updated_at.
 _POLL_S = 30.0
 # Waits between attempts to reach a lost database: doubling from the first to the last.
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.5, 5.0
@@ -85,6 +86,7 @@ def _watch_connected(
     """Render now, then on each change, over one connection; returns when ``remaining`` runs out."""
     conn.execute("LISTEN hatang_registry")
     last = fingerprint(conn)
+    last_full = time.monotonic()
     count = render(conn, mosquitto)
     print(f"hatang broker: rendered {count} active devices; watching for changes", flush=True)
     while (left := remaining()) is None or left > 0:
@@ -95,7 +97,11 @@ def _watch_connected(
         # Drain what arrived meanwhile without waiting.
         for _ in conn.notifies(timeout=0):
             pass
-        current = fingerprint(conn)
+        # The full fingerprint counts devices: at most every poll; a NOTIFY reads the newest change only.
+        if time.monotonic() - last_full >= _POLL_S:
+            current, last_full = fingerprint(conn), time.monotonic()
+        else:
+            current = (last[0], newest_change(conn))
         if current != last:
             last = current
             count = render(conn, mosquitto)

@@ -9,6 +9,7 @@ synthetic province of the benchmarks is ``bench.province``.
 """
 
 from registry.readiness import export, latency, public, service, snapshots, yearly, zones
+from registry.readiness.cache import LiveCountsCache
 from registry.readiness.core import Assessment, Counts, Point, Status, Target, assess
 from registry.readiness.errors import (
     FutureDateError,
@@ -32,6 +33,7 @@ __all__ = [
     "GapReason",
     "Gaps",
     "InvalidCountsError",
+    "LiveCountsCache",
     "Point",
     "ReadinessError",
     "Report",

@@ -18,6 +18,7 @@ from hatang.settings import ReadinessSettings
 from registry import audit
 from registry.audit import Actor
 from registry.readiness import queries, target_queries
+from registry.readiness.cache import LiveCountsCache
 from registry.readiness.core import Assessment, Counts, Point, Target, assess
 from registry.readiness.errors import FutureDateError, SnapshotMissingError
 from registry.readiness.queries import Conn, Gap
@@ -104,8 +105,11 @@ async def readiness(
     area: str | None = None,
     organisation: str | None = None,
     include_demo: bool = True,
+    cache: LiveCountsCache | None = None,
 ) -> Report:
     """Every sector's readiness in a scope: live for today, from the snapshot for a past day.
+
+    With ``cache``, today's live counts of the scope may be up to its ``ttl_s`` old.
 
     ``area`` (a code) includes its descendants; ``organisation`` (a slug) is the assets' owner.
     ``include_demo=False`` leaves demo assets (``assets.demo``) out of every figure; live reports
@@ -129,9 +133,17 @@ async def readiness(
     demo: dict[str, Counts] | None = None
     if day == current:
         since = now - window(settings)
-        counts = await queries.live_counts(
-            conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
-        )
+        if cache is None:
+            counts = await queries.live_counts(
+                conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
+            )
+        else:
+            counts = await cache.get(
+                (area_id, org_id, include_demo),
+                lambda: queries.live_counts(
+                    conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
+                ),
+            )
         if include_demo:
             demo = await queries.demo_counts(conn, since=since, area_id=area_id, organisation_id=org_id)
         source: Literal["live", "snapshot"] = "live"

@@ -216,3 +216,26 @@ def test_server_sent_events(
                     ("dong-ngan", ["wq-1"], [7.5])
                 ]
                 break
+
+
+def test_device_filters_are_indexed_and_get_only_their_device() -> None:
+    hub = Hub(prefix=PREFIX, queue_size=1000, max_clients=300)
+    watchers = {i: hub.subscribe(StreamFilter(device=f"d-{i}")) for i in range(200)}
+    ph_of_7 = hub.subscribe(StreamFilter(device="d-7", metric="water_ph"))
+    org_2_of_8 = hub.subscribe(StreamFilter(device="d-8", organisation_id=2))
+    org_1_of_8 = hub.subscribe(StreamFilter(device="d-8", organisation_id=1))
+    water_only = hub.subscribe(StreamFilter(device="d-9", sector="water"))
+    devices = [f"d-{i % 50}" for i in range(100)]
+    metrics = ["water_ph" if i % 2 else "water_level" for i in range(100)]
+    values = [float(i) for i in range(100)]
+    owners = [1 + (i % 50) % 2 for i in range(100)]  # even devices: organisation 1
+    hub.publish(f"{PREFIX}/normalized/transport/que-vo", _message(devices, metrics, values, owners))
+    assert [r[2:] for r in _readings(watchers[3].take())] == [("d-3", 3.0), ("d-3", 53.0)]
+    assert _readings(watchers[120].take()) == []  # watched, but not in this message
+    assert [r[3] for r in _readings(ph_of_7.take())] == [7.0, 57.0]
+    assert [r[3] for r in _readings(org_2_of_8.take())] == []  # d-8 belongs to organisation 1
+    assert [r[3] for r in _readings(org_1_of_8.take())] == [8.0, 58.0]
+    assert _readings(water_only.take()) == []  # a transport slice
+    for subscriber in [*watchers.values(), ph_of_7, org_2_of_8, org_1_of_8, water_only]:
+        hub.unsubscribe(subscriber)
+    assert (hub.by_device, hub.others, hub.subscribers) == ({}, set(), set())

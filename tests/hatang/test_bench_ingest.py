@@ -17,6 +17,8 @@ KEYS = {
     "raw_copy_readings_s", "bare_sub_msgs_s", "single_msgs_s", "ratio_single_vs_bare", "pack_readings_s",
     "ratio_pack_vs_copy", "latency_p50_s", "latency_p99_s", "lost", "duplicated", "stock_sub_msgs_s",
     "ratio_single_vs_stock", "cpu_budget", "bare_cpu_us_per_msg", "single_cpu_us_per_msg",
+    "minimal_single_msgs_s", "ratio_single_vs_minimal", "minimal_pack_readings_s", "ratio_pack_vs_minimal",
+    "single_readings_per_cpu_s", "pack_readings_per_cpu_s", "goals", "ok",
 }  # fmt: skip
 
 
@@ -50,3 +52,6 @@ def test_bench_ingest_small_run(stack: Stack) -> None:
     assert result["latency_received"] == result["latency_messages"] == 1000
     assert min(result["bare_sub_msgs_s"], result["single_msgs_s"], result["pack_readings_s"]) > 0
     assert result["cpu_budget"] is None  # external services: their processes are not ours to read
+    assert result["single_readings_per_cpu_s"] is None
+    assert min(result["minimal_single_msgs_s"], result["minimal_pack_readings_s"]) > 0
+    assert isinstance(result["ok"], bool)

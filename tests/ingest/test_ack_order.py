@@ -66,7 +66,7 @@ async def _scenario(fleet: IngestFleet) -> list[list[int]]:
     writers = [asyncio.create_task(writer.run()) for writer in worker.writers]
     try:
         async with await psycopg.AsyncConnection.connect(fleet.db_url, autocommit=True) as conn:
-            await worker.registry.reload(conn, full=True)
+            await worker.registry.reload_all(conn)
         first, second = fleet.active[0], fleet.active[1]
         now = time.time()
 

@@ -96,6 +96,8 @@ def test_upserts_keep_the_newest_per_key_sorted() -> None:
     assert result.latest_time_us == [epoch_us(NOW - 10)] * 2 + [epoch_us(NOW - 30)] * 2
     assert abs(result.latest_value[1] - 20.0) < 1e-9  # 68 degF
     assert (result.seen_device, result.seen_at) == ([1, 2], [NOW + 2, NOW])
+    # One minute of reading time (NOW is a whole minute), with its oldest reading.
+    assert (result.minute, result.minute_first_us) == ([int(NOW) // 60 - 1], [epoch_us(NOW - 30)])
     assert lags(batch, NOW + 5) == [35.0, 15.0, 25.0]
 
 

@@ -70,6 +70,13 @@ class Fleet:
             with self.conn.cursor().copy(copy_sql) as copy:
                 for moment, value in rows:
                     copy.write_row((moment, device_id, metric_id, value))
+            # What ingest.sink.write_batch does per batch: late minutes for the rollups.
+            self.conn.execute(
+                "INSERT INTO rollup_invalidations (bucket)"
+                " SELECT DISTINCT date_trunc('minute', t) FROM unnest(%s::timestamptz[]) AS u(t)"
+                " WHERE t < now() - interval '2 minutes' ON CONFLICT DO NOTHING",
+                ([moment for moment, _ in rows],),
+            )
             newest = max(rows)
             self.conn.execute(
                 "INSERT INTO latest_readings (device_id, metric_id, time, value) VALUES (%s, %s, %s, %s)"

@@ -1,0 +1,158 @@
+"""The ingest phase of ``hatang bench city``: one worker at city shape against the same at 500 devices.
+
+Owns :func:`measure_ingest`. On the city's scratch database (its devices, its history) and under a
+topic prefix of its own, it queues the same number of messages of the same mix twice for a worker's
+persistent session — once spread over 500 of the city's active devices, once over all of them — and
+times ``hatang ingest`` (a real process) draining each: messages and readings a second, and their
+ratio. The mix is a city's: six in ten messages carry the fewest readings the model sends (its
+required fields, mostly one), three in ten every metric of the
+device's model (native JSON, ``firmware_contracts.encode_native``), one in ten is a 50-record SenML
+logger pack (``encode_senml``) of readings an hour old, late data for the rollups. Timestamps are
+live. Values are the middle of each metric's catalogue range, so nothing is rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.ingest.ceilings import touch_session
+from bench.ingest.load import Publisher
+from bench.ingest.worker import WorkerProcess
+from firmware_contracts import DeviceModel, encode_native, encode_senml, load_models
+
+PER_PACK = 50
+SMALL_SHAPE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Device:
+    external_id: str
+    model: DeviceModel
+    metrics: tuple[str, ...]
+    required: tuple[str, ...]
+
+
+def _devices(url: str) -> tuple[list[_Device], dict[str, float]]:
+    models = load_models()
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT d.external_id, dm.model, dm.version FROM devices d"
+            " JOIN device_models dm ON dm.id = d.model_id WHERE d.state = 'active' ORDER BY d.id"
+        ).fetchall()
+        middle = {
+            name: (lo + hi) / 2 if lo is not None and hi is not None else (lo or hi or 1.0)
+            for name, lo, hi in conn.execute("SELECT name, min_value, max_value FROM metrics").fetchall()
+        }
+    found = []
+    for external_id, model_id, version in rows:
+        model = models.get((model_id, version))
+        if model is not None:
+            metrics = tuple(f.metric for f in model.fields)
+            required = tuple(f.metric for f in model.fields if f.required) or metrics[:1]
+            found.append(_Device(external_id, model, metrics, required))
+    return found, middle
+
+
+def _messages(
+    devices: list[_Device], middle: dict[str, float], count: int, *, prefix: str, now: float
+) -> tuple[list[tuple[str, bytes]], int]:
+    """``count`` messages over ``devices`` in turn, with the city's mix; returns them and their readings."""
+    out: list[tuple[str, bytes]] = []
+    readings, sequence = 0, [0] * len(devices)
+    start = now - 30 - count // len(devices) - 1  # live: the newest readings half a minute old
+    for i in range(count):
+        k = i % len(devices)
+        device, j = devices[k], sequence[k]
+        sequence[k] += 1
+        topic = f"{prefix}/devices/{device.external_id}/telemetry"
+        kind = i % 10
+        if kind == 9 and "senml+json" in device.model.formats:
+            # An offline logger's buffer: 50 records of its first metric, an hour late.
+            metric = device.metrics[0]
+            base = start - 3600 + j * PER_PACK
+            pack = [(base + r, metric, middle[metric]) for r in range(PER_PACK)]
+            out.append((topic, encode_senml(device.model, pack)))
+            readings += PER_PACK
+        elif kind >= 6:
+            values = {m: middle[m] for m in device.metrics}
+            out.append((topic, encode_native(device.model, start + j, values)))
+            readings += len(device.metrics)
+        else:  # the fewest readings the model sends: its required fields
+            values = {m: middle[m] for m in device.required}
+            out.append((topic, encode_native(device.model, start + j, values)))
+            readings += len(values)
+    return out, readings
+
+
+def _drain(
+    env: dict[str, str], log: Path, spec: tuple[str, str, str, str, int], publisher_url: str,
+    messages: list[tuple[str, bytes]],
+) -> float:  # fmt: skip
+    """Queue ``messages`` for the worker's session, start the worker, time its drain; seconds."""
+    asyncio.run(touch_session(spec))
+    publisher = Publisher(publisher_url)
+    for topic, payload in messages:
+        publisher.send(topic, payload)
+    publisher.close()
+    worker = WorkerProcess(env, log)
+    try:
+        began = worker.connected_at()
+        deadline = time.monotonic() + 900
+        while worker.metric("hatang_ingest_messages_acked_total") < len(messages):
+            if time.monotonic() > deadline or worker.proc.poll() is not None:
+                raise RuntimeError(f"worker drained {worker.metric('hatang_ingest_messages_acked_total')}"
+                                   f" of {len(messages)}:\n{log.read_text()[-2000:]}")  # fmt: skip
+            time.sleep(0.25)
+        rejected = worker.metric("hatang_ingest_rejections_total")
+        if rejected > 0:
+            raise RuntimeError(f"{rejected} rejections: the bench's messages must all be valid")
+        return worker.metric("hatang_ingest_last_commit_timestamp_seconds") - began
+    finally:
+        worker.stop()
+
+
+def measure_ingest(
+    url: str, mqtt_url: Callable[[str], str], *, mount: str, messages: int, batch: int
+) -> dict[str, Any]:
+    """Drain ``messages`` at 500 devices and at the whole city with one worker; the figures.
+
+    ``mqtt_url(role)`` is the stack's account of a role: the worker reads as ``ingest``, the load is
+    published as ``simulator`` under the device listener's ``mount`` (what a device's topic becomes).
+    """
+    devices, middle = _devices(url)
+    tag = uuid.uuid4().hex[:8]
+    prefix, group = f"bench/{tag}/city/v1", f"bench-city-{tag}"
+    env = {
+        **os.environ,
+        "HATANG_DATABASE_URL": url,
+        "HATANG_MQTT_URL": mqtt_url("ingest"),
+        "HATANG_TOPIC_PREFIX": prefix,
+        "HATANG_INGEST__GROUP": group,
+        "HATANG_INGEST__CLIENT_ID": f"{group}-w1",
+        "HATANG_INGEST__SESSION_EXPIRY_S": "600",
+    }
+    spec = (mqtt_url("ingest"), f"{group}-w1", group, mount + prefix, batch)
+    workdir = Path(tempfile.mkdtemp(prefix="hatang-bench-city-"))
+    out: dict[str, Any] = {"ingest_messages": messages}
+    for shape, chosen in (("small", devices[:SMALL_SHAPE]), ("city", devices)):
+        payloads, readings = _messages(chosen, middle, messages, prefix=mount + prefix, now=time.time())
+        seconds = _drain(env, workdir / f"{shape}.log", spec, mqtt_url("simulator"), payloads)
+        out[f"ingest_{shape}_devices"] = len(chosen)
+        out[f"ingest_{shape}_readings"] = readings
+        out[f"ingest_{shape}_msgs_s"] = round(messages / seconds)
+        out[f"ingest_{shape}_readings_s"] = round(readings / seconds)
+    out["ingest_msgs_city_vs_small"] = round(out["ingest_city_msgs_s"] / out["ingest_small_msgs_s"], 3)
+    out["ingest_readings_city_vs_small"] = round(
+        out["ingest_city_readings_s"] / out["ingest_small_readings_s"], 3
+    )
+    return out

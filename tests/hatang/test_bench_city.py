@@ -1,0 +1,69 @@
+"""``hatang bench city`` runs end to end at a small size and prints every figure it promises.
+
+Against the suite's stack as external services. Nothing here is timed: the goals are the bench's
+(``--check``), not the suite's; the run is small and bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from hatang.stack import Stack
+
+KEYS = {
+    "devices", "active_devices", "essential_assets", "history_rows", "full_chunk_mb", "shared_buffers_mb",
+    "rollup_minute_empty_s_brin", "rollup_minute_full_s_brin", "rollup_full_vs_empty_brin",
+    "rollup_full_vs_empty_no_index", "brin_insert_cost", "copy_rows_s_plain", "copy_rows_s_brin",
+    "latest_pages", "latest_values", "latest_first_page_s", "latest_last_page_s", "latest_last_vs_first",
+    "legacy_latest_last_vs_first", "readiness_p99_s", "readiness_compute_p99_s",
+    "readiness_readings_scans", "readiness_last_seen_rows",
+    "reload_on_loop_stall_max_s", "reload_off_loop_stall_max_s", "loop_stall_p999_s", "onboarded_cached",
+    "worker_rss_mb", "cached_devices", "ingest_small_msgs_s", "ingest_city_msgs_s",
+    "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "goals", "ok",
+}  # fmt: skip
+
+
+def test_bench_city_small_run(stack: Stack) -> None:
+    assert stack.postgres is not None
+    mosquitto = stack.mosquitto
+    assert mosquitto is not None
+    # The suite's own Mosquitto as the bench's local stack: each role (ingest, api, simulator) with
+    # its own account, as `hatang bench ingest`'s test runs it.
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "HATANG_MQTT_URL"},
+        "HATANG_DATABASE_URL": stack.postgres.admin_url(),
+        "HATANG_STACK__DATA_DIR": str(mosquitto.data_dir.parent),
+        "HATANG_STACK__MQTT_PORT": str(mosquitto.port),
+        "HATANG_STACK__MQTT_SERVICE_PORT": str(mosquitto.service_port),
+    }
+    args = ["--devices", "600", "--history-hours", "0.5", "--onboard", "300", "--requests", "5"]
+    args += ["--page-size", "100", "--ingest-messages", "400"]
+    done = subprocess.run(
+        [sys.executable, "-m", "hatang.cli", "bench", "city", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result) >= KEYS
+    assert result["devices"] == 600
+    assert result["history_rows"] > 0
+    assert result["readiness_readings_scans"] == 0
+    assert result["readiness_last_seen_rows"] > 0  # the writer did write beside the requests
+    assert result["onboarded_cached"] == 300  # every onboarded device reached the worker's cache
+    assert result["cached_devices"] == 600
+    # The walk saw every latest value: one per active device and metric of its model.
+    assert result["latest_values"] >= result["active_devices"]
+    assert result["latest_pages"] == -(-result["latest_values"] // 100)
+    # Every message of both shapes was drained (the bench fails on a rejection or a shortfall).
+    assert result["ingest_messages"] == 400
+    assert result["ingest_small_devices"] == 500
+    # The whole city: the active devices and those onboarded during the run.
+    assert result["ingest_city_devices"] == result["active_devices"] + result["onboarded"]
+    assert isinstance(result["ok"], bool)
