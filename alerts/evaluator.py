@@ -47,6 +47,10 @@ class Evaluator:
     conn: psycopg.AsyncConnection[Any]
     metrics: AlertMetrics
     replay_max_s: float = 86400.0
+    # Ingest writes last_seen only when it moved by this much (HATANG_INGEST__LAST_SEEN_GRANULARITY_S):
+    # a device is silent only once quiet for its duration plus this, or every device reporting more
+    # often than the granularity would look silent between two writes.
+    last_seen_slack_s: float = 0.0
     index: RuleIndex = field(default_factory=RuleIndex)
     devices: dict[int, Device] = field(default_factory=dict)
     by_external: dict[str, Device] = field(default_factory=dict)
@@ -194,7 +198,8 @@ class Evaluator:
         shortest = min((r.silence_s(d) for r in rules for d in self._covered(r)), default=None)
         if shortest is None:
             return
-        now, quiet = await queries.silent_candidates(self.conn, quiet_for_s=shortest)
+        slack = self.last_seen_slack_s
+        now, quiet = await queries.silent_candidates(self.conn, quiet_for_s=shortest + slack)
         silent_now: dict[tuple[int, str, int], tuple[Subject, float]] = {}
         for rule in rules:
             self.metrics.evaluations.labels("silence").inc()
@@ -205,13 +210,14 @@ class Evaluator:
                         assets.setdefault(device.asset_id, []).append(device)
                     continue
                 heard = quiet.get(device.id)
-                if heard is not None and now - heard > rule.silence_s(device):
+                if heard is not None and now - heard > rule.silence_s(device) + slack:
                     silent_now[(rule.id, "device", device.id)] = (_device_subject(device), heard)
             for asset_id, fitted in assets.items():
                 # An asset is silent when none of its fitting devices delivered within the duration.
                 heards = [quiet.get(d.id) for d in fitted]
                 if all(
-                    h is not None and now - h > rule.silence_s(d) for h, d in zip(heards, fitted, strict=True)
+                    h is not None and now - h > rule.silence_s(d) + slack
+                    for h, d in zip(heards, fitted, strict=True)
                 ):
                     first = fitted[0]
                     subject = Subject(

@@ -47,7 +47,10 @@ async def _evaluate(
             ):
                 await listen.execute("LISTEN hatang_alert_rules")
                 await listen.execute("LISTEN hatang_registry")
-                evaluator = Evaluator(conn=conn, metrics=metrics, replay_max_s=cfg.replay_max_s)
+                evaluator = Evaluator(
+                    conn=conn, metrics=metrics, replay_max_s=cfg.replay_max_s,
+                    last_seen_slack_s=settings.ingest.last_seen_granularity_s,
+                )  # fmt: skip
                 await evaluator.load()
                 replayed = await evaluator.replay(time.time())
                 log.info("evaluator ready", extra={"replayed": replayed})

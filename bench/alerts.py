@@ -230,7 +230,8 @@ def latency_phase(run: Scratch, args: argparse.Namespace, evaluator: Evaluator) 
             else:
                 device = run.devices[BREAKERS + i % (len(run.devices) - BREAKERS)]
                 value = 30.0 + i % 40
-            publisher.send(f"{run.prefix}/devices/{device}/telemetry", single(time.time(), value))
+            topic = f"{run.mount}{run.prefix}/devices/{device}/telemetry"  # as the device listener mounts it
+            publisher.send(topic, single(time.time(), value))
         publisher.close()
         offered_s = time.perf_counter() - start
         deadline = time.monotonic() + 120

@@ -26,7 +26,7 @@ from simulators.load import LoadResult, LoadSpec, run_load, silent_devices
 from simulators.messages import FaultPlan
 from simulators.publisher import BrokerAddress, parse_url
 from tests.plugins.alerts import Evaluators
-from tests.plugins.ingest import Workers
+from tests.plugins.ingest import DEVICE_MOUNT, Workers
 from tests.simulators.test_end_to_end import PREFIX, fleet  # noqa: F401 - the fleet fixture
 
 pytestmark = pytest.mark.slow
@@ -93,13 +93,16 @@ def test_a_seeded_fault_mix_opens_exactly_the_expected_alerts(
     workers = Workers(stack=stack, db_url=db_url, prefix=PREFIX, tmp=tmp_path)
     evaluators = Evaluators(stack=stack, db_url=db_url, prefix=PREFIX, tmp=tmp_path)
     try:
-        workers.start()
-        service = parse_url(stack.mqtt_url("simulator"))
+        # Silences of a few seconds: last_seen is written on every batch (the default 60 s granularity
+        # would be the evaluator's slack; docs/alerts.md).
+        workers.start(last_seen_granularity_s="0")
+        # Devices log in on the device listener with their own credentials (the fleet fixture wrote them).
+        device, service = parse_url(stack.device_url), parse_url(stack.mqtt_url("simulator"))
         spec = LoadSpec(
-            devices=fleet.devices, broker=BrokerAddress(service.host, service.port), topic_prefix=PREFIX,
+            devices=fleet.devices, broker=BrokerAddress(device.host, device.port), topic_prefix=PREFIX,
             rate=180, duration_s=DURATION_S, processes=2, qos=1, pack=1,
             faults=FaultPlan(out_of_range=0.01, silent=0.25), seed=17, run_id="alerts", limits=Limits(),
-            service=service,
+            service=service, device_mount=DEVICE_MOUNT,
         )  # fmt: skip
         silent = silent_devices(spec)
         outcome: list[LoadResult] = []
@@ -113,7 +116,9 @@ def test_a_seeded_fault_mix_opens_exactly_the_expected_alerts(
                     conn.execute("SELECT count(*) FROM devices WHERE last_seen IS NULL").fetchone() == (0,)
                 )
             )
-        evaluator = evaluators.start(silence_interval_s="0.5", rate_interval_s="0.5")
+        evaluator = evaluators.start(
+            silence_interval_s="0.5", rate_interval_s="0.5", last_seen_granularity_s="0"
+        )
         runner.join()
         (result,) = outcome
         assert result.unacked == 0

@@ -15,7 +15,7 @@ from ingest.delivery import Delivery
 from ingest.devices import DeviceCache
 from ingest.queries import load_devices, load_metric_ids
 from ingest.sink import LATE_AFTER_S, write_batch
-from tests.plugins.ingest import IngestFleet
+from tests.plugins.ingest import DEVICE_MOUNT, IngestFleet
 from timeseries import LATE_AFTER
 
 
@@ -29,7 +29,7 @@ async def _write(db_url: str, prefix: str, messages: list[tuple[str, bytes]]) ->
             intake(
                 batch,
                 Delivery(topic, payload, i + 1, 1, time.time(), 0),
-                layout=TopicLayout(prefix),
+                layout=TopicLayout(prefix, DEVICE_MOUNT),
                 devices=cache,
                 metric_ids=metric_ids,
             )

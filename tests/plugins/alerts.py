@@ -75,9 +75,14 @@ class Evaluators:
     started: list[AlertProcess] = field(default_factory=list)
 
     def start(
-        self, name: str = "e1", *, wait: bool = True, args: tuple[str, ...] = (), **settings: str
-    ) -> AlertProcess:
-        """Start ``hatang alerts``; waits until it is subscribed and has replayed."""
+        self, name: str = "e1", *, wait: bool = True, args: tuple[str, ...] = (),
+        last_seen_granularity_s: str | None = None, **settings: str,
+    ) -> AlertProcess:  # fmt: skip
+        """Start ``hatang alerts``; waits until it is subscribed and has replayed.
+
+        ``last_seen_granularity_s`` is the ingest workers' (the evaluator's silence slack), when a test
+        runs them with another than the default.
+        """
         port = free_port()
         env = {
             **os.environ,
@@ -85,6 +90,8 @@ class Evaluators:
             "HATANG_MQTT_URL": self.stack.mqtt_url("api"),
             "HATANG_TOPIC_PREFIX": self.prefix,
             "HATANG_ALERTS__METRICS_PORT": str(port),
+            **({} if last_seen_granularity_s is None
+               else {"HATANG_INGEST__LAST_SEEN_GRANULARITY_S": last_seen_granularity_s}),
             **{f"HATANG_ALERTS__{key.upper()}": value for key, value in settings.items()},
         }
         log = self.tmp / f"alerts-{name}-{len(self.started)}.log"
