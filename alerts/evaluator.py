@@ -168,6 +168,10 @@ class Evaluator:
         self.watermark = newest
         self.metrics.readings.labels(source).inc(seen)
         self.metrics.evaluations.labels("threshold").inc(evaluated)
+        await self._act(actions)
+
+    async def _act(self, actions: list[tuple[Decision, Rule, Device, float, float]]) -> None:
+        """Open or resolve the alerts :meth:`evaluate` decided on, in the order it decided them."""
         for decision, rule, device, since, value in actions:
             if decision is Decision.OPEN:
                 subject = _device_subject(device)

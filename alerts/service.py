@@ -4,13 +4,13 @@ Owns the service functions behind ``/v1/alert-rules``, ``/v1/alerts`` and
 ``/v1/notification-channels``: keyword-only, organisation-scoped (``within``: the one organisation
 a caller may see, None for every one), audited in the same transaction as the change. Errors are the
 registry's (``NotFoundError`` for anything another organisation owns, so its existence does not
-leak; ``InvalidReferenceError`` for a scope that names nothing of the organisation's).
+leak; ``InvalidReferenceError`` for a scope that names nothing of the organisation's). The rows it
+returns are defined in ``alerts.rows`` and re-exported here (``X as X``, mypy's explicit export).
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,11 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from alerts.lifecycle import transition
+from alerts.rows import AlertRow as AlertRow  # noqa: PLC0414
+from alerts.rows import ChannelRow as ChannelRow  # noqa: PLC0414
+from alerts.rows import DeliveryRow as DeliveryRow  # noqa: PLC0414
+from alerts.rows import EventRow as EventRow  # noqa: PLC0414
+from alerts.rows import RuleRow as RuleRow  # noqa: PLC0414
 from registry import InvalidReferenceError, NotFoundError
 from registry.audit import Actor, record
 
@@ -26,104 +31,6 @@ RULE_FIELDS = (
     "name_vi", "name_en", "kind", "severity", "scope_kind", "scope_value", "subject", "metric", "operator",
     "low", "high", "clear_low", "clear_high", "duration_s", "rate_per_hour", "enabled",
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRow:
-    """One alert rule as stored."""
-
-    id: int
-    organisation_id: int
-    organisation: str
-    name_vi: str
-    name_en: str
-    kind: str
-    severity: str
-    scope_kind: str
-    scope_value: str
-    subject: str
-    metric: str | None
-    operator: str | None
-    low: float | None
-    high: float | None
-    clear_low: float | None
-    clear_high: float | None
-    duration_s: float | None
-    rate_per_hour: float | None
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRow:
-    """One alert with its rule's names and its subject's external id."""
-
-    id: int
-    rule_id: int
-    rule_vi: str
-    rule_en: str
-    kind: str
-    organisation: str
-    organisation_id: int
-    subject_kind: str
-    subject: str
-    asset: str | None  # the subject's asset (a device's, or the asset itself): the map's marker
-    sector: str | None
-    area: str | None
-    lat: float | None
-    lon: float | None
-    severity: str
-    state: str
-    value: float | None
-    since: datetime
-    opened_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    acknowledge_note: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    resolve_note: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One transition of an alert."""
-
-    id: int
-    alert_id: int
-    at: datetime
-    kind: str
-    actor: str
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelRow:
-    """One notification channel (the webhook secret is never read back)."""
-
-    id: int
-    organisation: str
-    organisation_id: int
-    kind: str
-    target: str
-    min_severity: str
-    enabled: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRow:
-    """One delivery attempt of a notification."""
-
-    id: int
-    outbox_id: int
-    alert_id: int
-    event: str
-    at: datetime
-    ok: bool
-    status: int | None
-    error: str | None
 
 
 _RULE_SELECT = """

@@ -70,6 +70,38 @@ def _sync_contracts(database_url: str) -> None:
         sync_contracts(conn)
 
 
+async def _open_pool(
+    settings: Settings, database_url: str
+) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+    """The API's pool on the primary, opened (autocommit connections)."""
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        database_url,
+        min_size=settings.api.pool_min,
+        max_size=settings.api.pool_max,
+        kwargs={"autocommit": True},
+        open=False,
+    )
+    await pool.open()
+    return pool
+
+
+async def _open_read_pool(settings: Settings) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None:
+    """The pool on the read replica when one is configured, opening in the background; else None."""
+    if settings.database_read_url is None:
+        return None
+    # Checked at each checkout: a replica that went away is noticed before a query fails.
+    read_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        settings.database_read_url.get_secret_value(),
+        min_size=settings.api.pool_min,
+        max_size=settings.api.pool_max,
+        kwargs={"autocommit": True},
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    await read_pool.open(wait=False)  # a replica that is down must not stop the API starting
+    return read_pool
+
+
 def create_app(
     settings: Settings,
     *,
@@ -83,27 +115,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if load_contracts:
             await asyncio.to_thread(_sync_contracts, database_url)
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
-            database_url,
-            min_size=settings.api.pool_min,
-            max_size=settings.api.pool_max,
-            kwargs={"autocommit": True},
-            open=False,
-        )
-        await pool.open()
+        pool = await _open_pool(settings, database_url)
         app.state.pool = pool
-        read_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
-        if settings.database_read_url is not None:
-            # Checked at each checkout: a replica that went away is noticed before a query fails.
-            read_pool = AsyncConnectionPool(
-                settings.database_read_url.get_secret_value(),
-                min_size=settings.api.pool_min,
-                max_size=settings.api.pool_max,
-                kwargs={"autocommit": True},
-                check=AsyncConnectionPool.check_connection,
-                open=False,
-            )
-            await read_pool.open(wait=False)  # a replica that is down must not stop the API starting
+        read_pool = await _open_read_pool(settings)
         app.state.read_pool = read_pool
         try:
             async with AsyncExitStack() as stack:

@@ -1,6 +1,6 @@
 """``hatang bench alerts``: ingest with and without the alert evaluator, side by side, and open latency.
 
-In a scratch database and topic prefix (``bench.ingest.run.scratch``: created, migrated, filled with
+In a scratch database and topic prefix (``bench.ingest.scratch``: created, migrated, filled with
 a fleet, dropped afterwards), with ``--rules`` rules shaped like a city's: four per device (a floor,
 a ceiling, a silence, and for a few "breaker" devices the floor that trips), plus a few broad ones
 (by model, sector, area and organisation) and rejection-rate rules. Phases, in one run:
@@ -32,7 +32,7 @@ import psycopg
 from bench.ingest.ceilings import touch_session
 from bench.ingest.figures import quantile
 from bench.ingest.load import Publisher, single
-from bench.ingest.run import Scratch, scratch
+from bench.ingest.scratch import Scratch, scratch
 from bench.ingest.worker import WorkerProcess
 from hatang.settings import Settings
 from hatang.stack import free_port
@@ -57,7 +57,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def make_rules(conn: psycopg.Connection[Any], devices: list[str], total: int) -> dict[str, int]:
-    """``total`` rules over the fleet (see the module docstring); counts by kind."""
+    """``total`` rules over the fleet (see the module docstring); counts by kind.
+
+    Long because each rule shape is spelled out field by field, in the order the module docstring
+    lists them, before one COPY writes them all.
+    """
     org = conn.execute("SELECT id, slug FROM organisations LIMIT 1").fetchone()
     area = conn.execute("SELECT code FROM areas ORDER BY id DESC LIMIT 1").fetchone()
     assert org is not None

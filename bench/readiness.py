@@ -100,6 +100,11 @@ def _readings_scans(url: str) -> int:
 
 
 async def _measure_app(settings: Settings, url: str, mqtt_url: str, requests: int) -> dict[str, Any]:
+    """Prepare the data (key, snapshot, zones), then time the endpoints; returns the raw timings.
+
+    Kept whole: the timed requests share one application, lifespan and client, which the request
+    helper closes over; setup and measurement read in the order they run.
+    """
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         cur = await conn.execute("SELECT id FROM organisations ORDER BY id LIMIT 1")
         row = await cur.fetchone()

@@ -8,13 +8,13 @@ no clock: the receive time comes with the message, the commit time is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import orjson
 
-from firmware_contracts import Reading, normalise
+from firmware_contracts import Reading, Rejection, normalise
 from ingest.budget import DeadLetterBudget
 from ingest.delivery import Delivery
 from ingest.devices import Device, DeviceCache
@@ -111,6 +111,29 @@ def _dead(
     )
 
 
+def _file_rejections(
+    batch: Batch,
+    delivery: Delivery,
+    device_id: int,
+    rejections: Sequence[Rejection],
+    *,
+    budget: DeadLetterBudget | None,
+) -> None:
+    """Dead letters for a message's rejections: the first ``MAX_DEAD_PER_MESSAGE - 1`` one each, the
+    rest summed up in one (each still counted by reason)."""
+    for rejection in rejections[: MAX_DEAD_PER_MESSAGE - 1]:
+        _dead(batch, delivery, device_id, rejection.reason, rejection.message, record=rejection.record,
+              budget=budget)  # fmt: skip
+    if len(rejections) >= MAX_DEAD_PER_MESSAGE:
+        rest = rejections[MAX_DEAD_PER_MESSAGE - 1 :]
+        reasons = sorted({r.reason for r in rest})
+        first = rest[0]
+        summary = f"{len(rest)} more rejections ({', '.join(reasons)}); first: {first.message}"
+        _dead(batch, delivery, device_id, first.reason, summary, record=first.record, budget=budget)
+        for r in rest[1:]:
+            batch.rejected_by_reason[r.reason] = batch.rejected_by_reason.get(r.reason, 0) + 1
+
+
 def intake(
     batch: Batch,
     delivery: Delivery,
@@ -146,16 +169,7 @@ def intake(
     outcome = normalise(delivery.payload, delivery.received_at, compiled)
     rejections = outcome.rejections
     if rejections:
-        for rejection in rejections[: MAX_DEAD_PER_MESSAGE - 1]:
-            dead(device.id, rejection.reason, rejection.message, record=rejection.record)
-        if len(rejections) >= MAX_DEAD_PER_MESSAGE:
-            rest = rejections[MAX_DEAD_PER_MESSAGE - 1 :]
-            reasons = sorted({r.reason for r in rest})
-            first = rest[0]
-            summary = f"{len(rest)} more rejections ({', '.join(reasons)}); first: {first.message}"
-            dead(device.id, first.reason, summary, record=first.record)
-            for r in rest[1:]:
-                batch.rejected_by_reason[r.reason] = batch.rejected_by_reason.get(r.reason, 0) + 1
+        _file_rejections(batch, delivery, device.id, rejections, budget=budget)
     readings = outcome.readings
     if not readings:
         return 0

@@ -90,7 +90,11 @@ def build(
     stop: asyncio.Event,
     leave: bool = False,
 ) -> Worker:
-    """Wire a worker's parts; nothing connects until they run (``leave``: see :func:`run`)."""
+    """Wire a worker's parts; nothing connects until they run (``leave``: see :func:`run`).
+
+    Kept whole: it is the composition root's wiring, one constructor call per part, read top to
+    bottom in the order the parts depend on each other.
+    """
     cfg = settings.ingest
     layout = TopicLayout(settings.topic_prefix, settings.device_mount)
     registry = RegistryWatcher(

@@ -215,6 +215,9 @@ async def onboard(
 
     ``writable`` is the one organisation rows may belong to (None: any); rows name their
     organisation by slug, ``default_organisation`` when they name none. ``conn`` is autocommit.
+
+    Kept whole: the staging table's life (stage, resolve, write, report) sits in the one
+    ``try``/``finally`` that drops it, and its steps read in the order they run.
     """
     table = f"bulk_{entity}"
     ident = sql.Identifier(table)

@@ -29,7 +29,8 @@ import timeseries
 from api.auth import Admin
 from api.db import ReadConn
 from api.problems import COMMON, Problem, responses
-from api.routers.readiness import AreaQuery, ReadinessPublic, readiness_public
+from api.routers.readiness import AreaQuery
+from api.routers.readiness_schemas import ReadinessPublic, readiness_public
 from api.routers.zones import public as zones_public
 from firmware_contracts.vocabulary import CODE, METRIC, SECTOR_CODE
 from hatang.settings import OpenDataSettings, Settings

@@ -3,26 +3,38 @@
 Any valid key reads the figures and the history (aggregate counts, the statistics the plan has the
 province publish); the gaps list assets, so non-admin keys see only their own organisation's.
 Admins record and change targets. The arithmetic and the definitions live in ``registry.readiness``
-(docs/readiness.md); this module only reads the clock, maps requests and shapes responses.
+(docs/readiness.md); this module only reads the clock, maps requests and shapes responses (the
+shapes and their mapping live in ``api.routers.readiness_schemas``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Reader
 from api.db import Conn, ReadConn
-from api.fields import Day, Sector, Text
+from api.fields import Day, Sector
 from api.pagination import Paging, encode_cursor
 from api.problems import COMMON, Problem, responses
+from api.routers.readiness_schemas import (
+    GapsPublic,
+    HistoryPublic,
+    ReadinessPublic,
+    SectorHistoryPublic,
+    TargetCreate,
+    TargetPublic,
+    TargetUpdate,
+    gap_public,
+    point_public,
+    readiness_public,
+    sector_public,
+)
 from firmware_contracts.vocabulary import CODE
 from hatang.settings import ReadinessSettings
-from registry.readiness import Assessment, Counts, Gap, GapReason, Point, Status, service, zones
+from registry.readiness import GapReason, service, zones
 
 router = APIRouter(prefix="/v1/readiness", tags=["readiness"])
 
@@ -43,189 +55,9 @@ DemoQuery = Annotated[
 MAX_HISTORY_DAYS = 3660
 
 
-class SectorReadiness(BaseModel):
-    """One sector's readiness: counts, share, target, status, assets still needed, projection."""
-
-    sector: Sector
-    essential: int = Field(description="Essential assets in scope.")
-    equipped: int = Field(description="Essential assets with an active device of a fitting model.")
-    ready: int = Field(description="Equipped assets whose fitting device reported within the window.")
-    ready_share: float | None = Field(description="ready / essential (null without essential assets).")
-    equipped_share: float | None
-    target_share: Decimal | None = Field(description="The target that applies on this day.")
-    deadline: date | None
-    target_source: str | None
-    required: int | None = Field(description="Ready assets the target asks for: ceil(target × essential).")
-    still_needed: int | None = Field(description="Assets that must still become ready; never negative.")
-    status: Status
-    pace_per_day: float | None = Field(description="Ready share gained per day (fitted on snapshots).")
-    projected: date | None = Field(description="Day the target is met at this pace (null: not rising).")
-    demo_essential: int | None = Field(
-        default=None, description="Of `essential`, demo assets (live figures with demo data included)."
-    )
-    demo_ready: int | None = Field(default=None, description="Of `ready`, demo assets (same).")
-
-
-class Totals(BaseModel):
-    """All sectors together (no target of its own: the plan sets one per sector)."""
-
-    essential: int
-    equipped: int
-    ready: int
-    ready_share: float | None
-
-
-class ReadinessPublic(BaseModel):
-    """Readiness of every sector in one scope on one day."""
-
-    as_of: date
-    source: Literal["live", "snapshot"] = Field(description="live for today, snapshot for a past day.")
-    area: str | None
-    organisation: str | None
-    freshness_window_h: float
-    include_demo: bool = Field(description="Whether demo assets are counted.")
-    sectors: list[SectorReadiness]
-    total: Totals
-
-
-class HistoryPoint(BaseModel):
-    """One day's snapshot of a sector."""
-
-    day: date
-    essential: int
-    equipped: int
-    ready: int
-    ready_share: float | None
-
-
-class SectorHistoryPublic(BaseModel):
-    """A sector's daily series and its assessment (with projection) on the last day of it."""
-
-    sector: Sector
-    points: list[HistoryPoint]
-    latest: SectorReadiness | None
-
-
-class HistoryPublic(BaseModel):
-    """Daily series per sector from the snapshots."""
-
-    start: date
-    end: date
-    area: str | None
-    organisation: str | None
-    sectors: list[SectorHistoryPublic]
-    zones: list[HistoryPoint] | None = Field(
-        description="The zones the 'all zones' target counts, per snapshot day (`essential`: zones, "
-        "`equipped`: with an active device, `ready`: low-latency ready); null when scoped to an area "
-        "or organisation (zones are the province's)."
-    )
-
-
-def _point(p: Point) -> HistoryPoint:
-    return HistoryPoint(
-        day=p.day,
-        essential=p.counts.essential,
-        equipped=p.counts.equipped,
-        ready=p.counts.ready,
-        ready_share=p.counts.ready / p.counts.essential if p.counts.essential else None,
-    )
-
-
-class GapPublic(BaseModel):
-    """An essential asset that is not ready, and why."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    external_id: str
-    name: str
-    kind: str
-    sector: Sector
-    area: str
-    organisation: str
-    reason: GapReason
-    devices: int
-    active_devices: int
-    fitting_devices: int
-    last_seen: datetime | None = Field(description="Freshest report of its active fitting devices.")
-
-
-class GapsPublic(BaseModel):
-    """Counts by reason and sector, and one page of the assets."""
-
-    summary: dict[GapReason, dict[Sector, int]]
-    items: list[GapPublic]
-    next_cursor: str | None
-
-
-class TargetPublic(BaseModel):
-    """A planned share of ready essential assets in a sector by a deadline."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    sector: Sector
-    share: Decimal
-    deadline: date
-    source: str
-
-
-class TargetCreate(BaseModel):
-    """A new target (a later plan's)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"sector": "water", "share": "0.8", "deadline": "2030-12-31", "source": "next plan"}]
-        },
-    )
-
-    sector: Sector
-    share: Decimal = Field(gt=0, le=1, max_digits=5, decimal_places=4)
-    deadline: Day
-    source: Text = Field(default="", max_length=500)
-
-
-class TargetUpdate(BaseModel):
-    """A change to a target's share, deadline or source."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"share": "0.45"}]})
-
-    share: Decimal | None = Field(default=None, gt=0, le=1, max_digits=5, decimal_places=4)
-    deadline: Day | None = None
-    source: Text | None = Field(default=None, max_length=500)
-
-
 def _settings(request: Request) -> ReadinessSettings:
     found: ReadinessSettings = request.app.state.settings.readiness
     return found
-
-
-def _sector(a: Assessment) -> SectorReadiness:
-    t = a.target
-    return SectorReadiness(
-        sector=a.sector,
-        essential=a.counts.essential,
-        equipped=a.counts.equipped,
-        ready=a.counts.ready,
-        ready_share=a.ready_share,
-        equipped_share=a.equipped_share,
-        target_share=None if t is None else t.share,
-        deadline=None if t is None else t.deadline,
-        target_source=None if t is None else t.source,
-        required=a.required,
-        still_needed=a.still_needed,
-        status=a.status,
-        pace_per_day=a.pace_per_day,
-        projected=a.projected,
-    )
-
-
-def _with_demo(row: SectorReadiness, demo: dict[str, Counts], known: bool) -> SectorReadiness:
-    if not known:
-        return row
-    counts = demo.get(row.sector)
-    row.demo_essential = 0 if counts is None else counts.essential
-    row.demo_ready = 0 if counts is None else counts.ready
-    return row
 
 
 @router.get(
@@ -250,28 +82,6 @@ async def get_readiness(
         cache=request.app.state.readiness_cache,
     )  # fmt: skip
     return readiness_public(report)
-
-
-def readiness_public(report: service.Report) -> ReadinessPublic:
-    """The public shape of a readiness report (also what the open data serves)."""
-    demo = report.demo or {}
-    essential = sum(a.counts.essential for a in report.sectors)
-    ready = sum(a.counts.ready for a in report.sectors)
-    return ReadinessPublic(
-        as_of=report.as_of,
-        source=report.source,
-        area=report.area,
-        organisation=report.organisation,
-        freshness_window_h=report.freshness_window / timedelta(hours=1),
-        include_demo=report.include_demo,
-        sectors=[_with_demo(_sector(a), demo, report.demo is not None) for a in report.sectors],
-        total=Totals(
-            essential=essential,
-            equipped=sum(a.counts.equipped for a in report.sectors),
-            ready=ready,
-            ready_share=ready / essential if essential else None,
-        ),
-    )
 
 
 @router.get(
@@ -307,14 +117,14 @@ async def get_history(
         sectors=[
             SectorHistoryPublic(
                 sector=s.sector,
-                points=[_point(p) for p in s.points],
-                latest=None if s.latest is None else _sector(s.latest),
+                points=[point_public(p) for p in s.points],
+                latest=None if s.latest is None else sector_public(s.latest),
             )
             for s in found.sectors
         ],
         zones=None
         if area is not None or organisation is not None
-        else [_point(p) for p in await zones.series(conn, start=first, end=last)],
+        else [point_public(p) for p in await zones.series(conn, start=first, end=last)],
     )
 
 
@@ -356,13 +166,9 @@ async def get_gaps(
     )
     return GapsPublic(
         summary=found.summary,
-        items=[_gap(g) for g in found.items],
+        items=[gap_public(g) for g in found.items],
         next_cursor=None if found.next_after is None else encode_cursor(found.next_after),
     )
-
-
-def _gap(gap: Gap) -> GapPublic:
-    return GapPublic.model_validate(gap)
 
 
 @router.get("/targets", summary="The targets readiness is measured against", responses=responses(*COMMON))

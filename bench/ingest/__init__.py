@@ -15,10 +15,11 @@ subscriber's persistent session first and the drain is timed, so the publisher n
 worker, Mosquitto and PostgreSQL is read per phase (:mod:`bench.cpu`) and turned into what the
 machine allows (:func:`cpu_budget`). Prints a table, then one JSON object as its last line.
 
-Modules: ``run`` (the command, the order of the phases, the figures), ``load`` (fleet, publisher,
-payloads), ``ceilings`` (phases a, b, b'), ``worker`` (the worker under test), ``latency`` (phase d),
-``figures`` (pure arithmetic). A new phase is a function in ``run`` (or a module of its own) called
-from :func:`measure`, with its figures added in :func:`run.figures`.
+Modules: ``run`` (the command, the order of the phases, the figures), ``scratch`` (the scratch
+database, fleet and topic prefix), ``load`` (fleet, publisher, payloads), ``ceilings`` (phases a, b,
+b'), ``worker`` (the worker under test), ``latency`` (phase d), ``figures`` (pure arithmetic). A new
+phase is a function in ``run`` (or a module of its own) called from :func:`measure`, with its
+figures added in :func:`run.figures`.
 """
 
 from bench.ingest.figures import cpu_budget

@@ -382,20 +382,5 @@ async def gap_page(
         "reason": reason,
     }
     cur = await conn.execute(query, params)
-    return [
-        Gap(
-            asset_id=row[0],
-            external_id=row[1],
-            name=row[2],
-            kind=row[3],
-            sector=row[4],
-            area=row[5],
-            organisation=row[6],
-            reason=row[7],
-            devices=row[8],
-            active_devices=row[9],
-            fitting_devices=row[10],
-            last_seen=row[11],
-        )
-        for row in await cur.fetchall()
-    ]
+    # The query's columns are Gap's fields, in order.
+    return [Gap(*row) for row in await cur.fetchall()]

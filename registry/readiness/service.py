@@ -89,6 +89,34 @@ async def _scope(conn: Conn, *, area: str | None, organisation: str | None) -> t
     return area_id, org_id
 
 
+async def _live(
+    conn: Conn,
+    *,
+    since: datetime,
+    area_id: int | None,
+    org_id: int | None,
+    include_demo: bool,
+    cache: LiveCountsCache | None,
+) -> tuple[dict[str, Counts], dict[str, Counts] | None]:
+    """Today's live counts of a scope (through ``cache`` when given), and of them the demo assets'
+    (None when demo assets are left out)."""
+    if cache is None:
+        counts = await queries.live_counts(
+            conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
+        )
+    else:
+        counts = await cache.get(
+            (area_id, org_id, include_demo),
+            lambda: queries.live_counts(
+                conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
+            ),
+        )
+    demo: dict[str, Counts] | None = None
+    if include_demo:
+        demo = await queries.demo_counts(conn, since=since, area_id=area_id, organisation_id=org_id)
+    return counts, demo
+
+
 def _by_sector(rows: list[tuple[date, str, Counts]], sectors: list[str]) -> dict[str, list[Point]]:
     found: dict[str, list[Point]] = {sector: [] for sector in sectors}
     for day, sector, counts in rows:
@@ -116,6 +144,8 @@ async def readiness(
     also say how many of the figures are demo (``demo``).
     Raises ``UnknownAreaError``/``UnknownOrganisationError``, ``FutureDateError`` for a day after
     today and ``SnapshotMissingError`` for a past day without a snapshot.
+
+    Long mostly for this docstring: the body is the live-or-snapshot choice and one report.
     """
     current = today(now=now, settings=settings)
     day = current if at is None else at
@@ -132,20 +162,10 @@ async def readiness(
     )
     demo: dict[str, Counts] | None = None
     if day == current:
-        since = now - window(settings)
-        if cache is None:
-            counts = await queries.live_counts(
-                conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
-            )
-        else:
-            counts = await cache.get(
-                (area_id, org_id, include_demo),
-                lambda: queries.live_counts(
-                    conn, since=since, area_id=area_id, organisation_id=org_id, include_demo=include_demo
-                ),
-            )
-        if include_demo:
-            demo = await queries.demo_counts(conn, since=since, area_id=area_id, organisation_id=org_id)
+        counts, demo = await _live(
+            conn, since=now - window(settings), area_id=area_id, org_id=org_id, include_demo=include_demo,
+            cache=cache,
+        )  # fmt: skip
         source: Literal["live", "snapshot"] = "live"
     else:
         if not await queries.snapshot_taken(conn, day=day):
