@@ -8,7 +8,6 @@ test's database and topic prefix and stops them at teardown; ``add_rule`` insert
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import psycopg
 import pytest
 
 from hatang.stack import Stack, free_port
+from tests.plugins.ingest import stop_processes
 
 
 @dataclass
@@ -109,15 +109,7 @@ class Evaluators:
 
     def stop_all(self) -> None:
         """SIGTERM every running process, SIGKILL those that do not exit in time."""
-        for process in self.started:
-            if process.proc.poll() is None:
-                process.proc.send_signal(signal.SIGTERM)
-        for process in self.started:
-            try:
-                process.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.proc.kill()
-                process.proc.wait()
+        stop_processes([process.proc for process in self.started], timeout=20)
 
 
 @pytest.fixture

@@ -253,15 +253,20 @@ class Workers:
 
     def stop_all(self) -> None:
         """SIGTERM every running worker, SIGKILL those that do not exit in time."""
-        for worker in self.started:
-            if worker.proc.poll() is None:
-                worker.proc.send_signal(signal.SIGTERM)
-        for worker in self.started:
-            try:
-                worker.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.proc.kill()
-                worker.proc.wait()
+        stop_processes([worker.proc for worker in self.started], timeout=30)
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], *, timeout: float) -> None:
+    """SIGTERM every running process of ``procs``, then SIGKILL those not gone within ``timeout``."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
