@@ -147,10 +147,21 @@ def publish(
             state["acked"] += 1
             lock.notify_all()
 
+    def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        with lock:
+            state["connack"] = 1 if not reason.is_failure else -1
+            lock.notify_all()
+
     client.on_publish = on_publish
+    client.on_connect = on_connect
     client.connect(address.host, address.port, keepalive=60)
     client.loop_start()
     try:
+        # paho drops a QoS 0 message published before the CONNACK (eclipse-paho/paho.mqtt.python#196):
+        # publish only once the broker has accepted the connection.
+        with lock:
+            lock.wait_for(lambda: "connack" in state, timeout=timeout)
+            assert state.get("connack") == 1, f"the broker refused or never answered the connection: {state}"
         for topic, payload in messages:
             with lock:
                 # Keep at most 1,000 unacknowledged: paho's own queue is unbounded otherwise.
