@@ -143,12 +143,14 @@ def test_websocket_clients_see_what_their_key_may_read(
             hello = ws.receive_json()
             assert hello["type"] == "hello"
             assert hello["feed"] == "connected"
+        # QoS 1: the broker holds both messages before the publisher leaves (it delivers them to the
+        # API's QoS 0 subscription as ingest's fan-out would be).
         publish(stack.mqtt_url("ingest"), [
             (f"{topic_prefix}/normalized/water/dong-ngan",
              _message(["wq-1", "wq-2"], ["water_ph"] * 2, [7.0, 7.2], [org_a, org_a])),
             (f"{topic_prefix}/normalized/transport/que-vo",
              _message(["loop-1"], ["traffic_flow"], [300.0], [org_b])),
-        ], qos=0)  # fmt: skip
+        ])  # fmt: skip
         got, _ = _collect(admin, 3)
         assert sorted(got) == [
             ("loop-1", "traffic_flow", 300.0), ("wq-1", "water_ph", 7.0), ("wq-2", "water_ph", 7.2)
@@ -208,7 +210,7 @@ def test_server_sent_events(
         publish(stack.mqtt_url("ingest"), [
             (f"{topic_prefix}/normalized/water/que-vo", _message(["wq-2"], ["water_ph"], [6.0], [org_a])),
             (f"{topic_prefix}/normalized/water/dong-ngan", _message(["wq-1"], ["water_ph"], [7.5], [org_a])),
-        ], qos=0)  # fmt: skip
+        ])  # fmt: skip
         for line in lines:
             if line.startswith("data: ") and '"readings"' in line:
                 frame = orjson.loads(line.removeprefix("data: "))
