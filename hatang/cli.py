@@ -50,8 +50,13 @@ COMMANDS: tuple[str, ...] = (
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, every registered subcommand included."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every subcommand, or only the one ``argv`` names.
+
+    Importing every command module (the API app, every benchmark) costs about a second of CPU; a
+    worker, the API or a one-line command started with ``argv`` pays only for its own module.
+    ``hatang --help``, an unknown command or no ``argv`` registers them all.
+    """
     parser = argparse.ArgumentParser(
         prog="hatang",
         description=__doc__.splitlines()[0] if __doc__ else None,
@@ -60,9 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    words = list(argv or ())
+    named = words[0] if words and words[0] in COMMANDS else None
+    for name in COMMANDS if named is None else (named,):
         module = importlib.import_module(f"hatang.commands.{name}")
-        module.register(subparsers)
+        if name == named and hasattr(module, "register_only"):
+            module.register_only(subparsers, words[1:])  # a command with its own nested choice
+        else:
+            module.register(subparsers)
     return parser
 
 
@@ -80,7 +90,8 @@ def _first_line(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     func: Handler = args.func
     try:
         settings = Settings()
