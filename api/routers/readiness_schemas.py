@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -168,23 +168,45 @@ class TargetUpdate(BaseModel):
     source: Text | None = Field(default=None, max_length=500)
 
 
-def sector_public(a: Assessment) -> SectorReadiness:
+class Progress(TypedDict):
+    """What a sector's and the zones' assessments both show: counts, share, target and pace."""
+
+    equipped: int
+    ready: int
+    ready_share: float | None
+    target_share: Decimal | None
+    deadline: date | None
+    target_source: str | None
+    still_needed: int | None
+    status: Status
+    pace_per_day: float | None
+    projected: date | None
+
+
+def progress(a: Assessment) -> Progress:
+    """The fields of :class:`Progress` for one assessment (the target's null without a target)."""
     t = a.target
-    return SectorReadiness(
-        sector=a.sector,
-        essential=a.counts.essential,
+    return Progress(
         equipped=a.counts.equipped,
         ready=a.counts.ready,
         ready_share=a.ready_share,
-        equipped_share=a.equipped_share,
         target_share=None if t is None else t.share,
         deadline=None if t is None else t.deadline,
         target_source=None if t is None else t.source,
-        required=a.required,
         still_needed=a.still_needed,
         status=a.status,
         pace_per_day=a.pace_per_day,
         projected=a.projected,
+    )
+
+
+def sector_public(a: Assessment) -> SectorReadiness:
+    return SectorReadiness(
+        sector=a.sector,
+        essential=a.counts.essential,
+        equipped_share=a.equipped_share,
+        required=a.required,
+        **progress(a),
     )
 
 
