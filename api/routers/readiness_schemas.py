@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, TypedDict
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -168,36 +168,22 @@ class TargetUpdate(BaseModel):
     source: Text | None = Field(default=None, max_length=500)
 
 
-class Progress(TypedDict):
-    """What a sector's and the zones' assessments both show: counts, share, target and pace."""
-
-    equipped: int
-    ready: int
-    ready_share: float | None
-    target_share: Decimal | None
-    deadline: date | None
-    target_source: str | None
-    still_needed: int | None
-    status: Status
-    pace_per_day: float | None
-    projected: date | None
-
-
-def progress(a: Assessment) -> Progress:
-    """The fields of :class:`Progress` for one assessment (the target's null without a target)."""
+def progress(a: Assessment) -> dict[str, Any]:
+    """The fields a sector's readiness and the zones' total both show of an assessment: counts,
+    share, target (null without one) and pace (the models validate them)."""
     t = a.target
-    return Progress(
-        equipped=a.counts.equipped,
-        ready=a.counts.ready,
-        ready_share=a.ready_share,
-        target_share=None if t is None else t.share,
-        deadline=None if t is None else t.deadline,
-        target_source=None if t is None else t.source,
-        still_needed=a.still_needed,
-        status=a.status,
-        pace_per_day=a.pace_per_day,
-        projected=a.projected,
-    )
+    return {
+        "equipped": a.counts.equipped,
+        "ready": a.counts.ready,
+        "ready_share": a.ready_share,
+        "target_share": None if t is None else t.share,
+        "deadline": None if t is None else t.deadline,
+        "target_source": None if t is None else t.source,
+        "still_needed": a.still_needed,
+        "status": a.status,
+        "pace_per_day": a.pace_per_day,
+        "projected": a.projected,
+    }
 
 
 def sector_public(a: Assessment) -> SectorReadiness:
