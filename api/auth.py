@@ -32,6 +32,7 @@ from api.gate import STATE_KEY
 from api.problems import Problem
 from registry.audit import Actor
 from registry.keys import ApiKey, Role, authenticate
+from registry.organisations import Organisation, get_organisation
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer htg_...`.")
 
@@ -70,6 +71,17 @@ class Principal:
         """Raise a 403 problem unless this caller may change data of ``organisation_id``."""
         if not self.can_write(organisation_id):
             raise Problem("forbidden", f"a {self.role} key of {self.organisation!r} cannot change this")
+
+    async def owner(self, conn: psycopg.AsyncConnection[Any], slug: str | None) -> Organisation:
+        """The organisation to own something new: ``slug``, else the caller's own (404 outside its
+        sight, 403 unless it may write there)."""
+        org = await get_organisation(conn, slug=slug or self.organisation, within=self.within)
+        self.check_write(org.id)
+        return org
+
+    async def organisation_filter(self, conn: psycopg.AsyncConnection[Any], slug: str | None) -> int | None:
+        """The id behind an ``organisation`` filter (None: no filter; 404 outside the caller's sight)."""
+        return None if slug is None else (await get_organisation(conn, slug=slug, within=self.within)).id
 
 
 async def _principal(

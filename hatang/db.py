@@ -1,4 +1,5 @@
-"""What every package may need of the database: the TimescaleDB edition, the area-subtree query, ping.
+"""What every package may need of the database: the TimescaleDB edition, the area-subtree query,
+one id or one row by a query (the caller's error when there is none), ping.
 
 The Apache-2 edition (what Debian ships) has hypertables, ``time_bucket`` and ``drop_chunks``; the
 community ("timescale") edition adds compression, continuous aggregates and job policies. Code that
@@ -12,10 +13,13 @@ the time series and the API all scope by area and none of them may import anothe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
+
+Row = TypeVar("Row")
 
 Edition = Literal["apache", "community", "unknown", "none"]
 
@@ -91,6 +95,24 @@ async def fetch_id(
     if row is None:
         raise missing
     return int(row[0])
+
+
+async def fetch_row(
+    conn: psycopg.AsyncConnection[Any],
+    row_type: type[Row],
+    query: str,
+    params: tuple[Any, ...],
+    *,
+    missing: Exception,
+) -> Row:
+    """The first row of ``query`` as a ``row_type`` (its columns by name); raises ``missing`` (the
+    caller's domain error) when there is no row."""
+    async with conn.cursor(row_factory=class_row(row_type)) as cur:
+        await cur.execute(query, params)
+        row = await cur.fetchone()
+    if row is None:
+        raise missing
+    return row
 
 
 async def ping(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -19,7 +19,7 @@ import yaml
 from psycopg import sql
 from psycopg.rows import class_row
 
-from hatang.db import area_subtree
+from hatang.db import area_subtree, fetch_row
 from registry.audit import Actor, record
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
 
@@ -97,12 +97,9 @@ _SELECT = """
 
 async def get_area(conn: psycopg.AsyncConnection[Any], *, code: str) -> Area:
     """The area ``code``."""
-    async with conn.cursor(row_factory=class_row(Area)) as cur:
-        await cur.execute(_SELECT + " WHERE a.code = %s", (code,))
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError("area", code)
-    return row
+    return await fetch_row(
+        conn, Area, _SELECT + " WHERE a.code = %s", (code,), missing=NotFoundError("area", code)
+    )
 
 
 async def area_codes_under(conn: psycopg.AsyncConnection[Any], *, code: str) -> frozenset[str]:

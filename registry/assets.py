@@ -18,7 +18,7 @@ import psycopg.errors
 from psycopg import sql
 from psycopg.rows import class_row
 
-from hatang.db import fetch_id
+from hatang.db import fetch_id, fetch_row
 from registry.audit import Actor, record
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
 
@@ -53,15 +53,13 @@ _SELECT = """
 
 async def get_asset(conn: psycopg.AsyncConnection[Any], *, external_id: str, within: int | None) -> Asset:
     """The asset ``external_id`` (NotFoundError if absent or outside ``within``)."""
-    async with conn.cursor(row_factory=class_row(Asset)) as cur:
-        await cur.execute(
-            _SELECT + " WHERE s.external_id = %s AND (%s::bigint IS NULL OR s.organisation_id = %s)",
-            (external_id, within, within),
-        )
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError("asset", external_id)
-    return row
+    return await fetch_row(
+        conn,
+        Asset,
+        _SELECT + " WHERE s.external_id = %s AND (%s::bigint IS NULL OR s.organisation_id = %s)",
+        (external_id, within, within),
+        missing=NotFoundError("asset", external_id),
+    )
 
 
 async def list_assets(

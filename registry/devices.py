@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from hatang.db import fetch_id
+from hatang.db import fetch_id, fetch_row
 from registry.audit import Actor, record
 from registry.credentials import new_secret
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
@@ -67,15 +67,13 @@ SELECT = """
 
 async def get_device(conn: psycopg.AsyncConnection[Any], *, external_id: str, within: int | None) -> Device:
     """The device ``external_id`` (NotFoundError if absent or outside ``within``)."""
-    async with conn.cursor(row_factory=class_row(Device)) as cur:
-        await cur.execute(
-            SELECT + " WHERE d.external_id = %s AND (%s::bigint IS NULL OR d.organisation_id = %s)",
-            (external_id, within, within),
-        )
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError("device", external_id)
-    return row
+    return await fetch_row(
+        conn,
+        Device,
+        SELECT + " WHERE d.external_id = %s AND (%s::bigint IS NULL OR d.organisation_id = %s)",
+        (external_id, within, within),
+        missing=NotFoundError("device", external_id),
+    )
 
 
 async def list_devices(

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import class_row
 
+from hatang.db import fetch_row
 from registry.audit import Actor, record
 from registry.errors import ConflictError, NotFoundError
 
@@ -142,15 +143,13 @@ async def redeem_stream_ticket(conn: psycopg.AsyncConnection[Any], *, ticket: st
 
 async def get_key(conn: psycopg.AsyncConnection[Any], *, key_id: int, within: int | None = None) -> ApiKey:
     """The key ``key_id`` (NotFoundError if absent or outside ``within``)."""
-    async with conn.cursor(row_factory=class_row(ApiKey)) as cur:
-        await cur.execute(
-            _SELECT + " WHERE k.id = %s AND (%s::bigint IS NULL OR k.organisation_id = %s)",
-            (key_id, within, within),
-        )
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError("api_key", str(key_id))
-    return row
+    return await fetch_row(
+        conn,
+        ApiKey,
+        _SELECT + " WHERE k.id = %s AND (%s::bigint IS NULL OR k.organisation_id = %s)",
+        (key_id, within, within),
+        missing=NotFoundError("api_key", str(key_id)),
+    )
 
 
 async def list_keys(

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from hatang.db import fetch_row
 from registry.errors import InvalidReferenceError, NotFoundError
 
 
@@ -55,14 +56,13 @@ async def list_models(
 
 async def get_model(conn: psycopg.AsyncConnection[Any], *, model: str, version: int) -> StoredModel:
     """The model ``model`` at ``version``."""
-    async with conn.cursor(row_factory=class_row(StoredModel)) as cur:
-        await cur.execute(
-            f"SELECT {_COLUMNS} FROM device_models WHERE model = %s AND version = %s", (model, version)
-        )
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError("device model", f"{model} v{version}")
-    return row
+    return await fetch_row(
+        conn,
+        StoredModel,
+        f"SELECT {_COLUMNS} FROM device_models WHERE model = %s AND version = %s",
+        (model, version),
+        missing=NotFoundError("device model", f"{model} v{version}"),
+    )
 
 
 async def resolve_model(conn: psycopg.AsyncConnection[Any], *, model: str, version: int | None) -> int:

@@ -15,6 +15,7 @@ import psycopg
 import psycopg.errors
 from psycopg.rows import class_row
 
+from hatang.db import fetch_row
 from registry.audit import Actor, record
 from registry.errors import ConflictError, NotFoundError
 
@@ -37,15 +38,13 @@ async def get_organisation(
     conn: psycopg.AsyncConnection[Any], *, slug: str, within: int | None = None
 ) -> Organisation:
     """The organisation ``slug`` (NotFoundError if absent or outside ``within``)."""
-    async with conn.cursor(row_factory=class_row(Organisation)) as cur:
-        await cur.execute(
-            f"SELECT {_COLUMNS} FROM organisations WHERE slug = %s AND (%s::bigint IS NULL OR id = %s)",
-            (slug, within, within),
-        )
-        row = await cur.fetchone()
-    if row is None:
-        raise NotFoundError("organisation", slug)
-    return row
+    return await fetch_row(
+        conn,
+        Organisation,
+        f"SELECT {_COLUMNS} FROM organisations WHERE slug = %s AND (%s::bigint IS NULL OR id = %s)",
+        (slug, within, within),
+        missing=NotFoundError("organisation", slug),
+    )
 
 
 async def list_organisations(

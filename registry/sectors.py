@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from hatang.db import fetch_row
 from registry.audit import Actor, record
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
 
@@ -46,12 +47,9 @@ async def sector_codes(conn: psycopg.AsyncConnection[Any]) -> list[str]:
 
 async def get_sector(conn: psycopg.AsyncConnection[Any], *, code: str) -> Sector:
     """One sector (NotFoundError when there is none)."""
-    async with conn.cursor(row_factory=class_row(Sector)) as cur:
-        await cur.execute(_SELECT + " WHERE code = %s", (code,))
-        found = await cur.fetchone()
-    if found is None:
-        raise NotFoundError("sector", code)
-    return found
+    return await fetch_row(
+        conn, Sector, _SELECT + " WHERE code = %s", (code,), missing=NotFoundError("sector", code)
+    )
 
 
 async def check_sector(conn: psycopg.AsyncConnection[Any], *, code: str, field: str = "sector") -> None:

@@ -19,6 +19,7 @@ import yaml
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from hatang.db import fetch_row
 from registry.audit import Actor, record
 from registry.errors import ConflictError, InvalidReferenceError, NotFoundError
 
@@ -128,12 +129,9 @@ async def list_zones(conn: psycopg.AsyncConnection[Any], *, kind: str | None = N
 
 async def get_zone(conn: psycopg.AsyncConnection[Any], *, code: str) -> Zone:
     """One zone in service (NotFoundError otherwise)."""
-    async with conn.cursor(row_factory=class_row(Zone)) as cur:
-        await cur.execute(_SELECT + " AND z.code = %s", (code,))
-        found = await cur.fetchone()
-    if found is None:
-        raise NotFoundError("zone", code)
-    return found
+    return await fetch_row(
+        conn, Zone, _SELECT + " AND z.code = %s", (code,), missing=NotFoundError("zone", code)
+    )
 
 
 async def _area_ids(conn: psycopg.AsyncConnection[Any], codes: tuple[str, ...]) -> list[int]:

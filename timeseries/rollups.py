@@ -220,6 +220,16 @@ def _fold_late(
     return max(cur.rowcount, 0)
 
 
+def _fold_range(
+    conn: psycopg.Connection[Any], template: sql.SQL, column: str, lower: datetime, upper: datetime
+) -> int:
+    """Aggregate with ``template`` the rows of ``column`` in ``[lower, upper)``; returns the rows written."""
+    where = sql.SQL("{c} >= %(lo)s AND {c} < %(hi)s").format(c=sql.SQL(column))
+    query = template.format(join=sql.SQL(""), where=where, set=_UPSERT_SET)
+    cur = conn.execute(query, {"lo": lower, "hi": upper})
+    return max(cur.rowcount, 0)
+
+
 def _forward_minutes(
     conn: psycopg.Connection[Any], report: RefreshReport, *, horizon: datetime, minute_mark: datetime | None
 ) -> datetime:
@@ -235,13 +245,7 @@ def _forward_minutes(
     while True:
         upper = min(lower + MAX_SPAN, horizon)
         with conn.transaction():
-            cur = conn.execute(
-                _MINUTES_FROM_RAW.format(
-                    join=sql.SQL(""), where=sql.SQL("r.time >= %(lo)s AND r.time < %(hi)s"), set=_UPSERT_SET
-                ),
-                {"lo": lower, "hi": upper},
-            )
-            report.minute_rows += max(cur.rowcount, 0)
+            report.minute_rows += _fold_range(conn, _MINUTES_FROM_RAW, "r.time", lower, upper)
             conn.execute(
                 "UPDATE rollup_state SET watermark = greatest(watermark, %s), refreshed_at = now()"
                 " WHERE level = '1m'",
@@ -293,13 +297,7 @@ def _hours(
         hour_lower = min(hour_mark, forward_start.replace(minute=0, second=0, microsecond=0))
     hour_lower = min(hour_lower, hour_horizon)
     with conn.transaction():
-        cur = conn.execute(
-            _HOURS_FROM_MINUTES.format(
-                join=sql.SQL(""), where=sql.SQL("m.bucket >= %(lo)s AND m.bucket < %(hi)s"), set=_UPSERT_SET
-            ),
-            {"lo": hour_lower, "hi": hour_horizon},
-        )
-        report.hour_rows += max(cur.rowcount, 0)
+        report.hour_rows += _fold_range(conn, _HOURS_FROM_MINUTES, "m.bucket", hour_lower, hour_horizon)
         redo = [h for h in late_hours if h < hour_lower]
         if redo:
             report.hour_rows += _fold_late(conn, _HOURS_FROM_MINUTES, "m.bucket", "1 hour", redo)

@@ -17,7 +17,6 @@ from api.fields import SLUG, Text
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
 from firmware_contracts.vocabulary import METRIC
-from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/alert-rules", tags=["alerts"])
 
@@ -201,9 +200,7 @@ async def list_rules(
     organisation: Annotated[str | None, Query(pattern=SLUG, max_length=63)] = None,
     kind: Literal["threshold", "silence", "rejection_rate"] | None = None,
 ) -> Page[RulePublic]:  # fmt: skip
-    org_id = None
-    if organisation is not None:
-        org_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
+    org_id = await principal.organisation_filter(conn, organisation)
     rows = await service.list_rules(
         conn,
         within=principal.within,
@@ -220,10 +217,7 @@ async def list_rules(
     responses=responses(*COMMON, "not-found", "invalid-reference"),
 )  # fmt: skip
 async def create_rule(body: RuleCreate, principal: Writer, conn: Conn) -> RulePublic:
-    org = await get_organisation(
-        conn, slug=body.organisation or principal.organisation, within=principal.within
-    )
-    principal.check_write(org.id)
+    org = await principal.owner(conn, body.organisation)
     row = await service.create_rule(
         conn, organisation_id=org.id, values=_columns(body.model_dump()), actor=principal.actor
     )

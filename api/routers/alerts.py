@@ -110,9 +110,7 @@ async def list_alerts(
     since: Annotated[datetime | None, Query(description="Opened at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Opened before.")] = None,
 ) -> Page[AlertPublic]:  # fmt: skip
-    org_id = None
-    if organisation is not None:
-        org_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
+    org_id = await principal.organisation_filter(conn, organisation)
     rows = await service.list_alerts(
         conn, within=principal.within, states=list(state) if state else None,
         severities=list(severity) if severity else None, sector=sector, area=area, organisation_id=org_id,

@@ -16,7 +16,6 @@ from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import CODE
 from registry import assets as service
-from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
 
@@ -111,9 +110,7 @@ async def list_assets(
     essential: bool | None = None,
     demo: Annotated[bool | None, Query(description="Only demo (true) or only real (false) assets.")] = None,
 ) -> Page[AssetPublic]:
-    org_id = None
-    if organisation is not None:
-        org_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
+    org_id = await principal.organisation_filter(conn, organisation)
     rows = await service.list_assets(
         conn, within=principal.within, organisation_id=org_id, area=area, sector=sector, kind=kind,
         essential=essential, demo=demo, after=params.after, limit=params.fetch,
@@ -126,10 +123,7 @@ async def list_assets(
     responses=responses(*COMMON, "not-found", "conflict", "invalid-reference"),
 )  # fmt: skip
 async def create_asset(body: AssetCreate, principal: Writer, conn: Conn) -> AssetPublic:
-    org = await get_organisation(
-        conn, slug=body.organisation or principal.organisation, within=principal.within
-    )
-    principal.check_write(org.id)
+    org = await principal.owner(conn, body.organisation)
     row = await service.create_asset(
         conn, external_id=body.external_id, organisation_id=org.id, area=body.area, sector=body.sector,
         kind=body.kind, name=body.name, lat=body.lat, lon=body.lon, essential=body.essential,

@@ -14,7 +14,6 @@ from api.pagination import Page, Paging, page
 from api.problems import COMMON, responses
 from firmware_contracts.vocabulary import SLUG
 from registry import audit as service
-from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -53,7 +52,7 @@ async def list_audit(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[AuditEntryPublic]:
-    org_id = None if organisation is None else (await get_organisation(conn, slug=organisation)).id
+    org_id = await principal.organisation_filter(conn, organisation)
     rows = await service.list_entries(
         conn, entity=entity, entity_id=entity_id, action=action, api_key_id=api_key_id,
         organisation_id=org_id, since=since, until=until, before=params.after, limit=params.fetch,

@@ -169,16 +169,16 @@ _REPORT: dict[int | str, dict[str, Any]] = {
         "content": {NDJSON: {"schema": {"type": "string"}}},
     }
 }
+# What both uploads answer, and their one query parameter.
+_RESPONSES = {**_REPORT, **responses(*COMMON, "bulk-rejected", "payload-too-large", "unsupported-media-type")}
+Atomic = Annotated[bool, Query(description="Write nothing unless every row is valid.")]
 
 
 @router.post(
     "/devices",
     summary="Onboard devices from CSV or NDJSON (credentials included)",
     response_class=StreamingResponse,
-    responses={
-        **_REPORT,
-        **responses(*COMMON, "bulk-rejected", "payload-too-large", "unsupported-media-type"),
-    },
+    responses=_RESPONSES,
     openapi_extra=_openapi(
         DEVICE_COLUMNS,
         "external_id,model,organisation,asset,state\nwq-bn-000123,sonde-wq6,bn-water,ps-tien-du-01,active\n",
@@ -187,10 +187,7 @@ _REPORT: dict[int | str, dict[str, Any]] = {
     ),
 )
 async def bulk_devices(
-    request: Request,
-    principal: Writer,
-    conn: Conn,
-    atomic: Annotated[bool, Query(description="Write nothing unless every row is valid.")] = False,
+    request: Request, principal: Writer, conn: Conn, atomic: Atomic = False
 ) -> StreamingResponse:
     return await _upload(request, principal, conn, entity="devices", atomic=atomic)
 
@@ -199,10 +196,7 @@ async def bulk_devices(
     "/assets",
     summary="Onboard assets from CSV or NDJSON",
     response_class=StreamingResponse,
-    responses={
-        **_REPORT,
-        **responses(*COMMON, "bulk-rejected", "payload-too-large", "unsupported-media-type"),
-    },
+    responses=_RESPONSES,
     openapi_extra=_openapi(
         ASSET_COLUMNS,
         "external_id,organisation,area,sector,kind,name,lat,lon\n"
@@ -212,9 +206,6 @@ async def bulk_devices(
     ),
 )
 async def bulk_assets(
-    request: Request,
-    principal: Writer,
-    conn: Conn,
-    atomic: Annotated[bool, Query(description="Write nothing unless every row is valid.")] = False,
+    request: Request, principal: Writer, conn: Conn, atomic: Atomic = False
 ) -> StreamingResponse:
     return await _upload(request, principal, conn, entity="assets", atomic=atomic)

@@ -19,7 +19,6 @@ from firmware_contracts.vocabulary import MODEL
 from registry import devices as service
 from registry import publish_topic
 from registry.models import resolve_model
-from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
@@ -157,9 +156,7 @@ async def list_devices(
     state: State | None = None,
     asset: Annotated[str | None, Query(pattern=ASSET_ID, max_length=128)] = None,
 ) -> Page[DevicePublic]:
-    org_id = None
-    if organisation is not None:
-        org_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
+    org_id = await principal.organisation_filter(conn, organisation)
     rows = await service.list_devices(
         conn, within=principal.within, organisation_id=org_id, model=model, state=state, asset=asset,
         after=params.after, limit=params.fetch,
@@ -172,10 +169,7 @@ async def list_devices(
     responses=responses(*COMMON, "not-found", "conflict", "invalid-reference"),
 )  # fmt: skip
 async def create_device(body: DeviceCreate, request: Request, principal: Writer, conn: Conn) -> DeviceCreated:
-    org = await get_organisation(
-        conn, slug=body.organisation or principal.organisation, within=principal.within
-    )
-    principal.check_write(org.id)
+    org = await principal.owner(conn, body.organisation)
     model_id = await resolve_model(conn, model=body.model, version=body.model_version)
     device, issued = await service.create_device(
         conn, external_id=body.external_id, model_id=model_id, organisation_id=org.id, asset=body.asset,

@@ -71,9 +71,7 @@ async def list_keys(
     role: Literal["admin", "operator", "viewer"] | None = None,
     include_revoked: bool = False,
 ) -> Page[KeyPublic]:
-    org_id = None
-    if organisation is not None:
-        org_id = (await get_organisation(conn, slug=organisation, within=principal.within)).id
+    org_id = await principal.organisation_filter(conn, organisation)
     rows = await service.list_keys(
         conn, within=principal.within, organisation_id=org_id, role=role, include_revoked=include_revoked,
         after=params.after, limit=params.fetch,

@@ -23,7 +23,6 @@ from api.fields import SLUG
 from api.pagination import Page, Paging, page
 from api.problems import COMMON, Problem, responses
 from hatang.settings import Settings
-from registry.organisations import get_organisation
 
 router = APIRouter(prefix="/v1/notification-channels", tags=["alerts"])
 
@@ -129,10 +128,7 @@ async def create_channel(
     if body.kind == "webhook" and not settings.alerts.webhook_private and _private(host):
         detail = "a webhook may not name a loopback or private address (HATANG_ALERTS__WEBHOOK_PRIVATE)"
         raise Problem("validation", detail, errors=[{"loc": ["body", "target"], "msg": detail}])
-    org = await get_organisation(
-        conn, slug=body.organisation or principal.organisation, within=principal.within
-    )
-    principal.check_write(org.id)
+    org = await principal.owner(conn, body.organisation)
     row, secret = await service.create_channel(
         conn, organisation_id=org.id, kind=body.kind, target=body.target, min_severity=body.min_severity,
         actor=principal.actor,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -241,21 +242,35 @@ async def assets_geojson(
     return cached(request, orjson.dumps(document), "application/geo+json")
 
 
+MetricQuery = Annotated[str, Query(pattern=METRIC, max_length=63, description="A catalogue metric.")]
+FromQuery = Annotated[datetime | None, Query(alias="from", description="Inclusive; a day before `to`.")]
+ToQuery = Annotated[datetime | None, Query(alias="to", description="Exclusive; now if absent.")]
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyRows:
+    """One metric's rows per area and hour, as the JSON items and the CSV lines show them."""
+
+    metric: str
+    items: list[dict[str, Any]]
+
+
 async def _hourly(
     *,
     request: Request,
     conn: ReadConn,
-    metric: str,
-    area: str | None,
-    start: datetime | None,
-    end: datetime | None,
-) -> list[timeseries.AggregateRow]:
+    metric: MetricQuery,
+    area: AreaQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+) -> HourlyRows:
+    """The query of both hourly routes (a dependency, so its parameters are declared once)."""
     found: Settings = request.app.state.settings
     stop = end or datetime.now(UTC)
     first = start or stop - timedelta(days=1)
     if first >= stop or stop - first > timedelta(days=MAX_AGGREGATE_DAYS):
         raise Problem("validation", f"`from` must be before `to`, at most {MAX_AGGREGATE_DAYS} days apart")
-    return await timeseries.aggregate(
+    rows = await timeseries.aggregate(
         conn,
         metric=metric,
         group_by="area",
@@ -267,11 +282,10 @@ async def _hourly(
         backend=request.app.state.timeseries_backend,
         max_rows=found.timeseries.max_aggregate_rows,
     )
+    return HourlyRows(metric=metric, items=_aggregate_rows(rows))
 
 
-MetricQuery = Annotated[str, Query(pattern=METRIC, max_length=63, description="A catalogue metric.")]
-FromQuery = Annotated[datetime | None, Query(alias="from", description="Inclusive; a day before `to`.")]
-ToQuery = Annotated[datetime | None, Query(alias="to", description="Exclusive; now if absent.")]
+Hourly = Annotated[HourlyRows, Depends(_hourly)]
 
 
 def _aggregate_rows(rows: list[timeseries.AggregateRow]) -> list[dict[str, Any]]:
@@ -295,17 +309,8 @@ def _aggregate_rows(rows: list[timeseries.AggregateRow]) -> list[dict[str, Any]]
     summary="Hourly aggregates of one metric per area (JSON)",
     responses=responses(*OPEN),
 )
-async def hourly_json(
-    *,
-    request: Request,
-    conn: ReadConn,
-    metric: MetricQuery,
-    area: AreaQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-) -> Response:
-    rows = await _hourly(request=request, conn=conn, metric=metric, area=area, start=start, end=end)
-    return _json(request, {"metric": metric, "bucket": "1h", "items": _aggregate_rows(rows)})
+async def hourly_json(request: Request, hourly: Hourly) -> Response:
+    return _json(request, {"metric": hourly.metric, "bucket": "1h", "items": hourly.items})
 
 
 @public_router.get(
@@ -313,17 +318,8 @@ async def hourly_json(
     summary="Hourly aggregates of one metric per area (CSV)",
     responses=responses(*OPEN),
 )
-async def hourly_csv(
-    *,
-    request: Request,
-    conn: ReadConn,
-    metric: MetricQuery,
-    area: AreaQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-) -> Response:
-    rows = await _hourly(request=request, conn=conn, metric=metric, area=area, start=start, end=end)
-    return _csv(request, to_csv(_aggregate_rows(rows), AGGREGATE_COLUMNS))
+async def hourly_csv(request: Request, hourly: Hourly) -> Response:
+    return _csv(request, to_csv(hourly.items, AGGREGATE_COLUMNS))
 
 
 class OpenDataPermission(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -168,23 +168,31 @@ class TargetUpdate(BaseModel):
     source: Text | None = Field(default=None, max_length=500)
 
 
-def sector_public(a: Assessment) -> SectorReadiness:
+def progress(a: Assessment) -> dict[str, Any]:
+    """The fields a sector's readiness and the zones' total both show of an assessment: counts,
+    share, target (null without one) and pace (the models validate them)."""
     t = a.target
+    return {
+        "equipped": a.counts.equipped,
+        "ready": a.counts.ready,
+        "ready_share": a.ready_share,
+        "target_share": None if t is None else t.share,
+        "deadline": None if t is None else t.deadline,
+        "target_source": None if t is None else t.source,
+        "still_needed": a.still_needed,
+        "status": a.status,
+        "pace_per_day": a.pace_per_day,
+        "projected": a.projected,
+    }
+
+
+def sector_public(a: Assessment) -> SectorReadiness:
     return SectorReadiness(
         sector=a.sector,
         essential=a.counts.essential,
-        equipped=a.counts.equipped,
-        ready=a.counts.ready,
-        ready_share=a.ready_share,
         equipped_share=a.equipped_share,
-        target_share=None if t is None else t.share,
-        deadline=None if t is None else t.deadline,
-        target_source=None if t is None else t.source,
         required=a.required,
-        still_needed=a.still_needed,
-        status=a.status,
-        pace_per_day=a.pace_per_day,
-        projected=a.projected,
+        **progress(a),
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Admin, Reader
 from api.db import Conn, ReadConn
 from api.problems import COMMON, responses
+from api.routers.readiness_schemas import progress
 from firmware_contracts.vocabulary import CODE, KIND
 from hatang.settings import ReadinessSettings
 from registry import zones as registry_zones
@@ -148,26 +149,13 @@ def zone_readiness(z: ZoneStatus) -> ZoneReadiness:
 def public(report: ZoneReport) -> ZoneReadinessPublic:
     """The public shape of a zone report."""
     a = report.assessment
-    t = a.target
     return ZoneReadinessPublic(
         as_of=report.as_of,
         source=report.source,
         freshness_window_h=report.freshness_window / timedelta(hours=1),
         latency_bound_s=report.latency_bound_s,
         quantile=report.quantile,
-        total=ZoneTotals(
-            zones=a.counts.essential,
-            equipped=a.counts.equipped,
-            ready=a.counts.ready,
-            ready_share=a.ready_share,
-            target_share=None if t is None else t.share,
-            deadline=None if t is None else t.deadline,
-            target_source=None if t is None else t.source,
-            still_needed=a.still_needed,
-            status=a.status,
-            pace_per_day=a.pace_per_day,
-            projected=a.projected,
-        ),
+        total=ZoneTotals(zones=a.counts.essential, **progress(a)),
         zones=[zone_readiness(z) for z in report.zones],
     )
 

@@ -1,23 +1,24 @@
 // The alerts panel: open alerts by severity, acknowledge, and alerts on the map. Self-contained (its
-// own texts, styles in alerts.css, its own polling); it reads the key and language the page keeps.
-const TEXTS = {
-  vi: {
-    title: "Cảnh báo đang mở", none: "Không có cảnh báo đang mở.", ack: "Xác nhận", acked: "Đã xác nhận",
-    ackNote: "Ghi chú (không bắt buộc)", forbidden: "Khoá này không được xác nhận cảnh báo.",
-    failed: "Không xác nhận được", severity: "Mức độ", rule: "Quy tắc", subject: "Đối tượng", area: "Địa bàn",
-    since: "Từ lúc", state: "Trạng thái", open: "Đang mở", acknowledged: "Đã xác nhận",
-    severities: { critical: "Nghiêm trọng", major: "Cao", minor: "Thấp", info: "Thông tin" },
-    subjects: { device: "Thiết bị", asset: "Tài sản", organisation: "Tổ chức" },
+// own texts, as [Vietnamese, English] pairs like the page's; styles in alerts.css; its own polling); it
+// reads the key and language the page keeps.
+import { bilingual } from "./i18n.js";
+
+const TEXTS = bilingual({
+  title: ["Cảnh báo đang mở", "Open alerts"], none: ["Không có cảnh báo đang mở.", "No open alerts."],
+  ack: ["Xác nhận", "Acknowledge"], acked: ["Đã xác nhận", "Acknowledged"],
+  ackNote: ["Ghi chú (không bắt buộc)", "Note (optional)"],
+  forbidden: ["Khoá này không được xác nhận cảnh báo.", "This key may not acknowledge alerts."],
+  failed: ["Không xác nhận được", "Could not acknowledge"], severity: ["Mức độ", "Severity"],
+  rule: ["Quy tắc", "Rule"], subject: ["Đối tượng", "Subject"], area: ["Địa bàn", "Area"], since: ["Từ lúc", "Since"],
+  state: ["Trạng thái", "State"], open: ["Đang mở", "Open"], acknowledged: ["Đã xác nhận", "Acknowledged"],
+  severities: {
+    critical: ["Nghiêm trọng", "Critical"], major: ["Cao", "Major"], minor: ["Thấp", "Minor"],
+    info: ["Thông tin", "Info"],
   },
-  en: {
-    title: "Open alerts", none: "No open alerts.", ack: "Acknowledge", acked: "Acknowledged",
-    ackNote: "Note (optional)", forbidden: "This key may not acknowledge alerts.",
-    failed: "Could not acknowledge", severity: "Severity", rule: "Rule", subject: "Subject", area: "Area",
-    since: "Since", state: "State", open: "Open", acknowledged: "Acknowledged",
-    severities: { critical: "Critical", major: "Major", minor: "Minor", info: "Info" },
-    subjects: { device: "Device", asset: "Asset", organisation: "Organisation" },
+  subjects: {
+    device: ["Thiết bị", "Device"], asset: ["Tài sản", "Asset"], organisation: ["Tổ chức", "Organisation"],
   },
-};
+});
 const SEVERITIES = ["critical", "major", "minor", "info"];
 const POLL_MS = 5000;
 const lang = () => (localStorage.getItem("hatang.lang") === "en" ? "en" : "vi");

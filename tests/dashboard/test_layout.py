@@ -19,10 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from api.app import create_app
-from hatang.settings import Settings
 from hatang.stack import Stack
-from tests.dashboard.test_page import ARGS, CHROMIUM, Server
+from tests.dashboard.test_page import ARGS, CHROMIUM, Server, serving
 from tests.plugins.api import Keys
 from tests.plugins.timeseries import Fleet
 
@@ -37,13 +35,8 @@ def board(db_url: str, stack: Stack, topic_prefix: str, keys: Keys, fleet: Fleet
     fleet.add_readings("wq-1", "water_temperature", [now - timedelta(minutes=m) for m in range(90, 0, -3)])
     fleet.add_readings("loop-1", "traffic_headway_mean", [now - timedelta(seconds=30)], values=[16.0832])
     fleet.conn.execute("UPDATE assets SET essential = true")
-    settings = Settings(topic_prefix=topic_prefix, streams={"heartbeat_s": 2})
-    running = Server(create_app(settings, database_url=db_url, mqtt_url=stack.mqtt_url("api")))
-    running.start()
-    try:
+    with serving(db_url, stack, topic_prefix) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
