@@ -66,7 +66,9 @@ fi
 MOSQUITTO_VERSION=2.0.21
 MOSQUITTO_BUILD_ID="$MOSQUITTO_VERSION+hatang.1"
 MOSQUITTO_BIN=/usr/local/sbin/mosquitto
-if ! { [ -x "$MOSQUITTO_BIN" ] && "$MOSQUITTO_BIN" -h 2>/dev/null | grep -qF "version $MOSQUITTO_BUILD_ID"; }; then
+# (`mosquitto -h` exits non-zero: its output is taken whole, then searched.)
+MOSQUITTO_HELP=$( { [ -x "$MOSQUITTO_BIN" ] && "$MOSQUITTO_BIN" -h 2>&1; } || true)
+if [[ "$MOSQUITTO_HELP" != *"mosquitto version $MOSQUITTO_BUILD_ID"* ]]; then
     apt_install gcc make libssl-dev dpkg-dev
     BUILD="$ROOT/.data/build/mosquitto"
     rm -rf "$BUILD" && mkdir -p "$BUILD/lists/partial"
