@@ -47,6 +47,7 @@ def test_stack_up_from_a_0700_directory(private_clone: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HATANG_")}
     env["HATANG_STACK__PG_PORT"] = str(free_port())
     env["HATANG_STACK__MQTT_PORT"] = str(free_port())
+    env["HATANG_STACK__MQTT_SERVICE_PORT"] = str(free_port())
     cluster: Path | None = None
     try:
         up = _hatang(private_clone, env, "stack", "up")
