@@ -27,6 +27,11 @@ class StackSettings(BaseModel):
         description="Port of the local Mosquitto's service listener (the platform's own accounts only).",
     )
     pg_version: str | None = Field(default=None, description="PostgreSQL major version; newest if unset.")
+    mosquitto: Path | None = Field(
+        default=None,
+        description="The local Mosquitto's binary; unset: /usr/local/sbin/mosquitto (the patched build "
+        "scripts/setup.sh installs), else mosquitto on PATH or /usr/sbin/mosquitto.",
+    )
 
 
 class ContractsSettings(BaseModel):

@@ -120,6 +120,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
             service_port=settings.stack.mqtt_service_port,
             topic_prefix=settings.topic_prefix,
             device_mount=settings.device_mount,
+            binary=settings.stack.mosquitto,
         )
     if mosquitto is None:
         print(

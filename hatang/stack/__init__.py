@@ -68,7 +68,7 @@ class Stack:
             mosquitto = LocalMosquitto(
                 data_dir=data / "mqtt", port=settings.stack.mqtt_port,
                 service_port=settings.stack.mqtt_service_port, topic_prefix=settings.topic_prefix,
-                device_mount=settings.device_mount,
+                device_mount=settings.device_mount, binary=settings.stack.mosquitto,
             )  # fmt: skip
             mqtt_urls = {role: mosquitto.url(role) for role in SERVICE_ROLES}
         return cls(database_url=database_url, mqtt_urls=mqtt_urls, postgres=postgres, mosquitto=mosquitto)
@@ -76,7 +76,7 @@ class Stack:
     @classmethod
     def local(
         cls, data_dir: Path, *, pg_port: int, mqtt_port: int, mqtt_service_port: int, durable: bool = True,
-        extra_prefixes: tuple[str, ...] = ("bench/+/city/v1",),
+        extra_prefixes: tuple[str, ...] = ("bench/+/city/v1",), mosquitto_binary: Path | None = None,
     ) -> Stack:  # fmt: skip
         """A fully local stack in ``data_dir`` (the test suite's own, for one)."""
         postgres = LocalPostgres(
@@ -84,7 +84,7 @@ class Stack:
         )
         mosquitto = LocalMosquitto(
             data_dir=data_dir / "mqtt", port=mqtt_port, service_port=mqtt_service_port,
-            extra_prefixes=extra_prefixes,
+            extra_prefixes=extra_prefixes, binary=mosquitto_binary,
         )  # fmt: skip
         mqtt_urls = {role: mosquitto.url(role) for role in SERVICE_ROLES}
         return cls(database_url=postgres.url, mqtt_urls=mqtt_urls, postgres=postgres, mosquitto=mosquitto)

@@ -13,6 +13,10 @@ the platform apart (docs/security.md):
 - the **service listener** (``service_port``, loopback): only the platform's accounts, one per role
   (``hatang-ingest``, ``hatang-api``, ``hatang-simulator``), each with the rights it needs; their
   secrets live in the data directory (``service-<role>.secret``, mode 0600).
+
+The broker is the one scripts/setup.sh builds (``BUILT_BROKER``: Debian 13's 2.0.21 with the
+session-expiry patch, docs/security.md finding 0), else ``mosquitto`` on PATH or Debian's
+``/usr/sbin/mosquitto``; ``binary`` (``HATANG_STACK__MOSQUITTO``) names another.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ _LIMITS = {
     "set_tcp_nodelay": "true",
 }
 
+#: Where scripts/setup.sh installs the broker it builds.
+BUILT_BROKER = Path("/usr/local/sbin/mosquitto")
+
 
 @dataclass(frozen=True, slots=True)
 class LocalMosquitto:
@@ -71,6 +78,15 @@ class LocalMosquitto:
     #: Further topic prefixes the ACLs grant (MQTT wildcards allowed): each benchmark run's own, and
     #: the test suite's per-test ones.
     extra_prefixes: tuple[str, ...] = ("bench/+/city/v1",)
+    #: The broker's executable; unset: ``BUILT_BROKER``, else ``mosquitto`` on PATH or in /usr/sbin.
+    binary: Path | None = None
+
+    @property
+    def executable(self) -> str:
+        """The Mosquitto binary this broker runs."""
+        if self.binary is not None:
+            return str(self.binary)
+        return which("mosquitto", BUILT_BROKER.parent, Path("/usr/sbin"))
 
     @property
     def conf(self) -> Path:
@@ -203,7 +219,7 @@ class LocalMosquitto:
             if port_open(port):
                 raise StackError(f"port {port} is taken by another program: set HATANG_STACK__{variable}")
         self.init()
-        run_as(None, [which("mosquitto", Path("/usr/sbin")), "-c", str(self.conf), "-d"])
+        run_as(None, [self.executable, "-c", str(self.conf), "-d"])
         wait_for_port(self.port, timeout=15, what="Mosquitto", log=self.log_file)
         wait_for_port(self.service_port, timeout=15, what="Mosquitto", log=self.log_file)
         return True
@@ -227,7 +243,7 @@ class LocalMosquitto:
 
     def server_version(self) -> str:
         """Mosquitto's version string."""
-        out = run_as(None, [which("mosquitto", Path("/usr/sbin")), "-h"], check=False).stdout
+        out = run_as(None, [self.executable, "-h"], check=False).stdout
         match = re.search(r"mosquitto version (\S+)", out)
         return match.group(1) if match else "unknown"
 

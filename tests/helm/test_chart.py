@@ -213,6 +213,50 @@ def test_ingest_replicas_take_their_client_id_from_the_pod_name() -> None:
     assert env["HATANG_INGEST__CLIENT_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
+def _configmap(docs: list[dict[str, Any]]) -> dict[str, str]:
+    config = next(doc for doc in by_kind(docs, "ConfigMap") if doc["metadata"]["name"] == "city-hatang")
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def test_devices_publish_unmounted_on_emqx_and_under_the_mount_on_mosquitto() -> None:
+    """EMQX has no mount point (its ACL denies a device's subscriptions), so ingest reads devices'
+    topics unprefixed there; on Mosquitto the setting's default, the device listener's mount, stays."""
+    emqx = _configmap(render(scenario("production-values.yaml")))
+    assert emqx["HATANG_DEVICE_MOUNT"] == ""
+    assert Settings(device_mount=emqx["HATANG_DEVICE_MOUNT"]).device_mount == ""
+    mosquitto = _configmap(render(scenario("trial-values.yaml")))
+    assert "HATANG_DEVICE_MOUNT" not in mosquitto  # Settings' default: ingress/
+    told = scenario("production-values.yaml")
+    told["settings"] = told["settings"] | {"device_mount": "edge/"}
+    assert _configmap(render(told))["HATANG_DEVICE_MOUNT"] == "edge/"
+
+
+@pytest.mark.parametrize("name", ["trial-values.yaml", "production-values.yaml"])
+def test_each_role_logs_in_to_the_broker_with_its_own_account(name: str) -> None:
+    """One broker account per role (docs/security.md): ingest's is the Secret's HATANG_MQTT_URL, the
+    API, the alert evaluator and the simulator override it with theirs."""
+    values = scenario(name)
+    roles = {"api": "mqtt-url-api", "alerts": "mqtt-url-api", "simulator": "mqtt-url-simulator"}
+    overridden = 0
+    for section, key in roles.items():
+        for item in values.get(section, {}).get("extraEnv", []):
+            if item["name"] == "HATANG_MQTT_URL":
+                overridden += 1
+                assert item["valueFrom"]["secretKeyRef"]["key"] == key, section
+    assert overridden >= 2
+    if name == "trial-values.yaml":
+        assert overridden == 3
+    text = (CHART / "ci" / name).read_text()
+    assert "hatang-service" not in text
+    docs = render(values)
+    names = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] in WORKLOAD_KINDS}
+    api = next(doc for key, doc in names.items() if key.endswith("-api"))
+    env = [item for item in next(containers(api))["env"] if item["name"] == "HATANG_MQTT_URL"]
+    assert len(env) == 2  # the Secret's, then the API's own: the last one wins
+    assert env[1] == values["api"]["extraEnv"][0]
+
+
 @pytest.mark.parametrize(
     ("override", "offending"),
     [

@@ -2,8 +2,8 @@
 
 Each attacker holds one genuine device credential. Every test asserts that every reading of a normal
 device lands (rows counted), that the attack is refused, and hands the broker to ``survival``: once the
-module is done, at least 30 s after the first attack, the broker process is the same one and answers a
-publish → subscribe round trip (one shared wait for the whole module).
+module is done, at least 30 s after the last attack began, the broker process is the same one as before
+the first and answers a publish → subscribe round trip (one shared wait for the whole module).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from hatang.commands.broker import render
 from hatang.stack import Stack
 from ingest.mqtt import parse_url
 from registry.audit import CLI
-from registry.devices import change_state
+from registry.devices import change_state, rotate_credentials
 from registry.mosquitto import hash_password, service_user
 from tests.plugins.api import Keys
 from tests.plugins.ingest import DEVICE_MOUNT, IngestFleet, Workers, count_readings, single, wait_rows
@@ -39,26 +39,26 @@ READINGS = 40
 
 @dataclass
 class Survival:
-    """When the first attack happened; the broker's pid then."""
+    """The broker's pid before the first attack; when the last attack began."""
 
     pid: int | None = None
-    first_attack: float | None = None
+    last_attack: float | None = None
 
     def attacked(self, stack: Stack) -> None:
         assert stack.mosquitto is not None
-        if self.first_attack is None:
-            self.first_attack = time.monotonic()
+        if self.last_attack is None:
             self.pid = stack.mosquitto.pid()
+        self.last_attack = time.monotonic()
 
 
 @pytest.fixture(scope="module")
 def survival(stack: Stack) -> Iterator[Survival]:
-    """After the module: 30 s after the first attack the broker is the same process and round-trips."""
+    """After the module: 30 s after the last attack the broker is the same process and round-trips."""
     record = Survival()
     yield record
-    if record.first_attack is None:
+    if record.last_attack is None:
         return
-    time.sleep(max(0.0, record.first_attack + SURVIVE_S - time.monotonic()))
+    time.sleep(max(0.0, record.last_attack + SURVIVE_S - time.monotonic()))
     assert stack.mosquitto is not None
     assert stack.mosquitto.pid() == record.pid, "the broker restarted or died"
     assert _round_trip(stack), "the broker does not answer 30 s after the attacks"
@@ -254,6 +254,64 @@ def _refused(stack: Stack, device: tuple[str, str], *, port: int | None = None) 
 async def _suspend(db_url: str, name: str) -> None:
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
         await change_state(conn, external_id=name, state="suspended", within=None, actor=CLI)
+
+
+async def _rotate(db_url: str, name: str) -> str:
+    """What an operator's ``POST /v1/devices/{id}/credentials`` does; returns the new secret."""
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        _, issued = await rotate_credentials(conn, external_id=name, within=None, actor=CLI)
+    return issued.secret
+
+
+def _wait_log(stack: Stack, text: str, *, after: int, timeout: float) -> bool:
+    """Whether ``text`` appears in the broker's log past byte ``after`` within ``timeout`` seconds."""
+    assert stack.mosquitto is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in stack.mosquitto.log_file.read_text(errors="replace")[after:]:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+EXPIRY_S = 3
+
+
+def test_a_session_refused_on_reload_never_crashes_the_broker(scene: Scene) -> None:
+    """Finding 0: the sequence that crashed Mosquitto 2.0.11 (and 2.0.21): a device's persistent
+    session goes offline, a reload refuses its credentials (the operator rotated its secret), the device
+    takes its session back with the new secret and publishes payloads the size of a freed session.
+
+    Stock Mosquitto 2.0 put that offline session into its session expiry list a second time at the
+    reload; the stale entry outlived the session freed by the takeover and, once a payload reused the
+    memory, freed it again (``free(): double free detected in tcache 2`` in ``context__free_disused``).
+    """
+    stack = scene.stack
+    assert stack.mosquitto is not None
+    name, prefix = scene.attacker[0], scene.fleet.prefix
+    pid = stack.mosquitto.pid()
+    log_size = len(stack.mosquitto.log_file.read_text(errors="replace"))
+    with _Client(stack, device=scene.attacker, clean_start=False, session_expiry=EXPIRY_S) as device:
+        assert device.connack.value == 0
+        device.subscribe(f"$share/{scene.workers.group}/{prefix}/devices/+/telemetry")
+    assert _wait_log(stack, f"Client {name} disconnected", after=log_size, timeout=10)  # offline now
+    log_size = len(stack.mosquitto.log_file.read_text(errors="replace"))
+    secret = asyncio.run(_rotate(scene.db_url, name))
+    scene.render()  # the reload refuses the offline session's old secret
+    # Positive sync point: the reload judged the offline session (the broker logs it as disconnected again).
+    assert _wait_log(stack, f"Client {name} disconnected", after=log_size, timeout=10)
+    assert _refused(stack, scene.attacker)  # the old secret is refused
+    with _Client(stack, device=(name, secret), clean_start=False, session_expiry=EXPIRY_S) as device:
+        assert device.connack.value == 0
+        for size in range(512, 768, 8):  # about the size of the session the takeover freed
+            assert device.publish(f"{prefix}/devices/{name}/telemetry", bytes(size)) == 0
+    # Positive sync point: the taken-over session expired, so the broker has walked its expiry list past
+    # every entry the old session left (a stale one would have been reached first).
+    assert _wait_log(stack, f"Expiring client {name} due to timeout", after=log_size, timeout=EXPIRY_S + 15)
+    assert stack.mosquitto.pid() == pid, "the broker died"
+    assert _round_trip(stack)
+    scene.normal_sends()
+    scene.assert_all_landed()
 
 
 def test_client_id_takeover_is_impossible(scene: Scene) -> None:

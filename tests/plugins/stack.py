@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from hatang.migrate import migrate
+from hatang.settings import Settings
 from hatang.stack import Stack, free_port
 from hatang.stack._proc import chown_to, is_root, run_as
 from hatang.stack.postgres import SERVER_USER, LocalPostgres, bin_dir
@@ -34,7 +35,7 @@ def stack() -> Iterator[Stack]:
     root.chmod(0o755)  # the postgres OS user must reach its data directory inside
     test_stack = Stack.local(
         root, pg_port=free_port(), mqtt_port=free_port(), mqtt_service_port=free_port(), durable=False,
-        extra_prefixes=("bench/+/city/v1", "test/+/city/v1"),
+        extra_prefixes=("bench/+/city/v1", "test/+/city/v1"), mosquitto_binary=Settings().stack.mosquitto,
     )
     try:
         test_stack.up()

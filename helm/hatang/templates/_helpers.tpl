@@ -96,8 +96,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{- /* EMQX denies a device's subscriptions itself and has no mount point: devices' topics reach
+ingest unprefixed, so HATANG_DEVICE_MOUNT is "" there unless set (docs/security.md). */}}
 {{- define "hatang.settingsData" -}}
-{{- include "hatang.flattenSettings" (dict "prefix" "HATANG_" "settings" .Values.settings) }}
+{{- $settings := .Values.settings }}
+{{- if and (eq .Values.mqtt.kind "emqx") (not (hasKey $settings "device_mount")) }}
+{{- $settings = merge (dict "device_mount" "") $settings }}
+{{- end }}
+{{- include "hatang.flattenSettings" (dict "prefix" "HATANG_" "settings" $settings) }}
 {{- end }}
 
 {{/* Environment of every hatang container: secret settings from the Secret. */}}
