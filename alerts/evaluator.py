@@ -48,8 +48,8 @@ class Evaluator:
     metrics: AlertMetrics
     replay_max_s: float = 86400.0
     # Ingest writes last_seen only when it moved by this much (HATANG_INGEST__LAST_SEEN_GRANULARITY_S):
-    # a device is silent only once quiet for its duration plus this, or every device reporting more
-    # often than the granularity would look silent between two writes.
+    # between two writes the sweep takes the newest committed reading's time from latest_readings,
+    # at most this far past last_seen (queries.silent_candidates).
     last_seen_slack_s: float = 0.0
     index: RuleIndex = field(default_factory=RuleIndex)
     devices: dict[int, Device] = field(default_factory=dict)
@@ -199,11 +199,13 @@ class Evaluator:
         rules = self.index.silence
         if not rules:
             return
-        shortest = min((r.silence_s(d) for r in rules for d in self._covered(r)), default=None)
-        if shortest is None:
+        durations = [r.silence_s(d) for r in rules for d in self._covered(r)]
+        if not durations:
             return
-        slack = self.last_seen_slack_s
-        now, quiet = await queries.silent_candidates(self.conn, quiet_for_s=shortest + slack)
+        now, quiet = await queries.silent_candidates(
+            self.conn, quiet_for_s=min(durations), newest_within_s=max(durations) + self.last_seen_slack_s,
+            slack_s=self.last_seen_slack_s,
+        )  # fmt: skip
         silent_now: dict[tuple[int, str, int], tuple[Subject, float]] = {}
         for rule in rules:
             self.metrics.evaluations.labels("silence").inc()
@@ -214,13 +216,13 @@ class Evaluator:
                         assets.setdefault(device.asset_id, []).append(device)
                     continue
                 heard = quiet.get(device.id)
-                if heard is not None and now - heard > rule.silence_s(device) + slack:
+                if heard is not None and now - heard > rule.silence_s(device):
                     silent_now[(rule.id, "device", device.id)] = (_device_subject(device), heard)
             for asset_id, fitted in assets.items():
                 # An asset is silent when none of its fitting devices delivered within the duration.
                 heards = [quiet.get(d.id) for d in fitted]
                 if all(
-                    h is not None and now - h > rule.silence_s(d) + slack
+                    h is not None and now - h > rule.silence_s(d)
                     for h, d in zip(heards, fitted, strict=True)
                 ):
                     first = fitted[0]
