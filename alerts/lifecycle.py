@@ -20,11 +20,13 @@ from registry.audit import Actor, record
 
 SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
 
+# opened_at is this row's own time, not its transaction's start: the evaluator opens and resolves a
+# whole batch's alerts in one transaction.
 _OPEN = """
     INSERT INTO alerts (rule_id, organisation_id, subject_kind, subject_id, sector, area_id, lat, lon,
-                        severity, value, since, source_committed_at)
+                        severity, value, since, source_committed_at, opened_at)
     SELECT r.id, r.organisation_id, %(subject_kind)s, %(subject_id)s, %(sector)s, %(area_id)s, %(lat)s,
-           %(lon)s, r.severity, %(value)s, %(since)s, %(committed)s
+           %(lon)s, r.severity, %(value)s, %(since)s, %(committed)s, clock_timestamp()
     FROM alert_rules r WHERE r.id = %(rule_id)s AND r.enabled AND r.deleted_at IS NULL
     ON CONFLICT (rule_id, subject_kind, subject_id) WHERE state IN ('open', 'acknowledged') DO NOTHING
     RETURNING id
@@ -109,19 +111,34 @@ async def open_alert(
 ) -> int | None:
     """Open the alert of (rule, subject) unless one is open; its id, or None if one already was."""
     async with conn.transaction():
-        cur = await conn.execute(
-            _OPEN,
-            {
-                "rule_id": rule_id, "subject_kind": subject.kind, "subject_id": subject.id,
-                "sector": subject.sector, "area_id": subject.area_id, "lat": subject.lat, "lon": subject.lon,
-                "value": value, "since": since, "committed": committed,
-            },
-        )  # fmt: skip
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        alert_id = int(row[0])
-        await _notify(conn, alert_id, "opened", "evaluator", "")
+        return await open_within(
+            conn, rule_id=rule_id, subject=subject, since=since, value=value, committed=committed
+        )
+
+
+async def open_within(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    rule_id: int,
+    subject: Subject,
+    since: datetime,
+    value: float | None,
+    committed: datetime | None = None,
+) -> int | None:
+    """:func:`open_alert` inside the caller's transaction (the evaluator's one per batch)."""
+    cur = await conn.execute(
+        _OPEN,
+        {
+            "rule_id": rule_id, "subject_kind": subject.kind, "subject_id": subject.id,
+            "sector": subject.sector, "area_id": subject.area_id, "lat": subject.lat, "lon": subject.lon,
+            "value": value, "since": since, "committed": committed,
+        },
+    )  # fmt: skip
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    alert_id = int(row[0])
+    await _notify(conn, alert_id, "opened", "evaluator", "")
     return alert_id
 
 
@@ -130,20 +147,27 @@ async def resolve_open(
 ) -> int | None:
     """Resolve the open alert of (rule, subject) because its condition cleared; its id, or None."""
     async with conn.transaction():
-        cur = await conn.execute(
-            """
-            UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = 'evaluator',
-                              resolve_note = 'condition cleared'
-            WHERE rule_id = %s AND subject_kind = %s AND subject_id = %s AND state IN ('open', 'acknowledged')
-            RETURNING id
-            """,
-            (rule_id, subject_kind, subject_id),
-        )
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        alert_id = int(row[0])
-        await _notify(conn, alert_id, "resolved", "evaluator", "condition cleared")
+        return await resolve_within(conn, rule_id=rule_id, subject_kind=subject_kind, subject_id=subject_id)
+
+
+async def resolve_within(
+    conn: psycopg.AsyncConnection[Any], *, rule_id: int, subject_kind: str, subject_id: int
+) -> int | None:
+    """:func:`resolve_open` inside the caller's transaction (the evaluator's one per batch)."""
+    cur = await conn.execute(
+        """
+        UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = 'evaluator',
+                          resolve_note = 'condition cleared'
+        WHERE rule_id = %s AND subject_kind = %s AND subject_id = %s AND state IN ('open', 'acknowledged')
+        RETURNING id
+        """,
+        (rule_id, subject_kind, subject_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    alert_id = int(row[0])
+    await _notify(conn, alert_id, "resolved", "evaluator", "condition cleared")
     return alert_id
 
 
