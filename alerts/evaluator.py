@@ -23,12 +23,13 @@ from typing import Any
 import orjson
 import psycopg
 
-from alerts import queries
+from alerts import queries, transitions
 from alerts.core import Decision, State, over_rate, step
-from alerts.lifecycle import Subject, open_alert, open_within, resolve_open, resolve_within
+from alerts.lifecycle import Subject, open_alert, resolve_open
 from alerts.metrics import AlertMetrics
 from alerts.series import Series
 from alerts.subjects import Device, Rule, RuleIndex
+from alerts.transitions import Opening
 
 log = logging.getLogger("hatang.alerts")
 
@@ -223,29 +224,34 @@ class Evaluator:
     async def _act(self, actions: list[_Action]) -> None:
         """Open or resolve the alerts :meth:`evaluate` decided on, all in one transaction.
 
-        Each (rule, device)'s decisions keep their order (an open, a resolve and an open again in one
-        batch reach the database in that order); across keys they are sorted by key, so that two
-        evaluators acting on overlapping batches lock alerts in one order and never deadlock.
+        Each (rule, device)'s decisions keep their order: its k-th decision goes in the k-th round of
+        set-based statements (``alerts.transitions``), so an open, a resolve and an open again in one
+        batch reach the database in that order. Nearly every batch is one round.
         """
-        if not actions:
-            return
-        actions.sort(key=lambda a: (a[1].id, a[2].id))  # stable: each key's own order is kept
-        done: list[tuple[Decision, int, Rule, Device, float]] = []
+        rounds: list[dict[tuple[int, int], _Action]] = []
+        seen: dict[tuple[int, int], int] = {}
+        for action in actions:
+            key = (action[1].id, action[2].id)
+            k = seen[key] = seen.get(key, -1) + 1
+            if k == len(rounds):
+                rounds.append({})
+            rounds[k][key] = action
+        done: list[tuple[Decision, int, _Action]] = []
         async with self.conn.transaction():
-            for decision, rule, device, since, value, committed in actions:
-                if decision is Decision.OPEN:
-                    alert = await open_within(
-                        self.conn, rule_id=rule.id, subject=_device_subject(device), since=_utc(since),
-                        value=value, committed=None if committed is None else _utc(committed),
-                    )  # fmt: skip
-                else:
-                    alert = await resolve_within(
-                        self.conn, rule_id=rule.id, subject_kind="device", subject_id=device.id
-                    )
-                if alert is not None:
-                    done.append((decision, alert, rule, device, since))
+            for batch in rounds:
+                keys = sorted(batch)  # key order: two evaluators lock alerts in one order
+                opens = [
+                    Opening(rule_id=rule.id, subject=_device_subject(device), since=_utc(since), value=value,
+                            committed=None if committed is None else _utc(committed))
+                    for decision, rule, device, since, value, committed in (batch[k] for k in keys)
+                    if decision is Decision.OPEN
+                ]  # fmt: skip
+                resolves = [k for k in keys if batch[k][0] is Decision.RESOLVE]
+                opened, resolved = await transitions.apply(self.conn, opens=opens, resolves=resolves)
+                done += [(Decision.OPEN, alert, batch[(r, d)]) for alert, r, d in opened]
+                done += [(Decision.RESOLVE, alert, batch[(r, d)]) for alert, r, d in resolved]
         now = time.time()
-        for decision, alert, rule, device, since in done:
+        for decision, alert, (_, rule, device, since, _, _) in done:
             extra = {"alert": alert, "rule": rule.id, "device": device.external_id}
             if decision is Decision.OPEN:
                 self.metrics.opened.labels("threshold").inc()

@@ -20,8 +20,8 @@ from registry.audit import Actor, record
 
 SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
 
-# opened_at is this row's own time, not its transaction's start: the evaluator opens and resolves a
-# whole batch's alerts in one transaction.
+# opened_at is this row's own time, not its transaction's start (alerts.transitions opens a whole
+# batch's alerts in one transaction, and does the same).
 _OPEN = """
     INSERT INTO alerts (rule_id, organisation_id, subject_kind, subject_id, sector, area_id, lat, lon,
                         severity, value, since, source_committed_at, opened_at)
@@ -69,18 +69,14 @@ class Subject:
     lon: float | None = None
 
 
-async def _notify(conn: psycopg.AsyncConnection[Any], alert_id: int, kind: str, actor: str, note: str) -> int:
-    """Record the event ``kind`` of ``alert_id`` and queue its notifications; the event id."""
-    cur = await conn.execute(_EVENT, (alert_id, kind, actor, note))
-    event = await cur.fetchone()
-    assert event is not None
+def _payload(
+    row: tuple[Any, ...], event: tuple[int, Any], kind: str, actor: str, note: str
+) -> dict[str, Any]:
+    """The notification document of one event (its id and time), from its alert's ``_ALERT_DOC`` row."""
     event_id, at = event
-    cur = await conn.execute(_ALERT_DOC, (alert_id,))
-    row = await cur.fetchone()
-    assert row is not None
     (aid, rule_id, name_vi, name_en, rule_kind, severity, state, subject_kind, subject_id, subject_ref,
-     org, org_id, sector, area, value, since, opened_at) = row  # fmt: skip
-    payload = {
+     org, _org_id, sector, area, value, since, opened_at) = row  # fmt: skip
+    return {
         "event": {"id": event_id, "kind": kind, "at": at, "actor": actor, "note": note},
         "alert": {
             "id": aid, "rule_id": rule_id, "rule": {"vi": name_vi, "en": name_en}, "kind": rule_kind,
@@ -90,11 +86,23 @@ async def _notify(conn: psycopg.AsyncConnection[Any], alert_id: int, kind: str, 
             "opened_at": opened_at,
         },
     }  # fmt: skip
+
+
+async def _notify(conn: psycopg.AsyncConnection[Any], alert_id: int, kind: str, actor: str, note: str) -> int:
+    """Record the event ``kind`` of ``alert_id`` and queue its notifications; the event id."""
+    cur = await conn.execute(_EVENT, (alert_id, kind, actor, note))
+    event = await cur.fetchone()
+    assert event is not None
+    event_id, at = event
+    cur = await conn.execute(_ALERT_DOC, (alert_id,))
+    row = await cur.fetchone()
+    assert row is not None
     await conn.execute(
         _OUTBOX,
         {
-            "alert_id": alert_id, "event_id": event_id, "payload": orjson.dumps(payload).decode(),
-            "organisation_id": org_id, "rank": SEVERITY_RANK[severity],
+            "alert_id": alert_id, "event_id": event_id,
+            "payload": orjson.dumps(_payload(row, (event_id, at), kind, actor, note)).decode(),
+            "organisation_id": row[11], "rank": SEVERITY_RANK[row[5]],
         },
     )  # fmt: skip
     return int(event_id)
@@ -109,36 +117,24 @@ async def open_alert(
     value: float | None,
     committed: datetime | None = None,
 ) -> int | None:
-    """Open the alert of (rule, subject) unless one is open; its id, or None if one already was."""
+    """Open the alert of (rule, subject) unless one is open; its id, or None if one already was.
+
+    The evaluator's threshold decisions go a batch at a time through ``alerts.transitions``.
+    """
     async with conn.transaction():
-        return await open_within(
-            conn, rule_id=rule_id, subject=subject, since=since, value=value, committed=committed
-        )
-
-
-async def open_within(
-    conn: psycopg.AsyncConnection[Any],
-    *,
-    rule_id: int,
-    subject: Subject,
-    since: datetime,
-    value: float | None,
-    committed: datetime | None = None,
-) -> int | None:
-    """:func:`open_alert` inside the caller's transaction (the evaluator's one per batch)."""
-    cur = await conn.execute(
-        _OPEN,
-        {
-            "rule_id": rule_id, "subject_kind": subject.kind, "subject_id": subject.id,
-            "sector": subject.sector, "area_id": subject.area_id, "lat": subject.lat, "lon": subject.lon,
-            "value": value, "since": since, "committed": committed,
-        },
-    )  # fmt: skip
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    alert_id = int(row[0])
-    await _notify(conn, alert_id, "opened", "evaluator", "")
+        cur = await conn.execute(
+            _OPEN,
+            {
+                "rule_id": rule_id, "subject_kind": subject.kind, "subject_id": subject.id,
+                "sector": subject.sector, "area_id": subject.area_id, "lat": subject.lat, "lon": subject.lon,
+                "value": value, "since": since, "committed": committed,
+            },
+        )  # fmt: skip
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        alert_id = int(row[0])
+        await _notify(conn, alert_id, "opened", "evaluator", "")
     return alert_id
 
 
@@ -147,27 +143,20 @@ async def resolve_open(
 ) -> int | None:
     """Resolve the open alert of (rule, subject) because its condition cleared; its id, or None."""
     async with conn.transaction():
-        return await resolve_within(conn, rule_id=rule_id, subject_kind=subject_kind, subject_id=subject_id)
-
-
-async def resolve_within(
-    conn: psycopg.AsyncConnection[Any], *, rule_id: int, subject_kind: str, subject_id: int
-) -> int | None:
-    """:func:`resolve_open` inside the caller's transaction (the evaluator's one per batch)."""
-    cur = await conn.execute(
-        """
-        UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = 'evaluator',
-                          resolve_note = 'condition cleared'
-        WHERE rule_id = %s AND subject_kind = %s AND subject_id = %s AND state IN ('open', 'acknowledged')
-        RETURNING id
-        """,
-        (rule_id, subject_kind, subject_id),
-    )
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    alert_id = int(row[0])
-    await _notify(conn, alert_id, "resolved", "evaluator", "condition cleared")
+        cur = await conn.execute(
+            """
+            UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = 'evaluator',
+                              resolve_note = 'condition cleared'
+            WHERE rule_id = %s AND subject_kind = %s AND subject_id = %s AND state IN ('open', 'acknowledged')
+            RETURNING id
+            """,
+            (rule_id, subject_kind, subject_id),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        alert_id = int(row[0])
+        await _notify(conn, alert_id, "resolved", "evaluator", "condition cleared")
     return alert_id
 
 
