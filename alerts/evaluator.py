@@ -226,8 +226,10 @@ class Evaluator:
 
         Each (rule, device)'s decisions keep their order: its k-th decision goes in the k-th round of
         set-based statements (``alerts.transitions``), so an open, a resolve and an open again in one
-        batch reach the database in that order. Nearly every batch is one round.
+        batch reach the database in that order. Nearly every batch is one round; most have none.
         """
+        if not actions:
+            return
         rounds: list[dict[tuple[int, int], _Action]] = []
         seen: dict[tuple[int, int], int] = {}
         for action in actions:
