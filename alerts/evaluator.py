@@ -144,7 +144,9 @@ class Evaluator:
         for payload in payloads:
             try:
                 doc = orjson.loads(payload)
-                committed = doc.get("committed")
+                committed = doc.get("committed")  # absent from an older worker's messages
+                if not isinstance(committed, int | float):
+                    committed = None
                 times = doc["time"]
                 columns = zip(doc["device"], doc["metric"], times, doc["value"], strict=True)
                 seen += len(times)
