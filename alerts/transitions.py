@@ -58,6 +58,8 @@ _EVENTS = """
     RETURNING alert_id, id, at
 """
 
+_ALERT_DOCS = _ALERT_DOC.replace("a.id = %s", "a.id = ANY(%s)")
+
 _OUTBOX_MANY = """
     INSERT INTO notification_outbox (channel_id, alert_id, event_id, payload)
     SELECT c.id, u.alert_id, u.event_id, u.payload::jsonb
@@ -120,7 +122,7 @@ async def _notify_many(conn: psycopg.AsyncConnection[Any], events: list[tuple[in
         _EVENTS, ([e[0] for e in events], [e[1] for e in events], [e[2] for e in events])
     )
     ids = {int(r[0]): (int(r[1]), r[2]) for r in await cur.fetchall()}
-    cur = await conn.execute(_ALERT_DOC.replace("a.id = %s", "a.id = ANY(%s)"), ([e[0] for e in events],))
+    cur = await conn.execute(_ALERT_DOCS, ([e[0] for e in events],))
     docs = {int(r[0]): r for r in await cur.fetchall()}
     payloads = [
         orjson.dumps(_payload(docs[alert], ids[alert], kind, "evaluator", note)).decode()
