@@ -23,17 +23,23 @@ from typing import Any
 import orjson
 import psycopg
 
-from alerts import queries
-from alerts.core import Decision, State, Threshold, over_rate, step
+from alerts import queries, transitions
+from alerts.core import Decision, State, over_rate, step
 from alerts.lifecycle import Subject, open_alert, resolve_open
 from alerts.metrics import AlertMetrics
+from alerts.series import Series
 from alerts.subjects import Device, Rule, RuleIndex
+from alerts.transitions import Opening
 
 log = logging.getLogger("hatang.alerts")
 
 # Catch-ups re-read this much before the newest time already seen: a batch that commits late may
 # hold readings older than one seen from a batch committed before it.
 _CATCHUP_OVERLAP_S = 120.0
+
+
+# A decision to act on: (open or resolve, rule, device, breach start, value, its batch's commit time).
+_Action = tuple[Decision, Rule, Device, float, float, float | None]
 
 
 def _utc(epoch: float) -> datetime:
@@ -48,8 +54,8 @@ class Evaluator:
     metrics: AlertMetrics
     replay_max_s: float = 86400.0
     # Ingest writes last_seen only when it moved by this much (HATANG_INGEST__LAST_SEEN_GRANULARITY_S):
-    # a device is silent only once quiet for its duration plus this, or every device reporting more
-    # often than the granularity would look silent between two writes.
+    # between two writes the sweep takes the newest committed reading's time from latest_readings,
+    # at most this far past last_seen (queries.silent_candidates).
     last_seen_slack_s: float = 0.0
     index: RuleIndex = field(default_factory=RuleIndex)
     devices: dict[int, Device] = field(default_factory=dict)
@@ -57,9 +63,11 @@ class Evaluator:
     states: dict[tuple[int, int], State] = field(default_factory=dict)
     rules: dict[int, Rule] = field(default_factory=dict)
     by_scope: dict[tuple[str, str], list[Device]] = field(default_factory=dict)
-    # Newest reading time seen per (device, metric), and the threshold rules covering each.
+    # Each (device, metric) seen, by device id and by external id (the fan-out names devices so);
+    # rebuilt after a reload, keeping the newest time seen of each in ``newest``.
+    series: dict[tuple[int, str], Series] = field(default_factory=dict)
+    by_name: dict[tuple[str, str], Series] = field(default_factory=dict)
     newest: dict[tuple[int, str], float] = field(default_factory=dict)
-    covering: dict[tuple[int, str], list[tuple[Rule, Threshold]]] = field(default_factory=dict)
     watermark: float = 0.0  # newest reading time evaluated (epoch s)
 
     async def load(self) -> None:
@@ -84,7 +92,9 @@ class Evaluator:
         # which saw the same clearing reading this one will): it stays open here until a reading
         # clears the condition, so a hand-resolved alert is not opened again while the breach lasts.
         self.states = states
-        self.covering = {}
+        for series_key, series in self.series.items():
+            self.newest[series_key] = series.newest
+        self.series, self.by_name = {}, {}
         for kind in ("threshold", "silence", "rejection_rate"):
             self.metrics.rules.labels(kind).set(sum(1 for r in rules if r.kind == kind))
         log.info("rules loaded", extra={"rules": len(rules), "devices": len(devices), "open": len(opened)})
@@ -111,99 +121,162 @@ class Evaluator:
         await self.evaluate(rows, source="catchup")
         return len(rows)
 
-    def decode(self, payload: bytes) -> list[tuple[int, str, float, float]]:
-        """One fan-out message's readings as (device id, metric, time, value); unknown devices skipped."""
-        try:
-            doc = orjson.loads(payload)
-            columns = zip(doc["device"], doc["metric"], doc["time"], doc["value"], strict=True)
-            out = []
-            by_external = self.by_external
-            for external, metric, t, v in columns:
-                device = by_external.get(external)
-                if device is not None:
-                    out.append((device.id, str(metric), float(t), float(v)))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.warning("undecodable fan-out message skipped", extra={"bytes": len(payload)})
-            return []
-        return out
+    def _series(self, device: Device, metric: str) -> Series:
+        """The series of ``device``'s ``metric``, built the first time one of its readings arrives."""
+        rules = self.index.threshold_rules(device, metric)
+        series = Series(
+            device=device, rules=[(r, r.threshold) for r in rules],
+            newest=self.newest.get((device.id, metric), -math.inf),
+        )  # fmt: skip
+        series.active = any((r.id, device.id) in self.states for r in rules)
+        self.series[(device.id, metric)] = self.by_name[(device.external_id, metric)] = series
+        return series
+
+    async def evaluate_fanout(self, payloads: Iterable[bytes]) -> None:
+        """Evaluate fan-out messages (columnar JSON, one per committed batch slice); act on them.
+
+        The hot path of ``hatang alerts``: a reading costs a dictionary lookup and a few
+        comparisons unless it breaks a rule or one of its rules holds a state (``alerts.series``).
+        """
+        actions: list[_Action] = []
+        seen = evaluated = 0
+        by_name, by_external = self.by_name, self.by_external
+        for payload in payloads:
+            try:
+                doc = orjson.loads(payload)
+                committed = doc.get("committed")  # absent from an older worker's messages
+                if not isinstance(committed, int | float):
+                    committed = None
+                times = doc["time"]
+                columns = zip(doc["device"], doc["metric"], times, doc["value"], strict=True)
+                seen += len(times)
+                for external, metric, t, value in columns:
+                    series = by_name.get((external, metric))
+                    if series is None:
+                        device = by_external.get(external)
+                        if device is None:
+                            continue
+                        series = self._series(device, metric)
+                    # Only readings newer than the newest seen of the series count: a redelivery,
+                    # a catch-up overlap or a late reading changes nothing.
+                    if t <= series.newest:
+                        continue
+                    series.newest = t
+                    evaluated += len(series.rules)
+                    if series.active or not series.low <= value <= series.high:
+                        self._step(series, float(t), float(value), committed, actions)
+                if times:
+                    self.watermark = max(self.watermark, *times)
+            except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+                log.warning("undecodable fan-out message skipped", extra={"bytes": len(payload)})
+        self.metrics.readings.labels("fanout").inc(seen)
+        self.metrics.evaluations.labels("threshold").inc(evaluated)
+        await self._act(actions)
 
     async def evaluate(self, rows: Iterable[tuple[int, str, float, float]], *, source: str) -> None:
-        """Run readings through every threshold rule that covers them; act on the decisions."""
-        # Decisions in the order of the readings: an open, a resolve and an open again of one
-        # (rule, device) in one batch must reach the database in that order.
-        actions: list[tuple[Decision, Rule, Device, float, float]] = []
-        devices, states, newest_of, covering = self.devices, self.states, self.newest, self.covering
+        """Run committed readings (device id, metric, time, value) through the threshold rules that
+        cover them; act on the decisions (the replay and the catch-ups)."""
+        actions: list[_Action] = []
         seen = evaluated = 0
         newest = self.watermark
         for device_id, metric, t, value in rows:
             seen += 1
             newest = max(newest, t)
-            # Only readings newer than the newest seen of this device and metric count: a
-            # redelivery, a catch-up overlap or a late reading changes nothing.
-            series = (device_id, metric)
-            if t <= newest_of.get(series, -math.inf):
+            series = self.series.get((device_id, metric))
+            if series is None:
+                device = self.devices.get(device_id)
+                if device is None:
+                    continue
+                series = self._series(device, metric)
+            if t <= series.newest:
                 continue
-            newest_of[series] = t
-            rules = covering.get(series)
-            if rules is None:
-                device = devices.get(device_id)
-                found = [] if device is None else self.index.threshold_rules(device, metric)
-                rules = covering[series] = [(r, r.threshold) for r in found]
-            for rule, threshold in rules:
-                evaluated += 1
-                key = (rule.id, device_id)
-                state = states.get(key)
-                if state is None:
-                    # The common case, kept cheap: nothing pending or open and no breach now.
-                    if not math.isfinite(value) or not threshold.breaches(value):
-                        continue
-                    state = State()
-                state, decision = step(threshold, state, t, value)
-                if state.open or state.breach_since is not None:
-                    states[key] = state
-                else:
-                    states.pop(key, None)
-                if decision is not Decision.NONE:
-                    actions.append((decision, rule, devices[device_id], state.breach_since or t, value))
+            series.newest = t
+            evaluated += len(series.rules)
+            if series.active or not series.low <= value <= series.high:
+                self._step(series, t, value, None, actions)
         self.watermark = newest
         self.metrics.readings.labels(source).inc(seen)
         self.metrics.evaluations.labels("threshold").inc(evaluated)
         await self._act(actions)
 
-    async def _act(self, actions: list[tuple[Decision, Rule, Device, float, float]]) -> None:
-        """Open or resolve the alerts :meth:`evaluate` decided on, in the order it decided them."""
-        for decision, rule, device, since, value in actions:
+    def _step(
+        self, series: Series, t: float, value: float, committed: float | None, actions: list[_Action]
+    ) -> None:
+        """One reading through each rule of its series (``alerts.core.step``); decisions to ``actions``."""
+        states, device = self.states, series.device
+        active = False
+        for rule, threshold in series.rules:
+            key = (rule.id, device.id)
+            state = states.get(key)
+            if state is None:
+                # The common case, kept cheap: nothing pending or open and no breach now.
+                if not math.isfinite(value) or not threshold.breaches(value):
+                    continue
+                state = State()
+            state, decision = step(threshold, state, t, value)
+            if state.open or state.breach_since is not None:
+                states[key] = state
+                active = True
+            else:
+                states.pop(key, None)
+            if decision is not Decision.NONE:
+                actions.append((decision, rule, device, state.breach_since or t, value, committed))
+        series.active = active
+
+    async def _act(self, actions: list[_Action]) -> None:
+        """Open or resolve the alerts :meth:`evaluate` decided on, all in one transaction.
+
+        Each (rule, device)'s decisions keep their order: its k-th decision goes in the k-th round of
+        set-based statements (``alerts.transitions``), so an open, a resolve and an open again in one
+        batch reach the database in that order. Nearly every batch is one round; most have none.
+        """
+        if not actions:
+            return
+        rounds: list[dict[tuple[int, int], _Action]] = []
+        seen: dict[tuple[int, int], int] = {}
+        for action in actions:
+            key = (action[1].id, action[2].id)
+            k = seen[key] = seen.get(key, -1) + 1
+            if k == len(rounds):
+                rounds.append({})
+            rounds[k][key] = action
+        done: list[tuple[Decision, int, _Action]] = []
+        async with self.conn.transaction():
+            for batch in rounds:
+                keys = sorted(batch)  # key order: two evaluators lock alerts in one order
+                opens = [
+                    Opening(rule_id=rule.id, subject=_device_subject(device), since=_utc(since), value=value,
+                            committed=None if committed is None else _utc(committed))
+                    for decision, rule, device, since, value, committed in (batch[k] for k in keys)
+                    if decision is Decision.OPEN
+                ]  # fmt: skip
+                resolves = [k for k in keys if batch[k][0] is Decision.RESOLVE]
+                opened, resolved = await transitions.apply(self.conn, opens=opens, resolves=resolves)
+                done += [(Decision.OPEN, alert, batch[(r, d)]) for alert, r, d in opened]
+                done += [(Decision.RESOLVE, alert, batch[(r, d)]) for alert, r, d in resolved]
+        now = time.time()
+        for decision, alert, (_, rule, device, since, _, _) in done:
+            extra = {"alert": alert, "rule": rule.id, "device": device.external_id}
             if decision is Decision.OPEN:
-                subject = _device_subject(device)
-                alert = await open_alert(
-                    self.conn, rule_id=rule.id, subject=subject, since=_utc(since), value=value
-                )
-                if alert is not None:
-                    self.metrics.opened.labels("threshold").inc()
-                    self.metrics.lag.observe(max(0.0, time.time() - since))
-                    log.info(
-                        "alert opened", extra={"alert": alert, "rule": rule.id, "device": device.external_id}
-                    )
-                continue
-            alert = await resolve_open(
-                self.conn, rule_id=rule.id, subject_kind="device", subject_id=device.id
-            )
-            if alert is not None:
+                self.metrics.opened.labels("threshold").inc()
+                self.metrics.lag.observe(max(0.0, now - since))
+                log.info("alert opened", extra=extra)
+            else:
                 self.metrics.resolved.labels("threshold").inc()
-                log.info(
-                    "alert resolved", extra={"alert": alert, "rule": rule.id, "device": device.external_id}
-                )
+                log.info("alert resolved", extra=extra)
 
     async def sweep_silence(self) -> None:
         """Open silence alerts for subjects quiet beyond their duration; resolve those heard again."""
         rules = self.index.silence
         if not rules:
             return
-        shortest = min((r.silence_s(d) for r in rules for d in self._covered(r)), default=None)
-        if shortest is None:
+        durations = [r.silence_s(d) for r in rules for d in self._covered(r)]
+        if not durations:
             return
-        slack = self.last_seen_slack_s
-        now, quiet = await queries.silent_candidates(self.conn, quiet_for_s=shortest + slack)
+        now, quiet = await queries.silent_candidates(
+            self.conn, quiet_for_s=min(durations), newest_within_s=max(durations) + self.last_seen_slack_s,
+            slack_s=self.last_seen_slack_s,
+        )  # fmt: skip
         silent_now: dict[tuple[int, str, int], tuple[Subject, float]] = {}
         for rule in rules:
             self.metrics.evaluations.labels("silence").inc()
@@ -214,13 +287,13 @@ class Evaluator:
                         assets.setdefault(device.asset_id, []).append(device)
                     continue
                 heard = quiet.get(device.id)
-                if heard is not None and now - heard > rule.silence_s(device) + slack:
+                if heard is not None and now - heard > rule.silence_s(device):
                     silent_now[(rule.id, "device", device.id)] = (_device_subject(device), heard)
             for asset_id, fitted in assets.items():
                 # An asset is silent when none of its fitting devices delivered within the duration.
                 heards = [quiet.get(d.id) for d in fitted]
                 if all(
-                    h is not None and now - h > rule.silence_s(d) + slack
+                    h is not None and now - h > rule.silence_s(d)
                     for h, d in zip(heards, fitted, strict=True)
                 ):
                     first = fitted[0]

@@ -20,11 +20,13 @@ from registry.audit import Actor, record
 
 SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
 
+# opened_at is this row's own time, not its transaction's start (alerts.transitions opens a whole
+# batch's alerts in one transaction, and does the same).
 _OPEN = """
     INSERT INTO alerts (rule_id, organisation_id, subject_kind, subject_id, sector, area_id, lat, lon,
-                        severity, value, since, source_committed_at)
+                        severity, value, since, source_committed_at, opened_at)
     SELECT r.id, r.organisation_id, %(subject_kind)s, %(subject_id)s, %(sector)s, %(area_id)s, %(lat)s,
-           %(lon)s, r.severity, %(value)s, %(since)s, %(committed)s
+           %(lon)s, r.severity, %(value)s, %(since)s, %(committed)s, clock_timestamp()
     FROM alert_rules r WHERE r.id = %(rule_id)s AND r.enabled AND r.deleted_at IS NULL
     ON CONFLICT (rule_id, subject_kind, subject_id) WHERE state IN ('open', 'acknowledged') DO NOTHING
     RETURNING id
@@ -67,18 +69,14 @@ class Subject:
     lon: float | None = None
 
 
-async def _notify(conn: psycopg.AsyncConnection[Any], alert_id: int, kind: str, actor: str, note: str) -> int:
-    """Record the event ``kind`` of ``alert_id`` and queue its notifications; the event id."""
-    cur = await conn.execute(_EVENT, (alert_id, kind, actor, note))
-    event = await cur.fetchone()
-    assert event is not None
+def _payload(
+    row: tuple[Any, ...], event: tuple[int, Any], kind: str, actor: str, note: str
+) -> dict[str, Any]:
+    """The notification document of one event (its id and time), from its alert's ``_ALERT_DOC`` row."""
     event_id, at = event
-    cur = await conn.execute(_ALERT_DOC, (alert_id,))
-    row = await cur.fetchone()
-    assert row is not None
     (aid, rule_id, name_vi, name_en, rule_kind, severity, state, subject_kind, subject_id, subject_ref,
-     org, org_id, sector, area, value, since, opened_at) = row  # fmt: skip
-    payload = {
+     org, _org_id, sector, area, value, since, opened_at) = row  # fmt: skip
+    return {
         "event": {"id": event_id, "kind": kind, "at": at, "actor": actor, "note": note},
         "alert": {
             "id": aid, "rule_id": rule_id, "rule": {"vi": name_vi, "en": name_en}, "kind": rule_kind,
@@ -88,11 +86,23 @@ async def _notify(conn: psycopg.AsyncConnection[Any], alert_id: int, kind: str, 
             "opened_at": opened_at,
         },
     }  # fmt: skip
+
+
+async def _notify(conn: psycopg.AsyncConnection[Any], alert_id: int, kind: str, actor: str, note: str) -> int:
+    """Record the event ``kind`` of ``alert_id`` and queue its notifications; the event id."""
+    cur = await conn.execute(_EVENT, (alert_id, kind, actor, note))
+    event = await cur.fetchone()
+    assert event is not None
+    event_id, at = event
+    cur = await conn.execute(_ALERT_DOC, (alert_id,))
+    row = await cur.fetchone()
+    assert row is not None
     await conn.execute(
         _OUTBOX,
         {
-            "alert_id": alert_id, "event_id": event_id, "payload": orjson.dumps(payload).decode(),
-            "organisation_id": org_id, "rank": SEVERITY_RANK[severity],
+            "alert_id": alert_id, "event_id": event_id,
+            "payload": orjson.dumps(_payload(row, (event_id, at), kind, actor, note)).decode(),
+            "organisation_id": row[11], "rank": SEVERITY_RANK[row[5]],
         },
     )  # fmt: skip
     return int(event_id)
@@ -107,7 +117,10 @@ async def open_alert(
     value: float | None,
     committed: datetime | None = None,
 ) -> int | None:
-    """Open the alert of (rule, subject) unless one is open; its id, or None if one already was."""
+    """Open the alert of (rule, subject) unless one is open; its id, or None if one already was.
+
+    The evaluator's threshold decisions go a batch at a time through ``alerts.transitions``.
+    """
     async with conn.transaction():
         cur = await conn.execute(
             _OPEN,

@@ -135,22 +135,33 @@ async def latest(
 
 
 async def silent_candidates(
-    conn: psycopg.AsyncConnection[Any], *, quiet_for_s: float
+    conn: psycopg.AsyncConnection[Any], *, quiet_for_s: float, newest_within_s: float, slack_s: float
 ) -> tuple[float, dict[int, float]]:
-    """The database's clock and, per active device quiet for ``quiet_for_s`` or more, its last
-    valid reading (or creation, if it never delivered one) in epoch seconds.
+    """The database's clock and, per active device quiet for ``quiet_for_s`` or more, when it was last
+    heard (epoch seconds; docs/alerts.md, "Silence").
 
-    A devices-table read, never ``readings``: ingest keeps ``last_seen`` once per batch.
+    That is its ``last_seen`` (its creation, if it never delivered) or, where newer, its newest
+    committed reading's time in ``latest_readings``, but never more than ``slack_s`` (ingest's
+    ``last_seen`` granularity) past ``last_seen``: ingest writes ``last_seen`` only when it moved by
+    that much, so nothing it received can be newer, and a device clock running ahead gains nothing.
+    ``latest_readings`` is upserted on every batch, so the newest reading closes the granularity's
+    gap. It is looked up (by its primary key's ``device_id``) only for devices whose ``last_seen`` is
+    within ``newest_within_s``: one quiet for longer is silent whatever its readings say. A
+    devices-table read, never ``readings``.
     """
     cur = await conn.execute(
         """
         SELECT extract(epoch FROM now())::float8, d.id,
-               extract(epoch FROM coalesce(d.last_seen, d.created_at))::float8
+               extract(epoch FROM greatest(heard, CASE
+                   WHEN heard >= now() - make_interval(secs => %(within)s) THEN least(
+                       (SELECT max(l.time) FROM latest_readings l WHERE l.device_id = d.id),
+                       heard + make_interval(secs => %(slack)s))
+               END))::float8
         FROM (SELECT 1) one
-        LEFT JOIN devices d ON d.state = 'active'
-            AND coalesce(d.last_seen, d.created_at) < now() - make_interval(secs => %s)
+        LEFT JOIN (devices d CROSS JOIN LATERAL (SELECT coalesce(d.last_seen, d.created_at) AS heard) h)
+            ON d.state = 'active' AND h.heard < now() - make_interval(secs => %(quiet)s)
         """,
-        (quiet_for_s,),
+        {"quiet": quiet_for_s, "within": newest_within_s, "slack": slack_s},
     )
     rows = await cur.fetchall()
     return float(rows[0][0]), {int(r[1]): float(r[2]) for r in rows if r[1] is not None}

@@ -78,10 +78,10 @@ async def _evaluate(
                         payload = await asyncio.wait_for(queue.get(), timeout=0.5)
                     except TimeoutError:
                         continue
-                    rows = evaluator.decode(payload)
-                    while not queue.empty() and len(rows) < 50_000:  # evaluate what has piled up at once
-                        rows.extend(evaluator.decode(queue.get_nowait()))
-                    await evaluator.evaluate(rows, source="fanout")
+                    payloads = [payload]
+                    while not queue.empty() and len(payloads) < 1_000:  # evaluate what has piled up at once
+                        payloads.append(queue.get_nowait())
+                    await evaluator.evaluate_fanout(payloads)
         except (psycopg.Error, OSError) as exc:
             log.warning("evaluator lost the database; retrying", extra={"error": str(exc)})
             await asyncio.sleep(_RETRY_S)

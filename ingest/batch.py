@@ -239,12 +239,15 @@ def upserts(batch: Batch, metric_ids: Mapping[str, int]) -> Upserts:
     )
 
 
-def fanout(batch: Batch, layout: TopicLayout, *, batch_id: int) -> list[tuple[str, bytes]]:
+def fanout(
+    batch: Batch, layout: TopicLayout, *, batch_id: int, committed_at: float
+) -> list[tuple[str, bytes]]:
     """One compact message per sector and area of the batch: ``(topic, payload)`` pairs.
 
-    The payload is columnar JSON: ``{"batch": n, "device": [...], "organisation": [...], "metric":
-    [...], "time": [...], "value": [...]}`` (time in epoch seconds, ``organisation`` the device's
-    organisation id), one entry per reading; consumers filter themselves (docs/ingest.md, "Fan-out").
+    The payload is columnar JSON: ``{"batch": n, "committed": t, "device": [...], "organisation":
+    [...], "metric": [...], "time": [...], "value": [...]}`` (times in epoch seconds, ``committed``
+    when the batch committed, ``organisation`` the device's organisation id), one entry per reading;
+    consumers filter themselves (docs/ingest.md, "Fan-out").
     """
     slices: dict[tuple[str, str], tuple[list[str], list[int], list[str], list[float], list[float]]] = {}
     for device, readings, _ in batch.accepted:
@@ -262,7 +265,8 @@ def fanout(batch: Batch, layout: TopicLayout, *, batch_id: int) -> list[tuple[st
         (
             layout.normalized(sector, area),
             orjson.dumps(
-                {"batch": batch_id, "device": d, "organisation": o, "metric": m, "time": t, "value": v}
+                {"batch": batch_id, "committed": committed_at, "device": d, "organisation": o, "metric": m,
+                 "time": t, "value": v}
             ),
         )
         for (sector, area), (d, o, m, t, v) in sorted(slices.items())

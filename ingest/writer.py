@@ -95,11 +95,13 @@ class Writer:
         if written.fallback:
             log.info("duplicates skipped", extra={"offered": written.offered, "inserted": written.inserted})
         if self.fanout and batch.accepted:
-            await self._publish(item.consumer, batch)
+            await self._publish(item.consumer, batch, committed)
 
-    async def _publish(self, consumer: Consumer, batch: Batch) -> None:
+    async def _publish(self, consumer: Consumer, batch: Batch, committed: float) -> None:
         try:
-            for topic, payload in fanout(batch, self.layout, batch_id=self.pipeline.batches):
+            for topic, payload in fanout(
+                batch, self.layout, batch_id=self.pipeline.batches, committed_at=committed
+            ):
                 await consumer.publish(topic, payload)
         except BrokerError as exc:  # the live feed is best effort; the readings are stored
             log.info("fan-out skipped", extra={"error": str(exc)})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.core import Decision, State, Threshold, default_silence_s, over_rate, silent, step
+from alerts.core import Decision, Operator, State, Threshold, default_silence_s, over_rate, silent, step
+from alerts.series import quiet_band
 
 BELOW = Threshold(operator="below", low=2.0, high=None, clear_low=2.5, clear_high=None, hold_s=300)
 OUTSIDE = Threshold(operator="outside", low=10.0, high=90.0, clear_low=None, clear_high=None, hold_s=0)
@@ -71,3 +74,26 @@ def test_silence_and_rates() -> None:
     assert silent(last_seen=None, created=0.0, now=901.0, duration_s=900)
     assert over_rate(11, 10)
     assert not over_rate(10, 10)
+
+
+_LIMIT = st.one_of(st.none(), st.floats(-1e6, 1e6))
+
+
+@st.composite
+def _thresholds(draw: st.DrawFn) -> Threshold:
+    operator: Operator = draw(st.sampled_from(["above", "below", "outside"]))
+    return Threshold(operator=operator, low=draw(_LIMIT), high=draw(_LIMIT), clear_low=None, clear_high=None,
+                     hold_s=0)  # fmt: skip
+
+
+@given(st.lists(_thresholds(), max_size=8), st.floats(allow_nan=True, allow_infinity=True))
+def test_a_value_inside_the_quiet_band_breaks_no_rule_and_one_outside_breaks_one(
+    thresholds: list[Threshold], value: float
+) -> None:
+    """The evaluator's fast path (alerts.series) skips the rules of a value inside the band."""
+    low, high = quiet_band(thresholds)
+    breaks = any(t.breaches(value) for t in thresholds)
+    if low <= value <= high:
+        assert not breaks
+    elif low <= high and not math.isnan(value):  # a non-empty band, a number outside it
+        assert breaks

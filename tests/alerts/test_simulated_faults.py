@@ -93,9 +93,9 @@ def test_a_seeded_fault_mix_opens_exactly_the_expected_alerts(
     workers = Workers(stack=stack, db_url=db_url, prefix=PREFIX, tmp=tmp_path)
     evaluators = Evaluators(stack=stack, db_url=db_url, prefix=PREFIX, tmp=tmp_path)
     try:
-        # Silences of a few seconds: last_seen is written on every batch (the default 60 s granularity
-        # would be the evaluator's slack; docs/alerts.md).
-        workers.start(last_seen_granularity_s="0")
+        # Silences of a few seconds with ingest's default last_seen granularity (60 s): the sweep
+        # takes the newest reading from latest_readings between two writes (docs/alerts.md).
+        workers.start()
         # Devices log in on the device listener with their own credentials (the fleet fixture wrote them).
         device, service = parse_url(stack.device_url), parse_url(stack.mqtt_url("simulator"))
         spec = LoadSpec(
@@ -116,9 +116,7 @@ def test_a_seeded_fault_mix_opens_exactly_the_expected_alerts(
                     conn.execute("SELECT count(*) FROM devices WHERE last_seen IS NULL").fetchone() == (0,)
                 )
             )
-        evaluator = evaluators.start(
-            silence_interval_s="0.5", rate_interval_s="0.5", last_seen_granularity_s="0"
-        )
+        evaluator = evaluators.start(silence_interval_s="0.5", rate_interval_s="0.5")
         runner.join()
         (result,) = outcome
         assert result.unacked == 0

@@ -112,3 +112,56 @@ def _org_id(db_url: str) -> int:
         row = conn.execute("SELECT id FROM organisations WHERE slug = 'bnwater'").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def test_a_silence_opens_within_its_duration_plus_a_minute_whatever_the_last_seen_granularity(
+    ingest_fleet: IngestFleet, workers: Workers, evaluators: Evaluators
+) -> None:
+    """Ingest writes ``last_seen`` once an hour here, so only ``latest_readings`` can tell the sweep
+    that the device is still reporting, and when it stopped: the issue's goal (duration + 60 s) and
+    no silence while it reports, however coarse the granularity."""
+    db = ingest_fleet.db_url
+    device = ingest_fleet.active[0]
+    duration_s, granularity = 3.0, "3600"
+    workers.start(last_seen_granularity_s=granularity)
+
+    def report() -> float:
+        t = time.time()
+        publish(workers.telemetry_url, [(ingest_fleet.topic(device), single(device, t, 40.0))])
+        return t
+
+    def committed(t: float) -> None:
+        deadline = time.monotonic() + 60
+        with psycopg.connect(db, autocommit=True) as conn:
+            while conn.execute(
+                "SELECT count(*) FROM latest_readings l JOIN devices d ON d.id = l.device_id"
+                " WHERE d.external_id = %s AND l.time > to_timestamp(%s - 0.001)",  # stored to the µs
+                (device, t),
+            ).fetchone() != (1,):
+                assert time.monotonic() < deadline, "the reading was never committed"
+                time.sleep(0.05)
+
+    evaluator = evaluators.start(silence_interval_s="0.5", last_seen_granularity_s=granularity)
+    committed(report())  # last_seen is written now, and not again for an hour
+    rule = add_rule(db, "bnwater", kind="silence", scope_kind="device", scope_value=device,
+                    subject="device", duration_s=duration_s)  # fmt: skip
+    # Report for four durations, through sweeps that see last_seen older than the duration.
+    name = 'hatang_alerts_evaluations_total{kind="silence"}'
+    sweeps = evaluator.metric(name)
+    first = last = report()
+    while last - first < 4 * duration_s or evaluator.metric(name) < sweeps + 4:
+        time.sleep(0.5)
+        committed(last := report())
+    _one_more_sweep(evaluator, "silence")  # a sweep after the newest reading committed
+    assert alert_rows(db) == [], "a silence opened on a device that is still reporting"
+    # It falls silent: the alert opens, heard last at the newest reading's time.
+    (row,) = wait_alerts(db, lambda rows: len(rows) == 1, timeout=duration_s + 60 + 60)
+    assert (row["rule"], row["kind"], row["subject"], row["state"]) == (rule, "device", device, "open")
+    with psycopg.connect(db) as conn:
+        opened = conn.execute(
+            "SELECT extract(epoch FROM since)::float8, extract(epoch FROM opened_at)::float8 FROM alerts"
+        ).fetchone()
+    assert opened is not None
+    since, opened_at = opened
+    assert abs(since - last) < 1e-3, (since, last)
+    assert opened_at - last <= duration_s + 60, (opened_at - last, duration_s)

@@ -106,12 +106,13 @@ def test_fanout_is_one_columnar_message_per_sector_and_area() -> None:
     for device in ("pl-1", "pl-2", "pl-1"):
         payload = orjson.dumps({"t": NOW - 5, "psi": 30.0})
         intake(batch, _msg(device, payload), layout=LAYOUT, devices=cache, metric_ids=METRICS)
-    messages = fanout(batch, LAYOUT, batch_id=7)
+    messages = fanout(batch, LAYOUT, batch_id=7, committed_at=1_700_000_000.5)
     assert [topic for topic, _ in messages] == [
         "city/v1/normalized/water/kinh-bac", "city/v1/normalized/water/unassigned",
     ]  # fmt: skip
     first = orjson.loads(messages[0][1])
     assert first["batch"] == 7
+    assert first["committed"] == 1_700_000_000.5
     assert first["device"] == ["pl-1", "pl-1"]
     assert first["organisation"] == [7, 7]  # each reading's device's organisation id
     assert orjson.loads(messages[1][1])["organisation"] == [1]

@@ -146,6 +146,7 @@ def test_fanout_publishes_one_message_per_sector_and_area(
     assert devices == sorted(fleet.active)
     assert len(received) <= 2 * 2  # one message per slice per batch, a batch or two
     assert all(p["metric"] == ["water_pressure"] * len(p["device"]) for _, p in received)
+    assert all(isinstance(p["committed"], float) and p["committed"] > now for _, p in received)
 
 
 def test_sigterm_drains_commits_acknowledges_and_exits(ingest_fleet: IngestFleet, workers: Workers) -> None:
