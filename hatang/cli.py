@@ -67,7 +67,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     words = list(argv or ())
     named = words[0] if words and words[0] in COMMANDS else None
-    for name in COMMANDS if named is None else (named,):
+    for name in COMMANDS:
+        if named is not None and name != named:
+            continue
         module = importlib.import_module(f"hatang.commands.{name}")
         if name == named and hasattr(module, "register_only"):
             module.register_only(subparsers, words[1:])  # a command with its own nested choice

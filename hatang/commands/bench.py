@@ -23,5 +23,7 @@ def register_only(subparsers: argparse._SubParsersAction[Any], rest: Sequence[st
     parser = subparsers.add_parser("bench", help="run a benchmark (prints JSON as its last line)")
     inner = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     named = rest[0] if rest and rest[0] in BENCHMARKS else None
-    for name in BENCHMARKS if named is None else (named,):
+    for name in BENCHMARKS:
+        if named is not None and name != named:
+            continue
         importlib.import_module(f"bench.{name}").register(inner)
