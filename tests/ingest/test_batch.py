@@ -86,7 +86,7 @@ def test_upserts_keep_the_newest_per_key_sorted() -> None:
     for device, t, at in (("pl-2", NOW - 30, NOW), ("pl-1", NOW - 10, NOW + 1), ("pl-1", NOW - 20, NOW + 2)):
         payload = orjson.dumps({"t": t, "psi": 40.0, "tempF": 68.0})
         intake(batch, _msg(device, payload, at=at), layout=LAYOUT, devices=cache, metric_ids=METRICS)
-    result = upserts(batch, METRICS)
+    result = upserts(batch)
     assert list(zip(result.latest_device, result.latest_metric, strict=True)) == [
         (1, 7),
         (1, 9),
