@@ -166,7 +166,12 @@ def intake(
     budget: DeadLetterBudget | None = None,
 ) -> int:
     """File one message into ``batch``; returns the number of readings it added. Dead letters beyond
-    ``budget`` are counted, not stored."""
+    ``budget`` are counted, not stored.
+
+    Long on purpose, like ``normalise_pack``: it runs once per message and each step as a function
+    of its own would cost a call per message (a one-metric pack's rows are ``_file_series``'s,
+    called once per pack).
+    """
     batch.deliveries.append(delivery)
     external_id = layout.device_of(delivery.topic)
     if external_id is None:
