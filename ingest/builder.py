@@ -106,7 +106,7 @@ class Builder:
     async def hand_over(self, batch: Batch, consumer: Consumer) -> None:
         """Hand ``batch`` to the writers with its upserts, computed with the current metric ids
         (``last_seen`` only where it is due: ``ingest.seen``)."""
-        due = self.seen.thin(upserts(batch, self.registry.metric_ids))
+        due = self.seen.thin(upserts(batch))
         await self.pipeline.hand_over(batch, due, consumer)
 
     async def _pump(self, consumer: Consumer) -> None:

@@ -146,7 +146,7 @@ async def replay_dead_letters(
             intake(batch, delivery, layout=layout, devices=devices, metric_ids=metric_ids)
             rejected = tuple((dead.reason, dead.message) for dead in batch.dead)
             batch.dead.clear()  # a replay records its outcome on the letter, never a new letter
-            written = await write_batch(conn, batch, upserts(batch, metric_ids), max_dead_payload=0)
+            written = await write_batch(conn, batch, upserts(batch), max_dead_payload=0)
             outcome = ReplayOutcome(
                 id=letter.id,
                 stored=written.inserted,

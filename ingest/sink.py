@@ -236,36 +236,63 @@ class Sink:
 async def write_batch(
     conn: psycopg.AsyncConnection[Any], batch: Batch, upserts: Upserts, *, max_dead_payload: int
 ) -> Written:
-    """Write ``batch`` in one transaction of ``conn`` (a savepoint if one is open); psycopg errors pass."""
+    """Write ``batch`` in one transaction of ``conn`` (a savepoint if one is open); psycopg errors pass.
+
+    The readings go by COPY straight into the transaction. When that trips the unique key (a
+    redelivered message: rare) the whole transaction is rolled back and written again with the
+    duplicates skipped: a savepoint around every COPY for that rare case cost two round trips and
+    a subtransaction per batch.
+    """
+    try:
+        return await _write_batch(conn, batch, upserts, max_dead_payload=max_dead_payload, skip=False)
+    except _Duplicates:
+        return await _write_batch(conn, batch, upserts, max_dead_payload=max_dead_payload, skip=True)
+
+
+class _Duplicates(Exception):  # noqa: N818 - control flow, never leaves this module
+    """The readings' COPY tripped the unique key: the transaction was rolled back."""
+
+
+async def _write_batch(
+    conn: psycopg.AsyncConnection[Any], batch: Batch, upserts: Upserts, *, max_dead_payload: int, skip: bool
+) -> Written:
     offered = batch.row_count
-    inserted, fallback = offered, False
+    inserted = offered
     async with conn.transaction():
-        if offered:
-            data = batch.copy_data()
-            try:
-                async with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_READINGS) as copy:
-                    await copy.write(data)
-            except pgerrors.UniqueViolation:
-                fallback = True
-                async with conn.cursor() as cur:
-                    await cur.execute(_STAGING)
-                    async with cur.copy(_COPY_STAGING) as copy:
-                        await copy.write(data)
-                    await cur.execute(_MERGE_STAGING)
-                    inserted = max(cur.rowcount, 0)
-                    await cur.execute("TRUNCATE ingest_staging")
         async with conn.cursor() as cur:
+            if offered and not skip:
+                try:
+                    async with cur.copy(_COPY_READINGS) as copy:
+                        await copy.write(batch.copy_data())
+                except pgerrors.UniqueViolation as exc:
+                    raise _Duplicates from exc  # leaving the block rolls the transaction back
+            elif offered:
+                await cur.execute(_STAGING)
+                async with cur.copy(_COPY_STAGING) as copy:
+                    await copy.write(batch.copy_data())
+                await cur.execute(_MERGE_STAGING)
+                inserted = max(cur.rowcount, 0)
+                await cur.execute("TRUNCATE ingest_staging")
             if batch.dead:
                 async with cur.copy(_COPY_DEAD) as copy:
                     for dead in batch.dead:
                         await copy.write_row(_dead_row(dead, max_dead_payload))
-            if upserts.latest_device:
-                latest = [_array(column) for column in upserts[:4]]  # device, metric, time (µs), value
-                await cur.execute(_UPSERT_LATEST, latest, prepare=True)
-            if upserts.minute:
-                late = (_array(upserts.minute), _array(upserts.minute_first_us))
-                await cur.execute(_INVALIDATE_LATE, late, prepare=True)
-            if upserts.seen_device:
-                seen = (_array(upserts.seen_device), _array(upserts.seen_at))
-                await cur.execute(_UPDATE_SEEN, seen, prepare=True)
-    return Written(offered=offered, inserted=inserted, dead_letters=len(batch.dead), fallback=fallback)
+        await _upsert(conn, upserts)
+    return Written(offered=offered, inserted=inserted, dead_letters=len(batch.dead), fallback=skip)
+
+
+async def _upsert(conn: psycopg.AsyncConnection[Any], upserts: Upserts) -> None:
+    """The batch's latest values, late minutes and ``last_seen``, sent together (one pipeline sync)
+    rather than each waiting for its answer: three round trips fewer per batch."""
+    statements: list[tuple[str, tuple[str, ...]]] = []
+    if upserts.latest_device:
+        statements.append((_UPSERT_LATEST, tuple(_array(column) for column in upserts[:4])))
+    if upserts.minute:
+        statements.append((_INVALIDATE_LATE, (_array(upserts.minute), _array(upserts.minute_first_us))))
+    if upserts.seen_device:
+        statements.append((_UPDATE_SEEN, (_array(upserts.seen_device), _array(upserts.seen_at))))
+    if not statements:
+        return
+    async with conn.pipeline(), conn.cursor() as cur:
+        for query, params in statements:
+            await cur.execute(query, params, prepare=True)

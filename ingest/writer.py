@@ -91,7 +91,7 @@ class Writer:
         lag = lags(batch, committed)
         m.lag_seconds.observe_many(lag)
         if self.latency is not None:
-            self.latency.record((d.id for d, _, _ in batch.accepted), lag, committed)
+            self.latency.record(batch.newest_device, lag, committed)
         if written.fallback:
             log.info("duplicates skipped", extra={"offered": written.offered, "inserted": written.inserted})
         if self.fanout and batch.accepted:

@@ -80,7 +80,7 @@ async def _scenario(fleet: IngestFleet) -> list[list[int]]:
 
         # The chunk exists first: creating it in the first batch would hold up the second one too.
         warm = batch_of(fleet.active[2], 0)
-        await worker.sinks[0].write(warm, upserts(warm, worker.registry.metric_ids))
+        await worker.sinks[0].write(warm, upserts(warm))
         async with await psycopg.AsyncConnection.connect(fleet.db_url) as locker:
             await locker.execute("SELECT 1 FROM devices WHERE external_id = %s FOR UPDATE", (first,))
             await worker.builder.hand_over(batch_of(first, 1), consumer)  # waits for the lock (its FK check)

@@ -6,7 +6,7 @@ import struct
 from datetime import UTC, datetime
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_contracts import Limits, load_models
@@ -86,7 +86,7 @@ def test_upserts_keep_the_newest_per_key_sorted() -> None:
     for device, t, at in (("pl-2", NOW - 30, NOW), ("pl-1", NOW - 10, NOW + 1), ("pl-1", NOW - 20, NOW + 2)):
         payload = orjson.dumps({"t": t, "psi": 40.0, "tempF": 68.0})
         intake(batch, _msg(device, payload, at=at), layout=LAYOUT, devices=cache, metric_ids=METRICS)
-    result = upserts(batch, METRICS)
+    result = upserts(batch)
     assert list(zip(result.latest_device, result.latest_metric, strict=True)) == [
         (1, 7),
         (1, 9),
@@ -99,6 +99,26 @@ def test_upserts_keep_the_newest_per_key_sorted() -> None:
     # One minute of reading time (NOW is a whole minute), with its oldest reading.
     assert (result.minute, result.minute_first_us) == ([int(NOW) // 60 - 1], [epoch_us(NOW - 30)])
     assert lags(batch, NOW + 5) == [35.0, 15.0, 25.0]
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.lists(st.integers(min_value=-7_000, max_value=-1), min_size=2, max_size=60, unique=True))
+def test_a_pack_files_as_its_readings_sent_one_by_one(offsets: list[int]) -> None:
+    """A one-metric pack takes ``intake``'s per-message path; the rows, upserts and lags are those of
+    the same readings sent as single messages (times unsorted, over several minutes)."""
+    cache, as_pack, one_by_one = _cache(), Batch(), Batch()
+    values = [20.0 + i / 8 for i in range(len(offsets))]
+    records = [{"bt": NOW, "n": "pressure", "u": "psi", "t": offsets[0], "v": values[0]}]
+    rest = zip(offsets[1:], values[1:], strict=True)
+    records += [{"n": "pressure", "u": "psi", "t": t, "v": v} for t, v in rest]
+    assert intake(as_pack, _msg("pl-1", orjson.dumps(records)), layout=LAYOUT, devices=cache,
+                  metric_ids=METRICS) == len(offsets)  # fmt: skip
+    for t, v in zip(offsets, values, strict=True):
+        payload = orjson.dumps({"t": NOW + t, "psi": v})
+        intake(one_by_one, _msg("pl-1", payload), layout=LAYOUT, devices=cache, metric_ids=METRICS)
+    assert bytes(as_pack.rows) == bytes(one_by_one.rows)
+    assert upserts(as_pack) == upserts(one_by_one)
+    assert lags(as_pack, NOW) == [min(lags(one_by_one, NOW))]  # from the pack's newest reading
 
 
 def test_fanout_is_one_columnar_message_per_sector_and_area() -> None:

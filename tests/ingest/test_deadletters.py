@@ -34,7 +34,7 @@ async def _ingest(db_url: str, prefix: str, messages: list[tuple[str, bytes]]) -
             delivery = Delivery(topic, payload, i + 1, 1, time.time(), 0)
             layout = TopicLayout(prefix, DEVICE_MOUNT)
             intake(batch, delivery, layout=layout, devices=cache, metric_ids=metric_ids)
-        await write_batch(conn, batch, upserts(batch, metric_ids), max_dead_payload=65536)
+        await write_batch(conn, batch, upserts(batch), max_dead_payload=65536)
 
 
 async def _replay(db_url: str, prefix: str, ids: list[int]) -> list[Any]:

@@ -34,7 +34,7 @@ async def _write(db_url: str, prefix: str, messages: list[tuple[str, bytes]]) ->
                 metric_ids=metric_ids,
             )
         assert batch.row_count == len(messages)
-        await write_batch(conn, batch, upserts(batch, metric_ids), max_dead_payload=65536)
+        await write_batch(conn, batch, upserts(batch), max_dead_payload=65536)
 
 
 def _minute(t: int) -> datetime:
