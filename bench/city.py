@@ -19,17 +19,20 @@ measures, side by side in one run, each figure against the same figure at a smal
 - **ingest**: ``hatang ingest`` draining the same messages of a city's mix at 500 devices and at the
   whole city (``bench.city_ingest``): messages and readings a second, city vs small;
 - **the ingest worker's event loop** (its registry watcher in this process) while devices are
-  onboarded in bulk and assets move between areas: stall p99.9 and max; the whole-registry reload
-  on the loop (before) vs off it (after); the process's RSS with the fleet cached.
+  onboarded in bulk and assets move between areas: stall p99.9 and max, the registry's rows
+  converted whole (before) and a slice at a time (after), in one run; the whole-registry reload on
+  the loop (before) vs off it (after); the process's RSS with the fleet cached;
+- **streams** (``bench.city_streams``): ``--stream-clients`` WebSocket clients of a real ``hatang
+  api``, each following a device of its own, at ``--stream-rate`` readings/s: lag p99 with the
+  readings put straight on the fan-out topics, then end to end from each device's MQTT publish
+  through a real ``hatang ingest`` worker to the client.
 
 Prints a table, then one JSON object (every figure, the goals, ``"ok"``) as its last line;
-``--check`` exits 1 when a goal is missed. The 200-client stream phase is ``hatang bench streams
---filter device`` (a bench of its own); end to end from an MQTT publish through ingest to a
-WebSocket client is not measured yet (docs/capacity.md).
+``--check`` exits 1 when a goal is missed.
 
 Modules: ``city`` (the command, the order of the phases, the goals, the table), ``city_data``
 (fleet, live history, shared helpers), ``city_rollups``, ``city_api``, ``city_cache`` (the device-cache
-phase) and ``city_ingest``: one phase each.
+phase), ``city_streams`` and ``city_ingest``: one phase each.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -51,6 +55,7 @@ from bench.city_cache import measure_device_cache
 from bench.city_data import FLEET, one, progress, write_history
 from bench.city_ingest import measure_ingest
 from bench.city_rollups import brin_insert_cost, rollups
+from bench.city_streams import measure_streams
 from bench.province import generate
 from hatang.migrate import migrate
 from hatang.settings import Settings
@@ -63,13 +68,15 @@ GOALS: dict[str, float] = {
     "readiness_p99_max_s": 1.0,
     "readiness_readings_scans_max": 0,
     "loop_stall_p999_max_s": 0.25,
+    "streams_lag_p99_max_s": 1.0,
+    "streams_e2e_p99_max_s": 1.5,
 }
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``bench city``."""
     parser = subparsers.add_parser(
-        "city", help="rollups, latest, readiness and the device cache at city shape vs small shape"
+        "city", help="rollups, latest, readiness, the device cache, streams and ingest at city shape"
     )
     parser.add_argument("--devices", type=int, default=100_000, help="devices (default 100,000)")
     parser.add_argument(
@@ -85,6 +92,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--requests", type=int, default=50, help="timed requests per case (default 50)")
     parser.add_argument("--page-size", type=int, default=1000, help="/v1/latest page size (1,000)")
+    parser.add_argument(
+        "--stream-clients", type=int, default=200, help="WebSocket clients, one device each (200)"
+    )
+    parser.add_argument(
+        "--stream-rate", type=int, default=5000, help="readings/s in the streams phase (5,000)"
+    )
+    parser.add_argument(
+        "--stream-seconds", type=float, default=20.0, help="measured seconds per streams run (20)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument(
         "--url",
@@ -175,6 +191,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         progress(f"device cache: stall p99.9 {figures['loop_stall_p999_s']} s")
         figures.update(legacy_latest(url, page_size=args.page_size))
         figures.update(asyncio.run(measure_api(settings, url, stack.mqtt_url("api"), args, active)))
+        streams = {"clients": args.stream_clients, "rate": args.stream_rate, "seconds": args.stream_seconds}
+        figures.update(
+            measure_streams(url, stack.mqtt_url, mount=settings.device_mount, warmup=3.0, **streams)
+        )
+        progress(
+            f"streams: lag p99 {figures['streams_hub_lag_p99_s']} s,"
+            f" end to end {figures['streams_e2e_lag_p99_s']} s"
+        )
         figures.update(
             measure_ingest(
                 url, stack.mqtt_url, mount=settings.device_mount, messages=args.ingest_messages,
@@ -187,6 +211,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
         if started:
             stack.down(only=started)
+    figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    figures["cpus"] = os.cpu_count()
     figures["goals"] = GOALS
     figures["ok"] = (
         figures["ingest_msgs_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
@@ -196,6 +222,8 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         and figures["readiness_compute_p99_s"] < GOALS["readiness_p99_max_s"]
         and figures["readiness_readings_scans"] <= GOALS["readiness_readings_scans_max"]
         and figures["loop_stall_p999_s"] < GOALS["loop_stall_p999_max_s"]
+        and figures["streams_hub_lag_p99_s"] < GOALS["streams_lag_p99_max_s"]
+        and figures["streams_e2e_lag_p99_s"] < GOALS["streams_e2e_p99_max_s"]
     )
     return figures
 
@@ -233,11 +261,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
          f"{f['reload_off_loop_stall_max_s']} s of {f['reload_off_loop_s']} s"),
         (f"onboarding {f['onboarded']:,}: loop stall p99.9 / max",
          f"{f['loop_stall_p999_s']} / {f['loop_stall_max_s']} s ({f['onboarded_cached']:,} cached)"),
+        ("  the same with whole fetches (before)",
+         f"{f['loop_stall_p999_s_whole_fetch']} / {f['loop_stall_max_s_whole_fetch']} s"),
+        (f"streams, {f['streams_clients']} clients / devices at {f['streams_readings_s']:,} readings/s:"
+         " lag p50 / p99", f"{f['streams_hub_lag_p50_s']} / {f['streams_hub_lag_p99_s']} s "
+         f"(delivered {f['streams_hub_delivered_share']})"),
+        ("  end to end, MQTT publish -> ingest -> client", f"{f['streams_e2e_lag_p50_s']} / "
+         f"{f['streams_e2e_lag_p99_s']} s (delivered {f['streams_e2e_delivered_share']})"),
         ("worker RSS with the fleet cached", f"{f['worker_rss_mb']} MB ({f['cached_devices']:,} devices)"),
         ("ingest msg/s (readings/s), city vs 500 devices",
          f"{f['ingest_city_msgs_s']:,} ({f['ingest_city_readings_s']:,}) vs {f['ingest_small_msgs_s']:,} "
          f"({f['ingest_small_readings_s']:,}) = {f['ingest_msgs_city_vs_small']} "
          f"({f['ingest_readings_city_vs_small']})"),
+        ("load average (1 min) at the end", str(f["load_avg_1m"])),
         ("ok", str(f["ok"])),
     ]  # fmt: skip
     width = max(len(label) for label, _ in rows)
