@@ -43,6 +43,8 @@ import json
 import os
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -73,6 +75,35 @@ GOALS: dict[str, float] = {
 }
 
 
+PHASES = ("rollups", "cache", "api", "streams", "ingest")
+# Each phase's goals, met or not, from the figures.
+CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "rollups": lambda f: f["rollup_full_vs_empty_brin"] <= GOALS["rollup_full_vs_empty_max"],
+    "cache": lambda f: f["loop_stall_p999_s"] < GOALS["loop_stall_p999_max_s"],
+    "api": lambda f: (
+        f["latest_last_vs_first"] <= GOALS["latest_last_vs_first_max"]
+        and f["readiness_compute_p99_s"] < GOALS["readiness_p99_max_s"]
+        and f["readiness_readings_scans"] <= GOALS["readiness_readings_scans_max"]
+    ),
+    "streams": lambda f: (
+        f["streams_hub_lag_p99_s"] < GOALS["streams_lag_p99_max_s"]
+        and f["streams_e2e_lag_p99_s"] < GOALS["streams_e2e_p99_max_s"]
+    ),
+    "ingest": lambda f: (
+        f["ingest_msgs_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
+        and f["ingest_readings_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
+    ),
+}
+
+
+def _phases(text: str) -> frozenset[str]:
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = chosen - set(PHASES)
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"phases are {', '.join(PHASES)}; not {', '.join(sorted(unknown))}")
+    return chosen
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``bench city``."""
     parser = subparsers.add_parser(
@@ -101,6 +132,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--stream-seconds", type=float, default=20.0, help="measured seconds per streams run (20)"
     )
+    parser.add_argument(
+        "--phases", type=_phases, default=",".join(PHASES),
+        help=f"comma-separated phases to run (default all: {','.join(PHASES)}); history is written only"
+        " for rollups",
+    )  # fmt: skip
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument(
         "--url",
@@ -113,8 +149,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """Build the city in a scratch database and measure it; returns the JSON figures.
 
-    Kept whole: the benchmark's sequential phases (build, history, rollups, device cache, API, ingest)
-    read best in order, inside the one ``try`` that drops the scratch database.
+    Kept whole: the benchmark's sequential phases (build, history, rollups, device cache, API, streams,
+    ingest; ``--phases`` picks) read best in order, inside the one ``try`` that drops the scratch database.
     """
     stack = Stack.from_settings(settings)
     started = [] if args.url else stack.up()
@@ -124,7 +160,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
     url = make_conninfo(server, dbname=scratch)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    figures: dict[str, Any] = {"benchmark": "city"}
+    figures: dict[str, Any] = {"benchmark": "city", "phases": [p for p in PHASES if p in args.phases]}
     try:
         with psycopg.connect(url) as conn:
             migrate(conn)
@@ -140,15 +176,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             )
             # Live history up to a minute ago (the active chunk holds what falls after 00:00 UTC);
             # the chunk of the day before yesterday: ten minutes only.
-            hours = min(args.history_hours, 23.5)
+            hours = min(args.history_hours, 23.5) if "rollups" in args.phases else 0.0
             full_end = now - timedelta(minutes=1)
             empty_day = now.replace(hour=0, minute=0) - timedelta(days=2)
             history_started = time.perf_counter()
             full_rows = write_history(conn, full_end - timedelta(hours=hours), full_end, label="live history")
-            empty_rows = write_history(
-                conn, empty_day, empty_day + timedelta(minutes=10), label="nearly empty day"
-            )
-            history_s = time.perf_counter() - history_started
+            empty_end = empty_day + timedelta(minutes=10 if "rollups" in args.phases else 0)
+            empty_rows = write_history(conn, empty_day, empty_end, label="nearly empty day")
+            history_s = max(time.perf_counter() - history_started, 1e-6)
             chunk_bytes = one(
                 conn,
                 "SELECT coalesce(sum(total_bytes), 0) FROM chunks_detailed_size('readings')"
@@ -175,37 +210,42 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             shared_buffers_mb=round(int(shared) / 2**20, 1),
         )
         progress(f"history: {full_rows + empty_rows:,} readings; full chunk {figures['full_chunk_mb']} MB")
-        figures.update(
-            rollups(
-                url,
-                empty_mark=empty_day + timedelta(minutes=7),
-                full_mark=full_end - timedelta(minutes=2),
-                repeats=3,
+        if "rollups" in args.phases:
+            figures.update(
+                rollups(
+                    url,
+                    empty_mark=empty_day + timedelta(minutes=7),
+                    full_mark=full_end - timedelta(minutes=2),
+                    repeats=3,
+                )
             )
-        )
-        figures.update(
-            brin_insert_cost(url, rows=min(500_000, max(50_000, full_rows // 20)), devices=active, start=now)
-        )
-        progress(f"BRIN insert cost {figures['brin_insert_cost']}")
-        figures.update(asyncio.run(measure_device_cache(settings, url, onboard=args.onboard)))
-        progress(f"device cache: stall p99.9 {figures['loop_stall_p999_s']} s")
-        figures.update(legacy_latest(url, page_size=args.page_size))
-        figures.update(asyncio.run(measure_api(settings, url, stack.mqtt_url("api"), args, active)))
-        streams = {"clients": args.stream_clients, "rate": args.stream_rate, "seconds": args.stream_seconds}
-        figures.update(
-            measure_streams(url, stack.mqtt_url, mount=settings.device_mount, warmup=3.0, **streams)
-        )
-        progress(
-            f"streams: lag p99 {figures['streams_hub_lag_p99_s']} s,"
-            f" end to end {figures['streams_e2e_lag_p99_s']} s"
-        )
-        figures.update(
-            measure_ingest(
-                url, stack.mqtt_url, mount=settings.device_mount, messages=args.ingest_messages,
-                batch=settings.ingest.batch_size,
+            rows = min(500_000, max(50_000, full_rows // 20))
+            figures.update(brin_insert_cost(url, rows=rows, devices=active, start=now))
+            progress(f"BRIN insert cost {figures['brin_insert_cost']}")
+        if "cache" in args.phases:
+            figures.update(asyncio.run(measure_device_cache(settings, url, onboard=args.onboard)))
+            progress(f"device cache: stall p99.9 {figures['loop_stall_p999_s']} s")
+        if "api" in args.phases:
+            figures.update(legacy_latest(url, page_size=args.page_size))
+            figures.update(asyncio.run(measure_api(settings, url, stack.mqtt_url("api"), args, active)))
+            progress(f"readiness p99 {figures['readiness_p99_s']} / {figures['readiness_compute_p99_s']} s")
+        if "streams" in args.phases:
+            figures.update(measure_streams(
+                url, stack.mqtt_url, mount=settings.device_mount, clients=args.stream_clients,
+                rate=args.stream_rate, seconds=args.stream_seconds, warmup=3.0,
+            ))  # fmt: skip
+            progress(
+                f"streams: lag p99 {figures['streams_hub_lag_p99_s']} s,"
+                f" end to end {figures['streams_e2e_lag_p99_s']} s"
             )
-        )
-        progress(f"ingest city vs small: {figures['ingest_msgs_city_vs_small']}")
+        if "ingest" in args.phases:
+            figures.update(
+                measure_ingest(
+                    url, stack.mqtt_url, mount=settings.device_mount, messages=args.ingest_messages,
+                    batch=settings.ingest.batch_size,
+                )
+            )
+            progress(f"ingest city vs small: {figures['ingest_msgs_city_vs_small']}")
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
@@ -214,22 +254,20 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
     figures["cpus"] = os.cpu_count()
     figures["goals"] = GOALS
-    figures["ok"] = (
-        figures["ingest_msgs_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
-        and figures["ingest_readings_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
-        and figures["rollup_full_vs_empty_brin"] <= GOALS["rollup_full_vs_empty_max"]
-        and figures["latest_last_vs_first"] <= GOALS["latest_last_vs_first_max"]
-        and figures["readiness_compute_p99_s"] < GOALS["readiness_p99_max_s"]
-        and figures["readiness_readings_scans"] <= GOALS["readiness_readings_scans_max"]
-        and figures["loop_stall_p999_s"] < GOALS["loop_stall_p999_max_s"]
-        and figures["streams_hub_lag_p99_s"] < GOALS["streams_lag_p99_max_s"]
-        and figures["streams_e2e_lag_p99_s"] < GOALS["streams_e2e_p99_max_s"]
-    )
+    figures["ok"] = all(check(figures) for phase, check in CHECKS.items() if phase in args.phases)
     return figures
 
 
+class _NotRun:
+    """A figure of a phase not run (``--phases``): shown as "-" whatever its format."""
+
+    def __format__(self, spec: str) -> str:
+        return "-"
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    f = measure(settings, args)
+    figures = measure(settings, args)
+    f: dict[str, Any] = defaultdict(_NotRun, figures)
     rollup = "rollup_minute_{}_s_{}"
     rows = [
         ("devices (active) / essential assets",
@@ -273,11 +311,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
          f"{f['ingest_city_msgs_s']:,} ({f['ingest_city_readings_s']:,}) vs {f['ingest_small_msgs_s']:,} "
          f"({f['ingest_small_readings_s']:,}) = {f['ingest_msgs_city_vs_small']} "
          f"({f['ingest_readings_city_vs_small']})"),
-        ("load average (1 min) at the end", str(f["load_avg_1m"])),
+        ("load average (1 min) at the end", f"{f['load_avg_1m']} on {f['cpus']} CPUs"),
         ("ok", str(f["ok"])),
     ]  # fmt: skip
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
-    print(json.dumps(f))
-    return 1 if args.check and not f["ok"] else 0
+    print(json.dumps(figures))
+    return 1 if args.check and not figures["ok"] else 0
