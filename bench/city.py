@@ -305,7 +305,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
          " lag p50 / p99", f"{f['streams_hub_lag_p50_s']} / {f['streams_hub_lag_p99_s']} s "
          f"(delivered {f['streams_hub_delivered_share']})"),
         ("  end to end, MQTT publish -> ingest -> client", f"{f['streams_e2e_lag_p50_s']} / "
-         f"{f['streams_e2e_lag_p99_s']} s (delivered {f['streams_e2e_delivered_share']})"),
+         f"{f['streams_e2e_lag_p99_s']} s (delivered {f['streams_e2e_delivered_share']}; "
+         f"publish -> commit p99 <= {f['streams_e2e_commit_lag_p99_s']} s)"),
         ("worker RSS with the fleet cached", f"{f['worker_rss_mb']} MB ({f['cached_devices']:,} devices)"),
         ("ingest msg/s (readings/s), city vs 500 devices",
          f"{f['ingest_city_msgs_s']:,} ({f['ingest_city_readings_s']:,}) vs {f['ingest_small_msgs_s']:,} "

@@ -11,7 +11,8 @@ distinct filters as clients), then puts ``rate`` readings/s through it twice, in
 - **end to end**: a publisher process sends the same devices' own telemetry (native JSON of their
   model, every metric, the device's timestamp its publish time) through MQTT to a real ``hatang
   ingest`` worker, which validates, commits and fans out; a client's lag is then MQTT publish →
-  ingest → commit → fan-out → hub → WebSocket client.
+  ingest → commit → fan-out → hub → WebSocket client. The worker's own lag histogram (reading time
+  to commit) gives ingest's part of it.
 
 Publishing devices are as many of the city's active devices as send ``rate`` readings reporting once
 a second each (at most 1,000), those whose model carries a timestamp and the most metrics (fewer
@@ -36,6 +37,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.city_ingest import _devices
+from bench.ingest.figures import bucket_quantile
 from bench.ingest.worker import WorkerProcess
 from bench.streams import ClientStats, measure_clients, percentile, publish_fanout, start_api, stop_api
 from firmware_contracts import DeviceModel, encode_native, load_models
@@ -183,6 +185,11 @@ def measure_streams(
                 publisher.join(timeout=10)
             out.update(_lags(stats, seconds, rate * seconds * shares[name], name))
             out[f"streams_{name}_load_avg_1m"] = round(os.getloadavg()[0], 2)
+        assert worker is not None
+        # The part of end to end that is ingest's: reading time to commit, by the worker's own
+        # histogram over the whole run (warm-up included; the bucket's upper bound).
+        commit_lag = worker.buckets("hatang_ingest_lag_seconds")
+        out["streams_e2e_commit_lag_p99_s"] = bucket_quantile(commit_lag, 0.99)
         with psycopg.connect(url) as conn:
             letters = conn.execute(
                 "SELECT count(*) FROM dead_letters WHERE topic LIKE %s", (f"{mount}{prefix}/%",)

@@ -24,7 +24,8 @@ KEYS = {
     "worker_rss_mb", "cached_devices", "ingest_small_msgs_s", "ingest_city_msgs_s",
     "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "loop_stall_p999_s_whole_fetch",
     "onboarded_cached_whole_fetch", "streams_hub_lag_p99_s", "streams_hub_delivered_share",
-    "streams_e2e_lag_p99_s", "streams_e2e_delivered_share", "load_avg_1m", "goals", "ok",
+    "streams_e2e_lag_p99_s", "streams_e2e_delivered_share", "streams_e2e_commit_lag_p99_s", "load_avg_1m",
+    "goals", "ok",
 }  # fmt: skip
 
 
