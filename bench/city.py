@@ -19,17 +19,20 @@ measures, side by side in one run, each figure against the same figure at a smal
 - **ingest**: ``hatang ingest`` draining the same messages of a city's mix at 500 devices and at the
   whole city (``bench.city_ingest``): messages and readings a second, city vs small;
 - **the ingest worker's event loop** (its registry watcher in this process) while devices are
-  onboarded in bulk and assets move between areas: stall p99.9 and max; the whole-registry reload
-  on the loop (before) vs off it (after); the process's RSS with the fleet cached.
+  onboarded in bulk and assets move between areas: stall p99.9 and max, the registry's rows
+  converted whole (before) and a slice at a time (after), in one run; the whole-registry reload on
+  the loop (before) vs off it (after); the process's RSS with the fleet cached;
+- **streams** (``bench.city_streams``): ``--stream-clients`` WebSocket clients of a real ``hatang
+  api``, each following a device of its own, at ``--stream-rate`` readings/s: lag p99 with the
+  readings put straight on the fan-out topics, then end to end from each device's MQTT publish
+  through a real ``hatang ingest`` worker to the client.
 
 Prints a table, then one JSON object (every figure, the goals, ``"ok"``) as its last line;
-``--check`` exits 1 when a goal is missed. The 200-client stream phase is ``hatang bench streams
---filter device`` (a bench of its own); end to end from an MQTT publish through ingest to a
-WebSocket client is not measured yet (docs/capacity.md).
+``--check`` exits 1 when a goal is missed.
 
 Modules: ``city`` (the command, the order of the phases, the goals, the table), ``city_data``
 (fleet, live history, shared helpers), ``city_rollups``, ``city_api``, ``city_cache`` (the device-cache
-phase) and ``city_ingest``: one phase each.
+phase), ``city_streams`` and ``city_ingest``: one phase each.
 """
 
 from __future__ import annotations
@@ -37,8 +40,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,6 +57,7 @@ from bench.city_cache import measure_device_cache
 from bench.city_data import FLEET, one, progress, write_history
 from bench.city_ingest import measure_ingest
 from bench.city_rollups import brin_insert_cost, rollups
+from bench.city_streams import measure_streams
 from bench.province import generate
 from hatang.migrate import migrate
 from hatang.settings import Settings
@@ -63,13 +70,44 @@ GOALS: dict[str, float] = {
     "readiness_p99_max_s": 1.0,
     "readiness_readings_scans_max": 0,
     "loop_stall_p999_max_s": 0.25,
+    "streams_lag_p99_max_s": 1.0,
+    "streams_e2e_p99_max_s": 1.5,
 }
+
+
+PHASES = ("rollups", "cache", "latest", "readiness", "streams", "ingest")
+# Each phase's goals, met or not, from the figures.
+CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "rollups": lambda f: f["rollup_full_vs_empty_brin"] <= GOALS["rollup_full_vs_empty_max"],
+    "cache": lambda f: f["loop_stall_p999_s"] < GOALS["loop_stall_p999_max_s"],
+    "latest": lambda f: f["latest_last_vs_first"] <= GOALS["latest_last_vs_first_max"],
+    "readiness": lambda f: (
+        f["readiness_compute_p99_s"] < GOALS["readiness_p99_max_s"]
+        and f["readiness_readings_scans"] <= GOALS["readiness_readings_scans_max"]
+    ),
+    "streams": lambda f: (
+        f["streams_hub_lag_p99_s"] < GOALS["streams_lag_p99_max_s"]
+        and f["streams_e2e_lag_p99_s"] < GOALS["streams_e2e_p99_max_s"]
+    ),
+    "ingest": lambda f: (
+        f["ingest_msgs_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
+        and f["ingest_readings_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
+    ),
+}
+
+
+def _phases(text: str) -> frozenset[str]:
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = chosen - set(PHASES)
+    if not chosen or unknown:
+        raise argparse.ArgumentTypeError(f"phases are {', '.join(PHASES)}; not {', '.join(sorted(unknown))}")
+    return chosen
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``bench city``."""
     parser = subparsers.add_parser(
-        "city", help="rollups, latest, readiness and the device cache at city shape vs small shape"
+        "city", help="rollups, latest, readiness, the device cache, streams and ingest at city shape"
     )
     parser.add_argument("--devices", type=int, default=100_000, help="devices (default 100,000)")
     parser.add_argument(
@@ -85,6 +123,20 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--requests", type=int, default=50, help="timed requests per case (default 50)")
     parser.add_argument("--page-size", type=int, default=1000, help="/v1/latest page size (1,000)")
+    parser.add_argument(
+        "--stream-clients", type=int, default=200, help="WebSocket clients, one device each (200)"
+    )
+    parser.add_argument(
+        "--stream-rate", type=int, default=5000, help="readings/s in the streams phase (5,000)"
+    )
+    parser.add_argument(
+        "--stream-seconds", type=float, default=20.0, help="measured seconds per streams run (20)"
+    )
+    parser.add_argument(
+        "--phases", type=_phases, default=",".join(PHASES),
+        help=f"comma-separated phases to run (default all: {','.join(PHASES)}); history is written only"
+        " for rollups",
+    )  # fmt: skip
     parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
     parser.add_argument(
         "--url",
@@ -97,8 +149,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """Build the city in a scratch database and measure it; returns the JSON figures.
 
-    Kept whole: the benchmark's sequential phases (build, history, rollups, device cache, API, ingest)
-    read best in order, inside the one ``try`` that drops the scratch database.
+    Kept whole: the benchmark's sequential phases (build, history, rollups, device cache, API, streams,
+    ingest; ``--phases`` picks) read best in order, inside the one ``try`` that drops the scratch database.
     """
     stack = Stack.from_settings(settings)
     started = [] if args.url else stack.up()
@@ -108,7 +160,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
     url = make_conninfo(server, dbname=scratch)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    figures: dict[str, Any] = {"benchmark": "city"}
+    figures: dict[str, Any] = {"benchmark": "city", "phases": [p for p in PHASES if p in args.phases]}
     try:
         with psycopg.connect(url) as conn:
             migrate(conn)
@@ -124,15 +176,14 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             )
             # Live history up to a minute ago (the active chunk holds what falls after 00:00 UTC);
             # the chunk of the day before yesterday: ten minutes only.
-            hours = min(args.history_hours, 23.5)
+            hours = min(args.history_hours, 23.5) if "rollups" in args.phases else 0.0
             full_end = now - timedelta(minutes=1)
             empty_day = now.replace(hour=0, minute=0) - timedelta(days=2)
             history_started = time.perf_counter()
             full_rows = write_history(conn, full_end - timedelta(hours=hours), full_end, label="live history")
-            empty_rows = write_history(
-                conn, empty_day, empty_day + timedelta(minutes=10), label="nearly empty day"
-            )
-            history_s = time.perf_counter() - history_started
+            empty_end = empty_day + timedelta(minutes=10 if "rollups" in args.phases else 0)
+            empty_rows = write_history(conn, empty_day, empty_end, label="nearly empty day")
+            history_s = max(time.perf_counter() - history_started, 1e-6)
             chunk_bytes = one(
                 conn,
                 "SELECT coalesce(sum(total_bytes), 0) FROM chunks_detailed_size('readings')"
@@ -159,49 +210,66 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
             shared_buffers_mb=round(int(shared) / 2**20, 1),
         )
         progress(f"history: {full_rows + empty_rows:,} readings; full chunk {figures['full_chunk_mb']} MB")
-        figures.update(
-            rollups(
-                url,
-                empty_mark=empty_day + timedelta(minutes=7),
-                full_mark=full_end - timedelta(minutes=2),
-                repeats=3,
+        if "rollups" in args.phases:
+            figures.update(
+                rollups(
+                    url,
+                    empty_mark=empty_day + timedelta(minutes=7),
+                    full_mark=full_end - timedelta(minutes=2),
+                    repeats=3,
+                )
             )
-        )
-        figures.update(
-            brin_insert_cost(url, rows=min(500_000, max(50_000, full_rows // 20)), devices=active, start=now)
-        )
-        progress(f"BRIN insert cost {figures['brin_insert_cost']}")
-        figures.update(asyncio.run(measure_device_cache(settings, url, onboard=args.onboard)))
-        progress(f"device cache: stall p99.9 {figures['loop_stall_p999_s']} s")
-        figures.update(legacy_latest(url, page_size=args.page_size))
-        figures.update(asyncio.run(measure_api(settings, url, stack.mqtt_url("api"), args, active)))
-        figures.update(
-            measure_ingest(
-                url, stack.mqtt_url, mount=settings.device_mount, messages=args.ingest_messages,
-                batch=settings.ingest.batch_size,
+            rows = min(500_000, max(50_000, full_rows // 20))
+            figures.update(brin_insert_cost(url, rows=rows, devices=active, start=now))
+            progress(f"BRIN insert cost {figures['brin_insert_cost']}")
+        if "cache" in args.phases:
+            figures.update(asyncio.run(measure_device_cache(settings, url, onboard=args.onboard)))
+            progress(f"device cache: stall p99.9 {figures['loop_stall_p999_s']} s")
+        if "latest" in args.phases:
+            figures.update(legacy_latest(url, page_size=args.page_size))
+        if args.phases & {"latest", "readiness"}:
+            figures.update(asyncio.run(measure_api(settings, url, stack.mqtt_url("api"), args, active)))
+        if "readiness" in args.phases:
+            progress(f"readiness p99 {figures['readiness_p99_s']} / {figures['readiness_compute_p99_s']} s")
+        if "streams" in args.phases:
+            figures.update(measure_streams(
+                url, stack.mqtt_url, mount=settings.device_mount, clients=args.stream_clients,
+                rate=args.stream_rate, seconds=args.stream_seconds, warmup=3.0,
+            ))  # fmt: skip
+            progress(
+                f"streams: lag p99 {figures['streams_hub_lag_p99_s']} s,"
+                f" end to end {figures['streams_e2e_lag_p99_s']} s"
             )
-        )
-        progress(f"ingest city vs small: {figures['ingest_msgs_city_vs_small']}")
+        if "ingest" in args.phases:
+            figures.update(
+                measure_ingest(
+                    url, stack.mqtt_url, mount=settings.device_mount, messages=args.ingest_messages,
+                    batch=settings.ingest.batch_size,
+                )
+            )
+            progress(f"ingest city vs small: {figures['ingest_msgs_city_vs_small']}")
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
         if started:
             stack.down(only=started)
+    figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    figures["cpus"] = os.cpu_count()
     figures["goals"] = GOALS
-    figures["ok"] = (
-        figures["ingest_msgs_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
-        and figures["ingest_readings_city_vs_small"] >= GOALS["ingest_city_vs_small_min"]
-        and figures["rollup_full_vs_empty_brin"] <= GOALS["rollup_full_vs_empty_max"]
-        and figures["latest_last_vs_first"] <= GOALS["latest_last_vs_first_max"]
-        and figures["readiness_compute_p99_s"] < GOALS["readiness_p99_max_s"]
-        and figures["readiness_readings_scans"] <= GOALS["readiness_readings_scans_max"]
-        and figures["loop_stall_p999_s"] < GOALS["loop_stall_p999_max_s"]
-    )
+    figures["ok"] = all(check(figures) for phase, check in CHECKS.items() if phase in args.phases)
     return figures
 
 
+class _NotRun:
+    """A figure of a phase not run (``--phases``): shown as "-" whatever its format."""
+
+    def __format__(self, spec: str) -> str:
+        return "-"
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    f = measure(settings, args)
+    figures = measure(settings, args)
+    f: dict[str, Any] = defaultdict(_NotRun, figures)
     rollup = "rollup_minute_{}_s_{}"
     rows = [
         ("devices (active) / essential assets",
@@ -233,15 +301,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
          f"{f['reload_off_loop_stall_max_s']} s of {f['reload_off_loop_s']} s"),
         (f"onboarding {f['onboarded']:,}: loop stall p99.9 / max",
          f"{f['loop_stall_p999_s']} / {f['loop_stall_max_s']} s ({f['onboarded_cached']:,} cached)"),
+        ("  the same with whole fetches (before)",
+         f"{f['loop_stall_p999_s_whole_fetch']} / {f['loop_stall_max_s_whole_fetch']} s"),
+        (f"streams, {f['streams_clients']} clients / devices at {f['streams_readings_s']:,} readings/s:"
+         " lag p50 / p99", f"{f['streams_hub_lag_p50_s']} / {f['streams_hub_lag_p99_s']} s "
+         f"(delivered {f['streams_hub_delivered_share']})"),
+        ("  end to end, MQTT publish -> ingest -> client", f"{f['streams_e2e_lag_p50_s']} / "
+         f"{f['streams_e2e_lag_p99_s']} s (delivered {f['streams_e2e_delivered_share']}; "
+         f"publish -> commit p99 <= {f['streams_e2e_commit_lag_p99_s']} s)"),
         ("worker RSS with the fleet cached", f"{f['worker_rss_mb']} MB ({f['cached_devices']:,} devices)"),
         ("ingest msg/s (readings/s), city vs 500 devices",
          f"{f['ingest_city_msgs_s']:,} ({f['ingest_city_readings_s']:,}) vs {f['ingest_small_msgs_s']:,} "
          f"({f['ingest_small_readings_s']:,}) = {f['ingest_msgs_city_vs_small']} "
          f"({f['ingest_readings_city_vs_small']})"),
+        ("load average (1 min) at the end", f"{f['load_avg_1m']} on {f['cpus']} CPUs"),
         ("ok", str(f["ok"])),
     ]  # fmt: skip
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
-    print(json.dumps(f))
-    return 1 if args.check and not f["ok"] else 0
+    print(json.dumps(figures))
+    return 1 if args.check and not figures["ok"] else 0

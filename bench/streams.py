@@ -85,16 +85,11 @@ class ClientStats:
     lags: list[tuple[float, int]] = field(default_factory=list)
 
 
-def _publisher(  # noqa: PLR0917 - a spawned process's target takes positional args
-    mqtt_url: str,
-    prefix: str,
-    rate: int,
-    devices: int,
-    owners: tuple[int, int],
-    events: tuple[EventType, EventType],
+def publish_fanout(
+    mqtt_url: str, prefix: str, rate: int, devices: list[tuple[str, int]], events: tuple[EventType, EventType]
 ) -> None:
-    """Publish ``rate`` readings/s in fan-out shape until ``stop`` (a separate process); device k
-    belongs to ``owners[k % 2]``."""
+    """Publish ``rate`` readings/s in fan-out shape until ``stop`` (a separate process's target);
+    ``devices`` are (external id, organisation id) pairs, each publishing in turn."""
     address = parse_url(mqtt_url)
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}",
                          protocol=paho.MQTTv5)  # fmt: skip
@@ -116,10 +111,10 @@ def _publisher(  # noqa: PLR0917 - a spawned process's target takes positional a
             n = count // len(SLICES) + (1 if i < count % len(SLICES) else 0)
             if n == 0:
                 continue
-            numbers = [(batch * 37 + i * 101 + k) % devices for k in range(n)]
+            chosen = [devices[(batch * 37 + i * 101 + k) % len(devices)] for k in range(n)]
             payload = orjson.dumps(
-                {"batch": batch, "device": [f"bench-{d:05d}" for d in numbers],
-                 "organisation": [owners[d % 2] for d in numbers], "metric": ["water_ph"] * n,
+                {"batch": batch, "device": [name for name, _ in chosen],
+                 "organisation": [owner for _, owner in chosen], "metric": ["water_ph"] * n,
                  "time": [now] * n, "value": [7.0 + k / 1000 for k in range(n)]}
             )  # fmt: skip
             client.publish(f"{prefix}/normalized/{sector}/{area}", payload, qos=0)
@@ -150,7 +145,7 @@ def _scan(frame: bytes) -> tuple[int, list[tuple[float, int]]]:
     return int(dropped.group(1)) if dropped else 0, chunks
 
 
-async def _client(
+async def client(
     url: str, token: str, stats: ClientStats, window: list[float], ready: asyncio.Event, *, query: str = ""
 ) -> None:
     # The key goes in the header, never the URL (docs/security.md); the filter is the query string.
@@ -175,7 +170,7 @@ async def _client(
                 stats.lags.append((received - first, n))
 
 
-def _percentile(samples: list[tuple[float, int]], q: float) -> float:
+def percentile(samples: list[tuple[float, int]], q: float) -> float:
     """The ``q`` quantile of readings, each sample standing for ``n`` readings."""
     ordered = sorted(samples)
     total = sum(n for _, n in ordered)
@@ -230,20 +225,28 @@ def _prepare(url: str, devices: int) -> tuple[int, int]:
     return owners[0], owners[1]
 
 
-async def _measure(
-    url: str, tokens: tuple[str, str], *, clients: int, warmup: float, seconds: float, go: EventType,
-    per_device: bool = False,
+async def measure_clients(
+    url: str,
+    tokens: tuple[str, str],
+    *,
+    clients: int,
+    warmup: float,
+    seconds: float,
+    go: EventType,
+    follow: list[str] | None = None,
 ) -> list[ClientStats]:
+    """Connect ``clients`` clients (``follow``: client i follows device ``follow[i]`` with the first
+    key; else keys alternate), set ``go``, record ``seconds`` after ``warmup``; what each saw."""
     stats = [ClientStats() for _ in range(clients)]
     window = [float("inf"), float("inf")]
     tasks = []
     for i in range(clients):
         ready = asyncio.Event()
-        if per_device:  # an admin key following device i
-            client = _client(url, tokens[0], stats[i], window, ready, query=f"&device=bench-{i:05d}")
+        if follow is not None:  # an admin key following one device
+            one = client(url, tokens[0], stats[i], window, ready, query=f"&device={follow[i]}")
         else:
-            client = _client(url, tokens[i % 2], stats[i], window, ready)
-        tasks.append(asyncio.create_task(client))
+            one = client(url, tokens[i % 2], stats[i], window, ready)
+        tasks.append(asyncio.create_task(one))
         await asyncio.wait_for(ready.wait(), timeout=30)
     go.set()
     start = time.time() + warmup
@@ -272,27 +275,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         owners = _prepare(url, args.devices)
         tokens = asyncio.run(_issue_keys(url))
-        port = free_port()
-        env = {
-            **os.environ,
-            "HATANG_DATABASE_URL": url,
-            "HATANG_MQTT_URL": stack.mqtt_url("api"),
-            "HATANG_TOPIC_PREFIX": prefix,
-            "HATANG_STREAMS__MAX_CLIENTS": str(args.clients + 10),
-        }
-        command = [sys.executable, "-m", "hatang.cli", "api", "--host", "127.0.0.1", "--port", str(port)]
-        api = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _wait_http(f"http://127.0.0.1:{port}/healthz", api)
-        time.sleep(1.0)  # the stream feed subscribes right after start-up
+        api, port = start_api(url, stack.mqtt_url("api"), prefix, max_clients=args.clients + 10)
+        devices = [(f"bench-{d:05d}", owners[d % 2]) for d in range(args.devices)]
         publisher = context.Process(
-            target=_publisher,
-            args=(stack.mqtt_url("ingest"), prefix, args.rate, args.devices, owners, (go, stop)),
+            target=publish_fanout, args=(stack.mqtt_url("ingest"), prefix, args.rate, devices, (go, stop))
         )
         publisher.start()
-        stats = asyncio.run(_measure(
-            f"ws://127.0.0.1:{port}/v1/streams/readings", tokens, clients=args.clients, warmup=args.warmup,
-            seconds=args.seconds, go=go, per_device=args.filter == "device",
-        ))
+        follow = [name for name, _ in devices[: args.clients]] if args.filter == "device" else None
+        stats = asyncio.run(
+            measure_clients(
+                f"ws://127.0.0.1:{port}/v1/streams/readings",
+                tokens,
+                clients=args.clients,
+                warmup=args.warmup,
+                seconds=args.seconds,
+                go=go,
+                follow=follow,
+            )
+        )
         stop.set()
         lags = [sample for s in stats for sample in s.lags]
         delivered = sum(s.readings for s in stats)
@@ -310,8 +310,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             "seconds": args.seconds,
             "delivered_readings_s": round(delivered / args.seconds),
             "delivered_share": round(delivered / expected, 4) if expected else None,
-            "lag_p50_s": round(_percentile(lags, 0.50), 4),
-            "lag_p99_s": round(_percentile(lags, 0.99), 4),
+            "lag_p50_s": round(percentile(lags, 0.50), 4),
+            "lag_p99_s": round(percentile(lags, 0.99), 4),
             "lag_max_s": round(max((lag for lag, _ in lags), default=float("nan")), 4),
             "dropped": sum(s.dropped for s in stats),
             "frames_s": round(sum(s.frames for s in stats) / args.seconds),
@@ -325,11 +325,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if publisher is not None:
             publisher.join(timeout=10)
         if api is not None:
-            api.terminate()
-            try:
-                api.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                api.kill()
+            stop_api(api)
         with psycopg.connect(stack.database_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
         if started:
@@ -346,6 +342,39 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'ok':<22}{result['ok']}")
     print(json.dumps(result))
     return 1 if args.check and not result["ok"] else 0
+
+
+def start_api(
+    url: str, mqtt_url: str, prefix: str, *, max_clients: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``hatang api`` as a process on a free port, on database ``url`` and topic ``prefix``, once it
+    answers and its stream feed has subscribed; the process and its port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HATANG_DATABASE_URL": url,
+        "HATANG_MQTT_URL": mqtt_url,
+        "HATANG_TOPIC_PREFIX": prefix,
+        "HATANG_STREAMS__MAX_CLIENTS": str(max_clients),
+    }
+    command = [sys.executable, "-m", "hatang.cli", "api", "--host", "127.0.0.1", "--port", str(port)]
+    api = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", api)
+    except BaseException:
+        stop_api(api)
+        raise
+    time.sleep(1.0)  # the stream feed subscribes right after start-up
+    return api, port
+
+
+def stop_api(api: subprocess.Popen[bytes]) -> None:
+    """Stop what :func:`start_api` started."""
+    api.terminate()
+    try:
+        api.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        api.kill()
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -7,8 +7,8 @@ Other packages use what ``__all__`` lists: the worker's entry (:func:`run`, :fun
 through them; the maintenance job purges old ones), the MQTT adapter's :class:`Consumer`, its
 :class:`Delivery` and :func:`parse_url` (the API's feed, the benches), the binary COPY rows of
 ``pgcopy`` (the storage bench), the per-device latency book of ``latency`` (the readiness bench),
-and the :class:`RegistryWatcher` with :func:`load_devices` (``hatang bench city`` times the worker's
-loop through them). The rest of the
+and the :class:`RegistryWatcher` with :func:`load_devices` and ``FETCH_SLICE`` (``hatang bench city``
+times the worker's loop through them). The rest of the
 package is the worker's own. See docs/ingest.md.
 """
 
@@ -27,11 +27,12 @@ from ingest.delivery import Delivery
 from ingest.errors import BrokerError, IngestError, ReplayError, StoreError
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer, parse_url
-from ingest.queries import load_devices
+from ingest.queries import FETCH_SLICE, load_devices
 from ingest.runner import run, tune_interpreter
 from ingest.watcher import RegistryWatcher
 
 __all__ = [
+    "FETCH_SLICE",
     "BrokerError",
     "Consumer",
     "DeadLetterRow",

@@ -26,7 +26,13 @@ from ingest.devices import DeviceCache, Snapshot
 from ingest.health import Health
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Backoff
-from ingest.queries import load_devices, load_devices_named, load_devices_of_changed_assets, load_metric_ids
+from ingest.queries import (
+    FETCH_SLICE,
+    load_devices,
+    load_devices_named,
+    load_devices_of_changed_assets,
+    load_metric_ids,
+)
 
 log = logging.getLogger("hatang.ingest")
 
@@ -51,6 +57,9 @@ class RegistryWatcher:
     asset_mark: datetime | None = None
     absent: set[str] = field(default_factory=set)
     lookup: psycopg.AsyncConnection[Any] | None = None
+    #: Registry rows converted at a time (``ingest.queries.FETCH_SLICE``; 0: whole results at once,
+    #: as before: ``hatang bench city`` onboards both ways).
+    fetch_slice: int = FETCH_SLICE
 
     def __post_init__(self) -> None:
         self.devices = DeviceCache(models=self.models, limits=self.limits)
@@ -63,7 +72,7 @@ class RegistryWatcher:
             metric_ids = await load_metric_ids(conn)
             cur = await conn.execute("SELECT clock_timestamp()")
             row = await cur.fetchone()
-            rows = await load_devices(conn)
+            rows = await load_devices(conn, slice_rows=self.fetch_slice)
         return self.devices.prepare(rows, read_at=row[0] if row else None), metric_ids
 
     async def reload_all(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -72,21 +81,25 @@ class RegistryWatcher:
         On the worker's loop, fetching and building a million devices stalled it for seconds, and
         nothing was read or acknowledged meanwhile; ``hatang bench city`` measures both ways.
         """
-        _, asset_mark = await load_devices_of_changed_assets(conn, since=None)
+        _, asset_mark = await load_devices_of_changed_assets(conn, since=None, slice_rows=self.fetch_slice)
         snapshot, metric_ids = await asyncio.to_thread(asyncio.run, self._read_whole_registry())
         self.metric_ids = metric_ids
         self.devices.install(snapshot)
         self.asset_mark = asset_mark
         # What changed while the snapshot was read and built (re-applying a row is harmless).
-        self.devices.apply(await load_devices(conn, since=self.devices.watermark))
+        since = self.devices.watermark
+        self.devices.apply(await load_devices(conn, since=since, slice_rows=self.fetch_slice))
         self.metrics.devices.set(len(self.devices))
 
     async def refresh(self, conn: psycopg.AsyncConnection[Any], tables: set[str]) -> None:
         """Only what changed: devices by their updated_at, devices of assets changed since the last look."""
         if "devices" in tables:
-            self.devices.apply(await load_devices(conn, since=self.devices.watermark))
+            since = self.devices.watermark
+            self.devices.apply(await load_devices(conn, since=since, slice_rows=self.fetch_slice))
         if "assets" in tables:
-            rows, self.asset_mark = await load_devices_of_changed_assets(conn, since=self.asset_mark)
+            rows, self.asset_mark = await load_devices_of_changed_assets(
+                conn, since=self.asset_mark, slice_rows=self.fetch_slice
+            )
             self.devices.apply(rows)
         self.metrics.devices.set(len(self.devices))
 

@@ -22,7 +22,10 @@ KEYS = {
     "readiness_readings_scans", "readiness_last_seen_rows",
     "reload_on_loop_stall_max_s", "reload_off_loop_stall_max_s", "loop_stall_p999_s", "onboarded_cached",
     "worker_rss_mb", "cached_devices", "ingest_small_msgs_s", "ingest_city_msgs_s",
-    "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "goals", "ok",
+    "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "loop_stall_p999_s_whole_fetch",
+    "onboarded_cached_whole_fetch", "streams_hub_lag_p99_s", "streams_hub_delivered_share",
+    "streams_e2e_lag_p99_s", "streams_e2e_delivered_share", "streams_e2e_commit_lag_p99_s", "load_avg_1m",
+    "goals", "ok",
 }  # fmt: skip
 
 
@@ -41,6 +44,7 @@ def test_bench_city_small_run(stack: Stack) -> None:
     }
     args = ["--devices", "600", "--history-hours", "0.5", "--onboard", "300", "--requests", "5"]
     args += ["--page-size", "100", "--ingest-messages", "400"]
+    args += ["--stream-clients", "10", "--stream-rate", "300", "--stream-seconds", "3"]
     done = subprocess.run(
         [sys.executable, "-m", "hatang.cli", "bench", "city", *args],
         env=env,
@@ -57,6 +61,13 @@ def test_bench_city_small_run(stack: Stack) -> None:
     assert result["readiness_readings_scans"] == 0
     assert result["readiness_last_seen_rows"] > 0  # the writer did write beside the requests
     assert result["onboarded_cached"] == 300  # every onboarded device reached the worker's cache
+    assert result["onboarded_cached_whole_fetch"] == 300  # and so it did the way the watcher was
+    # Each streams run delivered readings of the followed devices to their clients: straight from the
+    # fan-out topics, and end to end through a real ingest worker (the bench fails on a dead letter).
+    assert result["streams_clients"] == 10
+    assert result["streams_hub_delivered_share"] > 0
+    assert result["streams_e2e_delivered_share"] > 0
+    assert result["streams_e2e_lag_p99_s"] > 0
     assert result["cached_devices"] == 600
     # The walk saw every latest value: one per active device and metric of its model.
     assert result["latest_values"] >= result["active_devices"]
@@ -64,6 +75,7 @@ def test_bench_city_small_run(stack: Stack) -> None:
     # Every message of both shapes was drained (the bench fails on a rejection or a shortfall).
     assert result["ingest_messages"] == 400
     assert result["ingest_small_devices"] == 500
-    # The whole city: the active devices and those onboarded during the run.
-    assert result["ingest_city_devices"] == result["active_devices"] + result["onboarded"]
+    # The whole city: the active devices and those onboarded during the run (both rounds).
+    onboarded = result["onboarded"] + result["onboarded_whole_fetch"]
+    assert result["ingest_city_devices"] == result["active_devices"] + onboarded
     assert isinstance(result["ok"], bool)
