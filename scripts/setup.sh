@@ -57,14 +57,17 @@ if [ ! -e "$PG_LIBDIR/timescaledb.so" ]; then
     [ -e "$PG_LIBDIR/timescaledb.so" ] || { say "TimescaleDB did not install into $PG_LIBDIR"; exit 1; }
 fi
 
-# Mosquitto: Debian 13's source package (2.0.21) with one patch of ours, built once and installed as
+# Mosquitto: Debian 13's source package (2.0.21) with two patches of ours, built once and installed as
 # /usr/local/sbin/mosquitto (hatang's broker; HATANG_STACK__MOSQUITTO overrides). Debian's own
 # /usr/sbin/mosquitto and its service stay as they are. Every 2.0.x (Debian 12's 2.0.11, Debian 13's
 # 2.0.21, upstream's 2.0.22) can add one session to its session expiry list twice, which crashes it
 # (use after free, double free) from a device action; scripts/mosquitto/session-expiry-once.patch
-# keeps each session there at most once (docs/security.md, finding 0).
+# keeps each session there at most once (docs/security.md, finding 0). Every 2.0 from 2.0.12 to 2.0.22
+# also forgets an offline session's listener, so with per_listener_settings the ACL check denies what
+# the session should queue (a restarting ingest worker lost its QoS 1 backlog);
+# scripts/mosquitto/offline-sessions-keep-listener.patch keeps it (upstream fixed it in 2.0.23).
 MOSQUITTO_VERSION=2.0.21
-MOSQUITTO_BUILD_ID="$MOSQUITTO_VERSION+hatang.1"
+MOSQUITTO_BUILD_ID="$MOSQUITTO_VERSION+hatang.2"
 MOSQUITTO_BIN=/usr/local/sbin/mosquitto
 # (`mosquitto -h` exits non-zero: its output is taken whole, then searched.)
 MOSQUITTO_HELP=$( { [ -x "$MOSQUITTO_BIN" ] && "$MOSQUITTO_BIN" -h 2>&1; } || true)
@@ -85,7 +88,7 @@ if [[ "$MOSQUITTO_HELP" != *"mosquitto version $MOSQUITTO_BUILD_ID"* ]]; then
     say "building Mosquitto $MOSQUITTO_BUILD_ID (broker only)"
     # The broker alone: no documentation, no cJSON (only the dynamic-security plugin and the clients
     # need it); VERSION names the patched build in `mosquitto -h` and in `hatang stack status`.
-    (cd "$BUILD/src" && patch -p1 <"$ROOT/scripts/mosquitto/session-expiry-once.patch" >"$BUILD/patch.log" \
+    (cd "$BUILD/src" && cat "$ROOT"/scripts/mosquitto/*.patch | patch -p1 >"$BUILD/patch.log" \
         && make -C src -j"$(nproc)" WITH_DOCS=no WITH_CJSON=no VERSION="$MOSQUITTO_BUILD_ID" >"$BUILD/make.log" 2>&1 \
         && $SUDO install -m 0755 src/mosquitto "$MOSQUITTO_BIN") \
         || { say "Mosquitto build failed; logs in $BUILD"; exit 1; }
