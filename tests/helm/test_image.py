@@ -36,6 +36,40 @@ def test_hadolint_finds_nothing() -> None:
     assert (result.returncode, result.stdout) == (0, "")
 
 
+BROKER_DOCKERFILE = ROOT / "scripts" / "mosquitto" / "Dockerfile"
+
+
+def test_hadolint_finds_nothing_in_the_broker_image() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", "--failure-threshold", "info", "-"],
+        input=BROKER_DOCKERFILE.read_text(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_compose_runs_the_broker_the_local_stack_runs() -> None:
+    """compose builds its broker from the same Debian 13 source package, with the same patches and
+    the same version string, as scripts/setup.sh builds the local stack's (docs/security.md)."""
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    image = BROKER_DOCKERFILE.read_text()
+    version = re.search(r"^MOSQUITTO_VERSION=(\S+)$", setup, re.MULTILINE)
+    build_id = re.search(r'^MOSQUITTO_BUILD_ID="\$MOSQUITTO_VERSION\+(\S+)"$', setup, re.MULTILINE)
+    assert version
+    assert build_id
+    assert f"VERSION={version.group(1)}+{build_id.group(1)}" in image
+    assert f"apt-get source -qq --download-only mosquitto={version.group(1)}-" in image
+    # Both apply every patch of scripts/mosquitto, and the build context lets them in.
+    assert 'cat "$ROOT"/scripts/mosquitto/*.patch | patch -p1' in setup
+    assert "COPY scripts/mosquitto/*.patch /build/patches/" in image
+    assert "!scripts/mosquitto/*.patch" in (ROOT / ".dockerignore").read_text().splitlines()
+    assert len(list((ROOT / "scripts" / "mosquitto").glob("*.patch"))) >= 2
+    broker = COMPOSE["services"]["mosquitto"]
+    assert broker["build"] == {"context": ".", "dockerfile": "scripts/mosquitto/Dockerfile"}
+    assert broker["image"] == f"hatang-mosquitto:{version.group(1)}-{build_id.group(1)}"
+    assert "eclipse-mosquitto" not in broker["image"]
+
+
 def test_image_holds_every_package_and_runs_as_non_root() -> None:
     wheel = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
     copied = set(re.findall(r"^COPY (\S+) \./\1$", DOCKERFILE, re.MULTILINE))
