@@ -68,15 +68,23 @@ def test_worker_killed_and_restarted(ingest_fleet: IngestFleet, workers: Workers
 def test_postgres_restarted(ingest_fleet: IngestFleet, workers: Workers, stack: Stack) -> None:
     assert stack.postgres is not None
     load = pack_load(ingest_fleet)
+    half = len(load.messages) // 2
     worker = workers.start("w1", batch_size="2000", db_retry_max_s="1")
-    publisher = Publisher(workers.telemetry_url, load.messages)
-    publisher.start()
+    first = Publisher(workers.telemetry_url, load.messages[:half])
+    first.start()
     _wait_some(ingest_fleet.db_url, 20_000)
     stack.postgres.stop(mode="immediate")
-    # It noticed: it keeps receiving, cannot commit, stops taking.
-    _wait_metric(worker, "hatang_ingest_store_failures_total", 1)
-    stack.postgres.start()
-    publisher.join_ok()
+    try:
+        # The second half is published while PostgreSQL is down (a fast worker may have stored the
+        # whole first half already): it has something to store and cannot. It noticed: it keeps
+        # receiving, cannot commit, stops taking.
+        second = Publisher(workers.telemetry_url, load.messages[half:])
+        second.start()
+        _wait_metric(worker, "hatang_ingest_store_failures_total", 1)
+    finally:
+        stack.postgres.start()  # never leave the suite's database down
+    first.join_ok()
+    second.join_ok()
     _landed_exactly_once(ingest_fleet, workers, load, [worker])
     assert worker.proc.poll() is None
     assert worker.metric("hatang_ingest_store_failures_total") >= 1
