@@ -20,6 +20,24 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Debian 13 ("trixie")'s source package $2 unpacked into $1/src (its .dsc matched by $3): trixie as a
+# deb-src source for this step only, with its own list directory, so the machine's apt configuration
+# is left exactly as it was.
+trixie_source() {
+    local build=$1 package=$2 dsc=$3
+    rm -rf "$build" && mkdir -p "$build/lists/partial"
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+        > "$build/trixie-src.list"
+    local apt=(-o "Dir::Etc::SourceList=$build/trixie-src.list" -o Dir::Etc::SourceParts=/dev/null
+               -o "Dir::State::Lists=$build/lists")
+    say "fetching Debian 13's $package source package"
+    # shellcheck disable=SC2086  # $dsc is a glob
+    (cd "$build" && apt-get -qq "${apt[@]}" update \
+        && apt-get -qq "${apt[@]}" source --download-only "$package" 2>/dev/null \
+        && dpkg-source -x --no-check ./$dsc src >/dev/null) \
+        || { say "could not fetch Debian 13's $package source package"; exit 1; }
+}
+
 # PostgreSQL server and Mosquitto (broker and clients); chromium for the dashboard's browser test.
 apt_install postgresql mosquitto mosquitto-clients python3-venv ca-certificates chromium
 PG_VERSION=${HATANG_STACK__PG_VERSION:-$(ls /usr/lib/postgresql | sort -n | tail -n 1)}
@@ -35,17 +53,7 @@ if [ ! -e "$PG_LIBDIR/timescaledb.so" ]; then
     else
         apt_install "postgresql-server-dev-$PG_VERSION" cmake gcc make libssl-dev dpkg-dev
         BUILD="$ROOT/.data/build/timescaledb"
-        rm -rf "$BUILD" && mkdir -p "$BUILD/lists/partial"
-        # Debian 13 ("trixie") as a deb-src source for this step only: its own list directory, so the
-        # machine's apt configuration is left exactly as it was.
-        echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
-            > "$BUILD/trixie-src.list"
-        APT_TRIXIE=(-o "Dir::Etc::SourceList=$BUILD/trixie-src.list" -o Dir::Etc::SourceParts=/dev/null
-                    -o "Dir::State::Lists=$BUILD/lists")
-        say "fetching Debian 13's timescaledb source package"
-        (cd "$BUILD" && apt-get -qq "${APT_TRIXIE[@]}" update \
-            && apt-get -qq "${APT_TRIXIE[@]}" source --download-only timescaledb 2>/dev/null \
-            && dpkg-source -x --no-check ./timescaledb_*.dsc src >/dev/null)
+        trixie_source "$BUILD" timescaledb "timescaledb_*.dsc"
         say "building TimescaleDB $(sed -n 's/^version = //p' "$BUILD/src/version.config") for PostgreSQL $PG_VERSION"
         (cd "$BUILD/src" && cmake -S . -B build -DPG_CONFIG="$PG_CONFIG" -DAPACHE_ONLY=ON \
             -DREGRESS_CHECKS=OFF -DTAP_CHECKS=OFF -DUSE_TELEMETRY=OFF -DSEND_TELEMETRY_DEFAULT=OFF \
@@ -74,17 +82,7 @@ MOSQUITTO_HELP=$( { [ -x "$MOSQUITTO_BIN" ] && "$MOSQUITTO_BIN" -h 2>&1; } || tr
 if [[ "$MOSQUITTO_HELP" != *"mosquitto version $MOSQUITTO_BUILD_ID"* ]]; then
     apt_install gcc make libssl-dev dpkg-dev
     BUILD="$ROOT/.data/build/mosquitto"
-    rm -rf "$BUILD" && mkdir -p "$BUILD/lists/partial"
-    # Debian 13 as a deb-src source for this step only, as for TimescaleDB above.
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
-        > "$BUILD/trixie-src.list"
-    APT_TRIXIE=(-o "Dir::Etc::SourceList=$BUILD/trixie-src.list" -o Dir::Etc::SourceParts=/dev/null
-                -o "Dir::State::Lists=$BUILD/lists")
-    say "fetching Debian 13's mosquitto source package"
-    (cd "$BUILD" && apt-get -qq "${APT_TRIXIE[@]}" update \
-        && apt-get -qq "${APT_TRIXIE[@]}" source --download-only mosquitto 2>/dev/null \
-        && dpkg-source -x --no-check ./mosquitto_"$MOSQUITTO_VERSION"-*.dsc src >/dev/null) \
-        || { say "could not fetch Debian 13's mosquitto $MOSQUITTO_VERSION source package"; exit 1; }
+    trixie_source "$BUILD" mosquitto "mosquitto_${MOSQUITTO_VERSION}-*.dsc"
     say "building Mosquitto $MOSQUITTO_BUILD_ID (broker only)"
     # The broker alone: no documentation, no cJSON (only the dynamic-security plugin and the clients
     # need it); VERSION names the patched build in `mosquitto -h` and in `hatang stack status`.
