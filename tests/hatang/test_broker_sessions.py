@@ -10,60 +10,28 @@ carries scripts/mosquitto/offline-sessions-keep-listener.patch).
 
 from __future__ import annotations
 
-import threading
+import time
 import uuid
-from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from hatang.stack import Stack
-from ingest import parse_url
 from tests.plugins.ingest import DEVICE_MOUNT, publish
+from tests.plugins.mqtt import MqttClient
 
 QUEUED = 50
 
 
-class Session:
-    """A persistent MQTT 5 session of the ingest account, subscribed to one prefix's telemetry."""
+def _until_received(client: MqttClient, count: int, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while len(client.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(client.messages)
 
-    def __init__(self, url: str, client_id: str) -> None:
-        self.address = parse_url(url)
-        self.client_id = client_id
-        self.received: list[str] = []
-        self.present: bool | None = None
-        self.ready = threading.Event()
-        self.lock = threading.Lock()
 
-    def connect(self) -> paho.Client:
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5)
-        client.username_pw_set(self.address.username, self.address.password)
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = 300
-        self.ready.clear()
-
-        def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-            self.present = bool(flags.session_present)
-            self.ready.set()
-
-        def on_message(c: Any, userdata: Any, message: Any) -> None:
-            with self.lock:
-                self.received.append(message.topic)
-
-        client.on_connect = on_connect
-        client.on_message = on_message
-        client.connect(self.address.host, self.address.port, keepalive=30, clean_start=False,
-                       properties=properties)  # fmt: skip
-        client.loop_start()
-        assert self.ready.wait(10), "no CONNACK"
-        return client
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.received)
+def _worker_session(stack: Stack, tag: str) -> MqttClient:
+    """The ingest account's persistent MQTT 5 session (Clean Start 0, five minutes' expiry)."""
+    return MqttClient(stack, "ingest", client_id=f"test-session-{tag}", clean_start=False, session_expiry=300)
 
 
 @pytest.mark.parametrize("reload", [False, True], ids=["offline", "offline-across-a-reload"])
@@ -71,35 +39,17 @@ def test_an_offline_worker_session_gets_its_backlog(stack: Stack, reload: bool) 
     assert stack.mosquitto is not None
     tag = uuid.uuid4().hex[:8]
     prefix = f"test/{tag}/city/v1"
-    session = Session(stack.mqtt_url("ingest"), f"test-session-{tag}")
-    client = session.connect()
-    subscribed = threading.Event()
-    client.on_subscribe = lambda *args: subscribed.set()
-    client.subscribe(f"$share/test-{tag}/{DEVICE_MOUNT}{prefix}/devices/+/telemetry", qos=1)
-    assert subscribed.wait(10), "no SUBACK"
-    # Positive: while online the session receives (so the count below can see messages at all).
-    publish(stack.mqtt_url("simulator"), [(f"{DEVICE_MOUNT}{prefix}/devices/d-0/telemetry", b"{}")])
-    deadline = threading.Event()
-    for _ in range(100):
-        if session.count() == 1:
-            break
-        deadline.wait(0.1)
-    assert session.count() == 1
-    client.disconnect()
-    client.loop_stop()
+    with _worker_session(stack, tag) as worker:
+        worker.subscribe(f"$share/test-{tag}/{DEVICE_MOUNT}{prefix}/devices/+/telemetry")
+        # Positive: while online the session receives (so the count below can see messages at all).
+        publish(stack.mqtt_url("simulator"), [(f"{DEVICE_MOUNT}{prefix}/devices/d-0/telemetry", b"{}")])
+        assert _until_received(worker, 1) == 1
     if reload:
         stack.mosquitto.reload()
     topics = [f"{DEVICE_MOUNT}{prefix}/devices/d-{i}/telemetry" for i in range(QUEUED)]
     publish(stack.mqtt_url("simulator"), [(topic, b"{}") for topic in topics])  # acknowledged: held
-    client = session.connect()
-    try:
-        assert session.present is True
-        for _ in range(200):
-            if session.count() >= 1 + QUEUED:
-                break
-            deadline.wait(0.1)
-        assert session.count() == 1 + QUEUED, f"{session.count() - 1} of {QUEUED} queued messages delivered"
-        assert sorted(session.received[1:]) == sorted(topics)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    with _worker_session(stack, tag) as worker:
+        assert worker.session_present is True
+        got = _until_received(worker, QUEUED)
+        assert got == QUEUED, f"{got} of {QUEUED} queued messages delivered"
+        assert sorted(topic for topic, _ in worker.messages) == sorted(topics)

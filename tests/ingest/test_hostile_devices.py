@@ -9,29 +9,24 @@ the first and answers a publish → subscribe round trip (one shared wait for th
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import paho.mqtt.client as paho
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from hatang.commands.broker import render
 from hatang.stack import Stack
-from ingest.mqtt import parse_url
 from registry.audit import CLI
 from registry.devices import change_state, rotate_credentials
 from registry.mosquitto import hash_password, service_user
 from tests.plugins.api import Keys
 from tests.plugins.ingest import DEVICE_MOUNT, IngestFleet, Workers, count_readings, single, wait_rows
+from tests.plugins.mqtt import MqttClient
 
 SURVIVE_S = 30.0
 READINGS = 40
@@ -67,93 +62,10 @@ def survival(stack: Stack) -> Iterator[Survival]:
 def _round_trip(stack: Stack) -> bool:
     """Publish on the fan-out as ingest, receive it as the API: a positive proof of a live broker."""
     topic = f"city/v1/normalized/water/liveness-{uuid.uuid4().hex[:8]}"
-    with _Client(stack, "api") as listener, _Client(stack, "ingest") as sender:
+    with MqttClient(stack, "api") as listener, MqttClient(stack, "ingest") as sender:
         listener.subscribe(topic)
         sender.client.publish(topic, b"alive", qos=1).wait_for_publish(10)
         return listener.wait_message(10)
-
-
-class _Client:
-    """A paho MQTT 5 client (service role, or a device with its credentials) run in a thread."""
-
-    def __init__(
-        self, stack: Stack, role: str | None = None, *, device: tuple[str, str] | None = None,
-        client_id: str | None = None, clean_start: bool = True, session_expiry: int = 0,
-        port: int | None = None,
-    ) -> None:  # fmt: skip
-        assert stack.mosquitto is not None
-        if role is not None:
-            url = parse_url(stack.mqtt_url(role))
-            self.port, username, password = url.port, url.username, url.password
-        else:
-            assert device is not None
-            self.port, (username, password) = stack.mosquitto.port, device
-        self.port = self.port if port is None else port
-        self.client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"t-{uuid.uuid4().hex[:8]}",
-            protocol=paho.MQTTv5,
-        )
-        self.client.username_pw_set(username, password)
-        self.clean_start, self.session_expiry = clean_start, session_expiry
-        self.connack: Any = None
-        self.connected = threading.Event()
-        self.subacks: list[list[int]] = []
-        self.subscribed = threading.Event()
-        self.messages: list[tuple[str, bytes]] = []
-        self.received = threading.Event()
-        self.pubacks: dict[int, int] = {}
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-        self.client.on_publish = self._on_publish
-
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        self.connack = reason
-        self.connected.set()
-
-    def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, props: Any) -> None:
-        self.subacks.append([r.value for r in reasons])
-        self.subscribed.set()
-
-    def _on_message(self, client: Any, userdata: Any, message: paho.MQTTMessage) -> None:
-        self.messages.append((message.topic, bytes(message.payload)))
-        self.received.set()
-
-    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
-        self.pubacks[mid] = reason.value
-
-    def __enter__(self) -> _Client:
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.session_expiry
-        self.client.connect(
-            "127.0.0.1", self.port, keepalive=30, clean_start=self.clean_start, properties=props
-        )
-        self.client.loop_start()
-        assert self.connected.wait(10), "no CONNACK"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def subscribe(self, topic: str) -> list[int]:
-        self.subscribed.clear()
-        self.client.subscribe(topic, qos=1)
-        assert self.subscribed.wait(10), "no SUBACK"
-        return self.subacks[-1]
-
-    def wait_message(self, timeout: float) -> bool:
-        return self.received.wait(timeout)
-
-    def publish(self, topic: str, payload: bytes) -> int:
-        """Publish at QoS 1 and return the PUBACK's reason code."""
-        info = self.client.publish(topic, payload, qos=1)
-        info.wait_for_publish(10)
-        deadline = time.monotonic() + 10
-        while info.mid not in self.pubacks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.pubacks[info.mid]
 
 
 @dataclass
@@ -180,7 +92,7 @@ class Scene:
         """The normal device publishes ``count`` readings with its own credentials; all must land."""
         name = self.normal[0]
         start = self.base - self.sent  # distinct times: a repeated (device, metric, time) is a duplicate
-        with _Client(self.stack, device=self.normal) as device:
+        with MqttClient(self.stack, device=self.normal) as device:
             for i in range(count):
                 code = device.publish(
                     f"{self.fleet.prefix}/devices/{name}/telemetry", single(name, start - i, 40.0 + i)
@@ -226,7 +138,7 @@ def test_subscription_theft_is_refused_connected_orphaned_and_suspended(scene: S
     ]
     attacker_id = f"thief-{uuid.uuid4().hex[:6]}"
     # Connected: subscribed to every form while the normal device sends.
-    with _Client(scene.stack, device=scene.attacker, client_id=attacker_id, clean_start=False,
+    with MqttClient(scene.stack, device=scene.attacker, client_id=attacker_id, clean_start=False,
                  session_expiry=3600) as thief:  # fmt: skip
         for topic in stolen:
             thief.subscribe(topic)
@@ -247,7 +159,7 @@ def test_subscription_theft_is_refused_connected_orphaned_and_suspended(scene: S
 
 def _refused(stack: Stack, device: tuple[str, str], *, port: int | None = None) -> bool:
     """Whether the broker answers CONNECT with these credentials with a failure (a positive CONNACK)."""
-    with _Client(stack, device=device, port=port) as client:
+    with MqttClient(stack, device=device, port=port) as client:
         return bool(client.connack.is_failure)
 
 
@@ -291,7 +203,7 @@ def test_a_session_refused_on_reload_never_crashes_the_broker(scene: Scene) -> N
     name, prefix = scene.attacker[0], scene.fleet.prefix
     pid = stack.mosquitto.pid()
     log_size = len(stack.mosquitto.log_file.read_text(errors="replace"))
-    with _Client(stack, device=scene.attacker, clean_start=False, session_expiry=EXPIRY_S) as device:
+    with MqttClient(stack, device=scene.attacker, clean_start=False, session_expiry=EXPIRY_S) as device:
         assert device.connack.value == 0
         device.subscribe(f"$share/{scene.workers.group}/{prefix}/devices/+/telemetry")
     assert _wait_log(stack, f"Client {name} disconnected", after=log_size, timeout=10)  # offline now
@@ -301,7 +213,7 @@ def test_a_session_refused_on_reload_never_crashes_the_broker(scene: Scene) -> N
     # Positive sync point: the reload judged the offline session (the broker logs it as disconnected again).
     assert _wait_log(stack, f"Client {name} disconnected", after=log_size, timeout=10)
     assert _refused(stack, scene.attacker)  # the old secret is refused
-    with _Client(stack, device=(name, secret), clean_start=False, session_expiry=EXPIRY_S) as device:
+    with MqttClient(stack, device=(name, secret), clean_start=False, session_expiry=EXPIRY_S) as device:
         assert device.connack.value == 0
         for size in range(512, 768, 8):  # about the size of the session the takeover freed
             assert device.publish(f"{prefix}/devices/{name}/telemetry", bytes(size)) == 0
@@ -320,7 +232,7 @@ def test_client_id_takeover_is_impossible(scene: Scene) -> None:
     assert stack.mosquitto is not None
     worker_id = f"{scene.workers.group}-w1"
     for victim in (worker_id, f"hatang-ingest-{uuid.uuid4().hex[:4]}", scene.normal[0]):
-        with _Client(stack, device=scene.attacker, client_id=victim) as attacker:
+        with MqttClient(stack, device=scene.attacker, client_id=victim) as attacker:
             assert attacker.connack.value == 0
             scene.normal_sends(10)
     scene.assert_all_landed()
@@ -340,7 +252,7 @@ def test_exact_topic_and_refusals_are_logged(scene: Scene) -> None:
     stack = scene.stack
     assert stack.mosquitto is not None
     name, prefix = scene.attacker[0], scene.fleet.prefix
-    with _Client(stack, device=scene.attacker) as device:
+    with MqttClient(stack, device=scene.attacker) as device:
         assert device.publish(f"{prefix}/devices/{name}/status", b"{}") == 135
         assert device.publish(f"{prefix}/devices/{name}/telemetry/x", b"{}") == 135
         assert device.publish(f"{prefix}/devices/{scene.normal[0]}/telemetry", single(name, 1.0, 1.0)) == 135
