@@ -11,57 +11,23 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-import orjson
 import psycopg
 import pytest
 
 from hatang.stack import Stack, free_port
-from tests.plugins.ingest import stop_processes
+from tests.plugins.ingest import LoggedProcess, stop_processes
 
 
 @dataclass
-class AlertProcess:
+class AlertProcess(LoggedProcess):
     """One ``hatang alerts`` subprocess and its JSON-lines log."""
 
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-    metrics_port: int
-
-    def lines(self) -> list[dict[str, Any]]:
-        """The process's log so far, parsed."""
-        return [
-            orjson.loads(line)
-            for line in self.log.read_text(errors="replace").splitlines()
-            if line.startswith("{")
-        ]
-
-    def wait_log(self, msg: str, *, count: int = 1, timeout: float = 60) -> None:
-        """Wait until the log holds ``count`` records whose message is ``msg``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sum(1 for rec in self.lines() if rec.get("msg") == msg) >= count:
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"{self.name}: no {msg!r} x{count} in log:\n{self.log.read_text()[-3000:]}")
-
-    def metric(self, name: str) -> float:
-        """A sample value from the process's /metrics endpoint (summed over labels)."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith(name) and not line.startswith("#")
-        )
+    wait_log_s: ClassVar[float] = 60
 
 
 @dataclass

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import paho.mqtt.client as paho
@@ -183,26 +184,27 @@ def publish(
 
 
 @dataclass
-class WorkerProcess:
-    """One ``hatang ingest`` subprocess and its JSON-lines log."""
+class LoggedProcess:
+    """One ``hatang`` subprocess with a JSON-lines log and a metrics port (ingest, alerts)."""
 
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
     metrics_port: int
-    env: dict[str, str] = field(repr=False)
+    # How long :meth:`wait_log` waits by default.
+    wait_log_s: ClassVar[float] = 30
 
     def lines(self) -> list[dict[str, Any]]:
-        """The worker's log so far, parsed."""
-        out = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                out.append(orjson.loads(line))
-        return out
+        """The process's log so far, parsed."""
+        return [
+            orjson.loads(line)
+            for line in self.log.read_text(errors="replace").splitlines()
+            if line.startswith("{")
+        ]
 
-    def wait_log(self, msg: str, *, count: int = 1, timeout: float = 30) -> None:
+    def wait_log(self, msg: str, *, count: int = 1, timeout: float | None = None) -> None:
         """Wait until the log holds ``count`` records whose message is ``msg``."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (self.wait_log_s if timeout is None else timeout)
         while time.monotonic() < deadline:
             if sum(1 for rec in self.lines() if rec.get("msg") == msg) >= count:
                 return
@@ -212,12 +214,17 @@ class WorkerProcess:
         raise AssertionError(f"{self.name}: no {msg!r} x{count} in log:\n{self.log.read_text()[-3000:]}")
 
     def metric(self, name: str) -> float:
-        """A sample value from the worker's /metrics endpoint (summed over labels)."""
-        import urllib.request
-
+        """A sample value from the process's /metrics endpoint (summed over labels)."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
             text = resp.read().decode()
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+@dataclass
+class WorkerProcess(LoggedProcess):
+    """One ``hatang ingest`` subprocess and its JSON-lines log."""
+
+    env: dict[str, str] = field(repr=False)
 
 
 @dataclass
