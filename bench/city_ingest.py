@@ -7,8 +7,9 @@ times ``hatang ingest`` (a real process) draining each: messages and readings a 
 ratio. The mix is a city's: six in ten messages carry the fewest readings the model sends (its
 required fields, mostly one), three in ten every metric of the
 device's model (native JSON, ``firmware_contracts.encode_native``), one in ten is a 50-record SenML
-logger pack (``encode_senml``) of readings an hour old, late data for the rollups. Timestamps are
-live. Values are the middle of each metric's catalogue range, so nothing is rejected.
+logger pack (``encode_senml``) of readings over an hour old, late data for the rollups. Timestamps are
+live and never ahead of the clock. Values are the middle of each field's own range (the metric's,
+narrowed by the sensor's), so nothing is rejected: a rejection fails the run.
 """
 
 from __future__ import annotations
@@ -29,42 +30,41 @@ from bench.ingest.ceilings import touch_session
 from bench.ingest.load import Publisher
 from bench.ingest.worker import WorkerProcess
 from firmware_contracts import DeviceModel, encode_native, encode_senml, load_models
+from firmware_contracts.compiled import compiled_default
 
 PER_PACK = 50
 SMALL_SHAPE = 500
 
 
 @dataclass(frozen=True, slots=True)
-class _Device:
+class SendingDevice:
     external_id: str
     model: DeviceModel
     metrics: tuple[str, ...]
     required: tuple[str, ...]
+    middle: dict[str, float]  # metric -> the middle of the field's canonical range
 
 
-def _devices(url: str) -> tuple[list[_Device], dict[str, float]]:
+def device(external_id: str, model: DeviceModel) -> SendingDevice:
+    """One device of ``model`` as the phase sends for it."""
+    fields = compiled_default(model).fields
+    metrics = tuple(f.metric for f in fields)
+    required = tuple(f.metric for f in fields if f.spec.required) or metrics[:1]
+    return SendingDevice(external_id, model, metrics, required, {f.metric: (f.low + f.high) / 2 for f in fields})
+
+
+def _devices(url: str) -> list[SendingDevice]:
     models = load_models()
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT d.external_id, dm.model, dm.version FROM devices d"
             " JOIN device_models dm ON dm.id = d.model_id WHERE d.state = 'active' ORDER BY d.id"
         ).fetchall()
-        middle = {
-            name: (lo + hi) / 2 if lo is not None and hi is not None else (lo or hi or 1.0)
-            for name, lo, hi in conn.execute("SELECT name, min_value, max_value FROM metrics").fetchall()
-        }
-    found = []
-    for external_id, model_id, version in rows:
-        model = models.get((model_id, version))
-        if model is not None:
-            metrics = tuple(f.metric for f in model.fields)
-            required = tuple(f.metric for f in model.fields if f.required) or metrics[:1]
-            found.append(_Device(external_id, model, metrics, required))
-    return found, middle
+    return [device(external_id, models[(m, v)]) for external_id, m, v in rows if (m, v) in models]
 
 
-def _messages(
-    devices: list[_Device], middle: dict[str, float], count: int, *, prefix: str, now: float
+def messages_of(
+    devices: list[SendingDevice], count: int, *, prefix: str, now: float
 ) -> tuple[list[tuple[str, bytes]], int]:
     """``count`` messages over ``devices`` in turn, with the city's mix; returns them and their readings."""
     out: list[tuple[str, bytes]] = []
@@ -75,11 +75,12 @@ def _messages(
         device, j = devices[k], sequence[k]
         sequence[k] += 1
         topic = f"{prefix}/devices/{device.external_id}/telemetry"
-        kind = i % 10
+        kind, middle = i % 10, device.middle
         if kind == 9 and "senml+json" in device.model.formats:
-            # An offline logger's buffer: 50 records of its first metric, an hour late.
+            # An offline logger's buffer: 50 records of its first metric, over an hour late; a device's
+            # later packs reach further back, so none overlaps another or its live readings.
             metric = device.metrics[0]
-            base = start - 3600 + j * PER_PACK
+            base = start - 3600 - (j + 1) * PER_PACK
             pack = [(base + r, metric, middle[metric]) for r in range(PER_PACK)]
             out.append((topic, encode_senml(device.model, pack)))
             readings += PER_PACK
@@ -129,7 +130,7 @@ def measure_ingest(
     ``mqtt_url(role)`` is the stack's account of a role: the worker reads as ``ingest``, the load is
     published as ``simulator`` under the device listener's ``mount`` (what a device's topic becomes).
     """
-    devices, middle = _devices(url)
+    devices = _devices(url)
     tag = uuid.uuid4().hex[:8]
     prefix, group = f"bench/{tag}/city/v1", f"bench-city-{tag}"
     env = {
@@ -145,7 +146,7 @@ def measure_ingest(
     workdir = Path(tempfile.mkdtemp(prefix="hatang-bench-city-"))
     out: dict[str, Any] = {"ingest_messages": messages}
     for shape, chosen in (("small", devices[:SMALL_SHAPE]), ("city", devices)):
-        payloads, readings = _messages(chosen, middle, messages, prefix=mount + prefix, now=time.time())
+        payloads, readings = messages_of(chosen, messages, prefix=mount + prefix, now=time.time())
         seconds = _drain(env, workdir / f"{shape}.log", spec, mqtt_url("simulator"), payloads)
         out[f"ingest_{shape}_devices"] = len(chosen)
         out[f"ingest_{shape}_readings"] = readings

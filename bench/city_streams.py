@@ -114,7 +114,7 @@ def measure_streams(
     Kept whole: the API process, the worker and the publishers are started and stopped in one
     ``try`` whose ``finally`` stops them all; the two runs read in order.
     """
-    found, _ = _devices(url)
+    found = _devices(url)
     # Each device sends the canonical values of its model's richest example (valid for its sensor's
     # ranges, which the catalogue's middle is not for every model).
     values: dict[tuple[str, int], dict[str, float]] = {}

@@ -49,7 +49,12 @@ class WorkerProcess:
                 text = resp.read().decode()
         except OSError:
             return -1.0
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
+        # Summed over labels: a labelled counter's lines read ``name{reason="..."} 3``.
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith((name + " ", name + "{"))
+        )
 
     def buckets(self, name: str) -> dict[float, float]:
         """Cumulative counts of histogram ``name`` by upper bound."""
