@@ -37,13 +37,20 @@ REFRESH_LAG = timedelta(minutes=1)
 MAX_SPAN = timedelta(hours=6)
 _LOCK_ID = 0x6861_7461_6E68  # "hatanh": the rollup job's advisory lock
 
+# A row already holding what the run computed is left alone (locked, not rewritten): every forward
+# pass re-reads the late window (LATE_AFTER) before its watermark, which is mostly already
+# materialised and unchanged, and rewriting it cost a new row version and index entries per row. A
+# refresh of the minute after a mark at 100,000 devices (390,000 rows upserted) took a median
+# 4.98 s rewriting and 3.12 s skipping (alternately, same database, load average 3.6-5).
 _UPSERT_SET = sql.SQL(
     "count = EXCLUDED.count, sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max, "
-    "last_time = EXCLUDED.last_time, last_value = EXCLUDED.last_value"
+    "last_time = EXCLUDED.last_time, last_value = EXCLUDED.last_value "
+    "WHERE (t.count, t.sum, t.min, t.max, t.last_time, t.last_value) IS DISTINCT FROM "
+    "(EXCLUDED.count, EXCLUDED.sum, EXCLUDED.min, EXCLUDED.max, EXCLUDED.last_time, EXCLUDED.last_value)"
 )
 _MINUTES_FROM_RAW = sql.SQL(
     """
-    INSERT INTO readings_1m (bucket, device_id, metric_id, count, sum, min, max, last_time, last_value)
+    INSERT INTO readings_1m AS t (bucket, device_id, metric_id, count, sum, min, max, last_time, last_value)
     SELECT time_bucket('1 minute', r.time), r.device_id, r.metric_id, count(*), sum(r.value), min(r.value),
            max(r.value), max(r.time), last(r.value, r.time)
     FROM readings r {join}
@@ -54,7 +61,7 @@ _MINUTES_FROM_RAW = sql.SQL(
 )
 _HOURS_FROM_MINUTES = sql.SQL(
     """
-    INSERT INTO readings_1h (bucket, device_id, metric_id, count, sum, min, max, last_time, last_value)
+    INSERT INTO readings_1h AS t (bucket, device_id, metric_id, count, sum, min, max, last_time, last_value)
     SELECT time_bucket('1 hour', m.bucket), m.device_id, m.metric_id, sum(m.count), sum(m.sum), min(m.min),
            max(m.max), max(m.last_time), last(m.last_value, m.last_time)
     FROM readings_1m m {join}
@@ -94,7 +101,7 @@ class RefreshReport:
 
     watermark_1m: datetime | None = None
     watermark_1h: datetime | None = None
-    minute_rows: int = 0
+    minute_rows: int = 0  # rows inserted or changed (those already right are not rewritten)
     hour_rows: int = 0
     invalidated_minutes: int = 0
     spans: list[tuple[datetime, datetime]] = field(default_factory=list)
