@@ -225,7 +225,7 @@ class IngestSettings(BaseModel):
         description="Republish each committed batch under <prefix>/normalized/<sector>/<area> (QoS 0).",
     )
     latency_flush_s: float = Field(
-        default=60, gt=0,
+        default=300, gt=0,
         description="How often the per-device delivery-latency histograms are added to the database.",
     )
 
