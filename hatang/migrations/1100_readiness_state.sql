@@ -8,8 +8,8 @@
 -- One row per asset (essential or not, so that every path can lock the row it recomputes):
 -- * equipped: the asset has an active device of a model of its own sector (a "fitting" device);
 -- * newest_seen: the newest last_seen of those devices, exact after every registry change, and
---   moved forward by ingest's writes only when it moves by more than readiness_seen_granularity()
---   (always when it was NULL): it lies in [true newest - granularity, true newest], so an asset is
+--   moved forward by ingest's writes only when it enters a new bucket of readiness_seen_granularity()
+--   (always when it was NULL): it lies in (true newest - granularity, true newest], so an asset is
 --   ready (newest_seen >= now - window) exactly as defined except that it may stop counting up to
 --   one granularity before its last reading leaves the window.
 -- No foreign key to assets: the asset triggers insert and delete the rows, and an RI check per row
@@ -30,42 +30,25 @@ CREATE INDEX readiness_assets_organisation_idx ON readiness_assets (organisation
 -- The demo assets among them (GET /v1/readiness counts them apart on every request): usually few.
 CREATE INDEX readiness_assets_demo_idx ON readiness_assets (sector) WHERE essential AND demo;
 
--- How far an asset's newest last_seen must move before ingest's write moves newest_seen: 5 minutes,
--- against a 24-hour freshness window (0.35%). A device reporting every minute then rewrites its
--- asset's row every 5 minutes, not at every last_seen write (60 s apart, ingest.seen).
+-- Ingest's writes move an asset's newest_seen only when its newest last_seen enters a new bucket of
+-- readiness_seen_granularity(), 5 minutes (0.35% of the 24-hour freshness window): a device
+-- reporting every minute rewrites its asset's row every 5 minutes, not at each last_seen write (60 s
+-- apart, ingest.seen), and a write that stays within its bucket is not even looked up. So
+-- newest_seen >= readiness_seen_bucket(true newest) > true newest - 5 minutes.
 CREATE FUNCTION readiness_seen_granularity() RETURNS interval
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN interval '5 minutes';
+CREATE FUNCTION readiness_seen_bucket(seen timestamptz) RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN date_bin(readiness_seen_granularity(), seen, timestamptz '2000-01-01 00:00:00+00');
 
 -- Recompute the rows of these assets from the registry, exactly. Locks the rows first (in id order,
 -- so that concurrent writers take turns instead of deadlocking), then recomputes in a statement of
 -- its own: under READ COMMITTED its snapshot then holds whatever a writer it waited for committed.
--- NULL: every asset (the backfill; rows of assets that are gone are deleted).
+-- NULL or empty: nothing to do.
 CREATE FUNCTION readiness_assets_refresh(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    IF ids IS NULL THEN
-        DELETE FROM readiness_assets r WHERE NOT EXISTS (SELECT FROM assets a WHERE a.id = r.asset_id);
-        INSERT INTO readiness_assets AS r
-            (asset_id, sector, area_id, organisation_id, essential, demo, equipped, newest_seen)
-        SELECT a.id, a.sector, a.area_id, a.organisation_id, a.essential, a.demo,
-               f.asset_id IS NOT NULL, f.newest_seen
-        FROM assets a
-        LEFT JOIN (
-            SELECT d.asset_id, m.sector, max(d.last_seen) AS newest_seen
-            FROM devices d JOIN device_models m ON m.id = d.model_id
-            WHERE d.state = 'active' AND d.asset_id IS NOT NULL
-            GROUP BY d.asset_id, m.sector
-        ) f ON f.asset_id = a.id AND f.sector = a.sector
-        ON CONFLICT (asset_id) DO UPDATE SET
-            sector = EXCLUDED.sector, area_id = EXCLUDED.area_id,
-            organisation_id = EXCLUDED.organisation_id, essential = EXCLUDED.essential,
-            demo = EXCLUDED.demo, equipped = EXCLUDED.equipped, newest_seen = EXCLUDED.newest_seen
-        WHERE (r.sector, r.area_id, r.organisation_id, r.essential, r.demo, r.equipped, r.newest_seen)
-              IS DISTINCT FROM (EXCLUDED.sector, EXCLUDED.area_id, EXCLUDED.organisation_id,
-                                EXCLUDED.essential, EXCLUDED.demo, EXCLUDED.equipped, EXCLUDED.newest_seen);
-        RETURN;
-    END IF;
-    IF cardinality(ids) = 0 THEN
+    IF coalesce(cardinality(ids), 0) = 0 THEN
         RETURN;
     END IF;
     PERFORM FROM readiness_assets WHERE asset_id = ANY (ids) ORDER BY asset_id FOR NO KEY UPDATE;
@@ -79,6 +62,33 @@ BEGIN
         WHERE d.asset_id = a.id AND d.state = 'active' AND m.sector = a.sector
     ) f
     WHERE a.id = ANY (ids)
+    ON CONFLICT (asset_id) DO UPDATE SET
+        sector = EXCLUDED.sector, area_id = EXCLUDED.area_id,
+        organisation_id = EXCLUDED.organisation_id, essential = EXCLUDED.essential,
+        demo = EXCLUDED.demo, equipped = EXCLUDED.equipped, newest_seen = EXCLUDED.newest_seen
+    WHERE (r.sector, r.area_id, r.organisation_id, r.essential, r.demo, r.equipped, r.newest_seen)
+          IS DISTINCT FROM (EXCLUDED.sector, EXCLUDED.area_id, EXCLUDED.organisation_id,
+                            EXCLUDED.essential, EXCLUDED.demo, EXCLUDED.equipped, EXCLUDED.newest_seen);
+END;
+$$;
+
+-- Every row recomputed from the registry in one pass (the backfill below; a repair by hand if the
+-- triggers were ever disabled): rows of assets that are gone are deleted.
+CREATE FUNCTION readiness_assets_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE readiness_assets IN SHARE ROW EXCLUSIVE MODE;
+    DELETE FROM readiness_assets r WHERE NOT EXISTS (SELECT FROM assets a WHERE a.id = r.asset_id);
+    INSERT INTO readiness_assets AS r
+        (asset_id, sector, area_id, organisation_id, essential, demo, equipped, newest_seen)
+    SELECT a.id, a.sector, a.area_id, a.organisation_id, a.essential, a.demo,
+           f.asset_id IS NOT NULL, f.newest_seen
+    FROM assets a
+    LEFT JOIN (
+        SELECT d.asset_id, m.sector, max(d.last_seen) AS newest_seen
+        FROM devices d JOIN device_models m ON m.id = d.model_id
+        WHERE d.state = 'active' AND d.asset_id IS NOT NULL
+        GROUP BY d.asset_id, m.sector
+    ) f ON f.asset_id = a.id AND f.sector = a.sector
     ON CONFLICT (asset_id) DO UPDATE SET
         sector = EXCLUDED.sector, area_id = EXCLUDED.area_id,
         organisation_id = EXCLUDED.organisation_id, essential = EXCLUDED.essential,
@@ -136,39 +146,25 @@ CREATE TRIGGER assets_readiness_delete AFTER DELETE ON assets
 CREATE TRIGGER assets_readiness_truncate AFTER TRUNCATE ON assets
     FOR EACH STATEMENT EXECUTE FUNCTION readiness_assets_deleted();
 
--- Devices, registry side. Inserted devices only add (bulk onboarding of 10,000 devices: one grouped
--- update of their assets' rows, no recomputation); a deleted device, or a change of state, asset or
--- model, recomputes the assets it left and joined. A change of last_seen is the freshness trigger's.
+-- Devices, inserted and deleted. Inserted devices only add (bulk onboarding of 10,000 devices: one
+-- grouped update of their assets' rows, no recomputation); a deleted active device recomputes its
+-- asset.
 CREATE FUNCTION readiness_devices_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    WITH added AS (
+    -- One update per asset, its conditions rechecked on the newest row version if a concurrent
+    -- transaction changed it first (READ COMMITTED); greatest() keeps what that one wrote.
+    WITH added AS MATERIALIZED (
         SELECT n.asset_id, m.sector, max(n.last_seen) AS newest_seen
         FROM new_devices n JOIN device_models m ON m.id = n.model_id
         WHERE n.state = 'active' AND n.asset_id IS NOT NULL
         GROUP BY n.asset_id, m.sector
-    ), due AS (
-        SELECT r.asset_id, added.newest_seen
-        FROM readiness_assets r JOIN added ON added.asset_id = r.asset_id AND added.sector = r.sector
-        WHERE NOT r.equipped OR added.newest_seen > r.newest_seen
-           OR (r.newest_seen IS NULL AND added.newest_seen IS NOT NULL)
-        ORDER BY r.asset_id
-        FOR NO KEY UPDATE OF r
+        ORDER BY n.asset_id
     )
-    UPDATE readiness_assets r SET equipped = true, newest_seen = greatest(r.newest_seen, due.newest_seen)
-    FROM due WHERE r.asset_id = due.asset_id;
-    RETURN NULL;
-END;
-$$;
-
-CREATE FUNCTION readiness_devices_updated() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM readiness_assets_refresh(ARRAY(
-        SELECT DISTINCT moved.asset_id
-        FROM old_devices o JOIN new_devices n USING (id)
-        CROSS JOIN LATERAL (VALUES (o.asset_id), (n.asset_id)) AS moved (asset_id)
-        WHERE moved.asset_id IS NOT NULL AND (o.state = 'active' OR n.state = 'active')
-          AND (o.state, o.asset_id, o.model_id) IS DISTINCT FROM (n.state, n.asset_id, n.model_id)
-    ));
+    UPDATE readiness_assets r SET equipped = true, newest_seen = greatest(r.newest_seen, added.newest_seen)
+    FROM added
+    WHERE r.asset_id = added.asset_id AND r.sector = added.sector
+      AND (NOT r.equipped OR added.newest_seen > r.newest_seen
+           OR (r.newest_seen IS NULL AND added.newest_seen IS NOT NULL));
     RETURN NULL;
 END;
 $$;
@@ -186,34 +182,47 @@ BEGIN
 END;
 $$;
 
--- Devices, freshness: everything readiness does with last_seen, in one function and one trigger, so
--- it moves with last_seen if that ever gets a table of its own. Ingest's write (ingest.sink,
--- _UPDATE_SEEN: one statement per batch, up to 5,000 devices, only ever forward) reaches an asset's
--- row only when it moves newest_seen by more than the granularity (or sets it for the first time);
--- a write that moves last_seen back (by hand, a test) recomputes the asset. Transition tables rule
--- out a column list (UPDATE OF last_seen), so the trigger runs for every update of devices and
--- finds nothing to do for the registry's own.
-CREATE FUNCTION readiness_devices_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Devices, updated: the registry's changes and ingest's last_seen writes, in one trigger, because
+-- transition tables rule out a column list (UPDATE OF last_seen): every update of devices runs it,
+-- and pairing the old and new rows (one hash join) is most of its cost, paid once.
+-- * A change of state, asset or model recomputes the assets the device left and joined; so does a
+--   write that moves last_seen back (by hand, a test: ingest only ever moves it forward).
+-- * Freshness (the seen and bumped steps; all that readiness does with last_seen, which moves
+--   with last_seen if that ever gets a table of its own): ingest's write (ingest.sink, _UPDATE_SEEN:
+--   one statement per batch, up to 5,000 devices) is looked up only for the devices whose last_seen
+--   entered a new bucket (or was NULL), and reaches an asset's row only when that moves its
+--   newest_seen into a new bucket.
+CREATE FUNCTION readiness_devices_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    recompute bigint[];
 BEGIN
-    WITH seen AS (
-        SELECT n.asset_id, m.sector, max(n.last_seen) AS newest_seen
-        FROM new_devices n JOIN device_models m ON m.id = n.model_id
-        WHERE n.state = 'active' AND n.asset_id IS NOT NULL AND n.last_seen IS NOT NULL
-        GROUP BY n.asset_id, m.sector
-    ), due AS (
-        SELECT r.asset_id, seen.newest_seen
-        FROM readiness_assets r JOIN seen ON seen.asset_id = r.asset_id AND seen.sector = r.sector
-        WHERE r.newest_seen IS NULL OR r.newest_seen < seen.newest_seen - readiness_seen_granularity()
-        ORDER BY r.asset_id
-        FOR NO KEY UPDATE OF r
+    WITH moved AS MATERIALIZED (
+        SELECT o.state AS was_state, o.asset_id AS was_asset, o.last_seen AS was_seen,
+               (o.state, o.asset_id, o.model_id) IS DISTINCT FROM (n.state, n.asset_id, n.model_id) AS registry,
+               n.state, n.asset_id, n.model_id, n.last_seen
+        FROM old_devices o JOIN new_devices n USING (id)
+        WHERE (o.state, o.asset_id, o.model_id, o.last_seen)
+              IS DISTINCT FROM (n.state, n.asset_id, n.model_id, n.last_seen)
+    ), seen AS MATERIALIZED (
+        SELECT v.asset_id, m.sector, max(v.last_seen) AS newest_seen
+        FROM moved v JOIN device_models m ON m.id = v.model_id
+        WHERE NOT v.registry AND v.state = 'active' AND v.asset_id IS NOT NULL
+          AND (v.was_seen IS NULL OR readiness_seen_bucket(v.last_seen) > readiness_seen_bucket(v.was_seen))
+        GROUP BY v.asset_id, m.sector
+        ORDER BY v.asset_id
+    ), bumped AS (
+        UPDATE readiness_assets r SET newest_seen = greatest(r.newest_seen, seen.newest_seen)
+        FROM seen
+        WHERE r.asset_id = seen.asset_id AND r.sector = seen.sector
+          AND (r.newest_seen IS NULL OR r.newest_seen < readiness_seen_bucket(seen.newest_seen))
     )
-    UPDATE readiness_assets r SET newest_seen = greatest(r.newest_seen, due.newest_seen)
-    FROM due WHERE r.asset_id = due.asset_id;
-    PERFORM readiness_assets_refresh(ARRAY(
-        SELECT DISTINCT o.asset_id FROM old_devices o JOIN new_devices n USING (id)
-        WHERE o.state = 'active' AND o.asset_id IS NOT NULL
-          AND (n.last_seen < o.last_seen OR (n.last_seen IS NULL AND o.last_seen IS NOT NULL))
-    ));
+    SELECT array_agg(DISTINCT stale.asset_id) INTO recompute
+    FROM moved v
+    CROSS JOIN LATERAL (VALUES (CASE WHEN v.was_state = 'active' THEN v.was_asset END),
+                               (CASE WHEN v.state = 'active' THEN v.asset_id END)) AS stale (asset_id)
+    WHERE stale.asset_id IS NOT NULL
+      AND (v.registry OR v.last_seen < v.was_seen OR (v.last_seen IS NULL AND v.was_seen IS NOT NULL));
+    PERFORM readiness_assets_refresh(recompute);
     RETURN NULL;
 END;
 $$;
@@ -227,9 +236,6 @@ CREATE TRIGGER devices_readiness_delete AFTER DELETE ON devices
     REFERENCING OLD TABLE AS old_devices FOR EACH STATEMENT EXECUTE FUNCTION readiness_devices_deleted();
 CREATE TRIGGER devices_readiness_truncate AFTER TRUNCATE ON devices
     FOR EACH STATEMENT EXECUTE FUNCTION readiness_devices_deleted();
-CREATE TRIGGER devices_readiness_seen AFTER UPDATE ON devices
-    REFERENCING OLD TABLE AS old_devices NEW TABLE AS new_devices
-    FOR EACH STATEMENT EXECUTE FUNCTION readiness_devices_seen();
 
 -- A device model moved to another sector changes which devices fit their assets.
 CREATE FUNCTION readiness_models_updated() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -247,5 +253,5 @@ CREATE TRIGGER device_models_readiness_update AFTER UPDATE ON device_models
     FOR EACH STATEMENT EXECUTE FUNCTION readiness_models_updated();
 
 -- The rows of the assets already registered.
-SELECT readiness_assets_refresh(NULL);
+SELECT readiness_assets_rebuild();
 ANALYZE readiness_assets;

@@ -172,11 +172,7 @@ async def demo_counts(
     query = sql.SQL(
         "WITH {per_asset} SELECT sector, count(*), count(*) FILTER (WHERE equipped),"
         " count(*) FILTER (WHERE ready) FROM per_asset WHERE demo GROUP BY sector"
-    ).format(
-        per_asset=_PER_ASSET.format(
-            filters=_filters(area_id=area_id, organisation_id=organisation_id)
-        )
-    )
+    ).format(per_asset=_PER_ASSET.format(filters=_filters(area_id=area_id, organisation_id=organisation_id)))
     params = {"since": since, "area_ids": await _area_ids(conn, area_id), "organisation_id": organisation_id}
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
