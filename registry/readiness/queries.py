@@ -47,14 +47,16 @@ _PER_ASSET = sql.SQL(
     )"""
 )
 
-# Why an essential asset is not ready, first cause first; NULL when it is ready.
+# Why an essential asset is not ready, first cause first; NULL when it is ready. Silent or not is
+# the per-asset state's verdict (its newest_seen, ``r``), so that the gaps are exactly the essential
+# assets the live counts do not count as ready, granularity included.
 _REASON = sql.SQL(
     """CASE
         WHEN f.devices = 0 THEN 'no_device'
         WHEN f.active = 0 THEN 'device_not_active'
         WHEN f.fitting = 0 THEN 'wrong_sector'
         WHEN f.last_seen IS NULL THEN 'never_reported'
-        WHEN f.last_seen < %(since)s THEN 'silent'
+        WHEN NOT coalesce(f.newest_seen >= %(since)s, false) THEN 'silent'
     END"""
 )
 
@@ -65,7 +67,8 @@ _FACTS = sql.SQL(
         SELECT count(*) AS devices,
                count(*) FILTER (WHERE d.state = 'active') AS active,
                count(*) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
-               max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen
+               max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen,
+               (SELECT r.newest_seen FROM readiness_assets r WHERE r.asset_id = a.id) AS newest_seen
         FROM devices d JOIN device_models m ON m.id = d.model_id
         WHERE d.asset_id = a.id
     ) f"""
@@ -290,11 +293,14 @@ async def gap_summary(
                        count(d.id) AS devices,
                        count(d.id) FILTER (WHERE d.state = 'active') AS active,
                        count(d.id) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
-                       max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen
+                       max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector)
+                           AS last_seen,
+                       r.newest_seen
                 FROM assets a
+                JOIN readiness_assets r ON r.asset_id = a.id
                 LEFT JOIN (devices d JOIN device_models m ON m.id = d.model_id) ON d.asset_id = a.id
                 WHERE a.essential {filters}
-                GROUP BY a.id
+                GROUP BY a.id, r.asset_id
             ) f
         ) g
         WHERE reason IS NOT NULL GROUP BY reason, sector

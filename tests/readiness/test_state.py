@@ -3,7 +3,8 @@
 After any sequence of registry changes and ``last_seen`` writes, each asset's row holds its attributes
 and ``equipped`` exactly and its ``newest_seen`` within one granularity bucket below the true newest,
 and the live counts, for a window that starts on a bucket boundary, equal what the join of every
-essential asset to every active device (the query readiness ran before the state existed) gives.
+essential asset to every active device (the query readiness ran before the state existed) gives;
+the gaps are the essential assets they do not count as ready.
 """
 
 from __future__ import annotations
@@ -327,6 +328,17 @@ async def _check_counts(conn: AsyncConn, world: World) -> None:
                     conn, since=since, area_ids=area_ids, organisation_id=org, include_demo=include_demo
                 )
                 assert live == want, (since, area, org, include_demo)
+                # The gaps are exactly the essential assets not counted as ready.
+                gaps = await queries.gap_summary(
+                    conn, since=since, area_id=area, organisation_id=org, include_demo=include_demo
+                )
+                not_ready = {
+                    sector: c.essential - c.ready for sector, c in live.items() if c.essential > c.ready
+                }
+                by_sector: dict[str, int] = {}
+                for (_, sector), n in gaps.items():
+                    by_sector[sector] = by_sector.get(sector, 0) + n
+                assert by_sector == not_ready, (since, area, org, include_demo, "gaps")
             demo = await queries.demo_counts(conn, since=since, area_id=area, organisation_id=org)
             want = await _reference(
                 conn, since=since, area_ids=area_ids, organisation_id=org, include_demo=True, demo_only=True
