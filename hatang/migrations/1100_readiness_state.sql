@@ -12,8 +12,8 @@
 --   (always when it was NULL): it lies in (true newest - granularity, true newest], so an asset is
 --   ready (newest_seen >= now - window) exactly as defined except that it may stop counting up to
 --   one granularity before its last reading leaves the window.
--- No foreign key to assets: the asset triggers insert and delete the rows, and an RI check per row
--- would double the cost of a bulk asset load.
+-- No foreign key to assets: the asset triggers insert and delete the rows, and a foreign key would
+-- add a lookup per row to every bulk asset load.
 CREATE TABLE readiness_assets (
     asset_id        bigint PRIMARY KEY,
     sector          text NOT NULL,
