@@ -1,8 +1,10 @@
 """The SQL of readiness: live counts, snapshots, series, gaps and targets (psycopg, async).
 
 Owns every statement readiness runs; values are always bound, optional filters are composed with
-``psycopg.sql``. Readiness reads ``devices.last_seen`` (kept by ingest from valid readings only) and
-never the ``readings`` hypertable. No arithmetic beyond counting here: shares, status and
+``psycopg.sql``. The live counts and the snapshots read the per-asset state ``readiness_assets``,
+which triggers keep from the registry and from ``devices.last_seen`` (written by ingest from valid
+readings only, migration 1100); the gaps read the devices themselves. Nothing here reads the
+``readings`` hypertable. No arithmetic beyond counting here: shares, status and
 projection are ``core``'s.
 """
 
@@ -27,53 +29,34 @@ Conn = psycopg.AsyncConnection[Any]
 
 # Descendants of one area through the current hierarchy (areas.parent_id), the area included.
 # Fetched first and passed as an array: the planner then sees how many assets the scope holds (a
-# commune's few hundred are probed through the device index; a district's or the province's are
-# hashed), which it cannot guess through a recursive CTE.
+# commune's few hundred are probed through an area index; the province's are scanned), which it
+# cannot guess through a recursive CTE.
 _SCOPE = area_subtree(sql.SQL("id = %s"))
 
-# One row per essential asset in scope: equipped (an active device of a model of the asset's own
-# sector) and ready (one of those reported since %(since)s). Two shapes of the same definition:
-# within an area, per asset (the planner probes the device index for a commune's few hundred
-# assets); for all areas, the active devices are first reduced to one row per (asset, sector) and
-# hash-joined to the assets, about a third less work than grouping the joined rows per asset.
-_PER_ASSET_ALL = sql.SQL(
+# One row per essential asset in scope, read from the per-asset state the database keeps
+# (``readiness_assets``, migration 1100; docs/readiness.md, "The per-asset state"): equipped, and
+# ready when the newest last_seen of its active fitting devices is within the window. No join to
+# devices: one narrow row per asset, whatever the fleet's size.
+_PER_ASSET = sql.SQL(
     """
     per_asset AS (
-        SELECT a.id, a.sector, a.area_id, a.organisation_id, a.demo,
-               f.asset_id IS NOT NULL AS equipped,
-               coalesce(f.fresh, false) AS ready
-        FROM assets a
-        LEFT JOIN (
-            SELECT d.asset_id, m.sector, bool_or(d.last_seen >= %(since)s) AS fresh
-            FROM devices d JOIN device_models m ON m.id = d.model_id
-            WHERE d.state = 'active' AND d.asset_id IS NOT NULL
-            GROUP BY d.asset_id, m.sector
-        ) f ON f.asset_id = a.id AND f.sector = a.sector
+        SELECT a.asset_id AS id, a.sector, a.area_id, a.organisation_id, a.demo, a.equipped,
+               a.equipped AND coalesce(a.newest_seen >= %(since)s, false) AS ready
+        FROM readiness_assets a
         WHERE a.essential {filters}
-    )"""
-)
-_PER_ASSET_SCOPED = sql.SQL(
-    """
-    per_asset AS (
-        SELECT a.id, a.sector, a.area_id, a.organisation_id, a.demo,
-               count(d.id) > 0 AS equipped,
-               coalesce(max(d.last_seen) >= %(since)s, false) AS ready
-        FROM assets a
-        LEFT JOIN (devices d JOIN device_models m ON m.id = d.model_id)
-               ON d.asset_id = a.id AND d.state = 'active' AND m.sector = a.sector
-        WHERE a.essential {filters}
-        GROUP BY a.id
     )"""
 )
 
-# Why an essential asset is not ready, first cause first; NULL when it is ready.
+# Why an essential asset is not ready, first cause first; NULL when it is ready. Silent or not is
+# the per-asset state's verdict (its newest_seen, ``r``), so that the gaps are exactly the essential
+# assets the live counts do not count as ready, granularity included.
 _REASON = sql.SQL(
     """CASE
         WHEN f.devices = 0 THEN 'no_device'
         WHEN f.active = 0 THEN 'device_not_active'
         WHEN f.fitting = 0 THEN 'wrong_sector'
         WHEN f.last_seen IS NULL THEN 'never_reported'
-        WHEN f.last_seen < %(since)s THEN 'silent'
+        WHEN NOT coalesce(f.newest_seen >= %(since)s, false) THEN 'silent'
     END"""
 )
 
@@ -84,7 +67,8 @@ _FACTS = sql.SQL(
         SELECT count(*) AS devices,
                count(*) FILTER (WHERE d.state = 'active') AS active,
                count(*) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
-               max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen
+               max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen,
+               (SELECT r.newest_seen FROM readiness_assets r WHERE r.asset_id = a.id) AS newest_seen
         FROM devices d JOIN device_models m ON m.id = d.model_id
         WHERE d.asset_id = a.id
     ) f"""
@@ -169,7 +153,7 @@ async def live_counts(
         "WITH {per_asset} SELECT sector, count(*), count(*) FILTER (WHERE equipped),"
         " count(*) FILTER (WHERE ready) FROM per_asset GROUP BY sector"
     ).format(
-        per_asset=(_PER_ASSET_ALL if area_id is None else _PER_ASSET_SCOPED).format(
+        per_asset=_PER_ASSET.format(
             filters=_filters(area_id=area_id, organisation_id=organisation_id, include_demo=include_demo)
         )
     )
@@ -191,11 +175,7 @@ async def demo_counts(
     query = sql.SQL(
         "WITH {per_asset} SELECT sector, count(*), count(*) FILTER (WHERE equipped),"
         " count(*) FILTER (WHERE ready) FROM per_asset WHERE demo GROUP BY sector"
-    ).format(
-        per_asset=(_PER_ASSET_ALL if area_id is None else _PER_ASSET_SCOPED).format(
-            filters=_filters(area_id=area_id, organisation_id=organisation_id)
-        )
-    )
+    ).format(per_asset=_PER_ASSET.format(filters=_filters(area_id=area_id, organisation_id=organisation_id)))
     params = {"since": since, "area_ids": await _area_ids(conn, area_id), "organisation_id": organisation_id}
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(query, params)
@@ -282,7 +262,7 @@ async def take_snapshot(
         FROM per_asset
         GROUP BY GROUPING SETS ((sector, organisation_id), (sector))
         """
-    ).format(per_asset=_PER_ASSET_ALL.format(filters=sql.SQL("")), real=_REAL)
+    ).format(per_asset=_PER_ASSET.format(filters=sql.SQL("")), real=_REAL)
     params = {"day": day, "since": since, "window": window, "taken_at": taken_at}
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hatang.readiness.snapshot'))")
@@ -313,11 +293,14 @@ async def gap_summary(
                        count(d.id) AS devices,
                        count(d.id) FILTER (WHERE d.state = 'active') AS active,
                        count(d.id) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
-                       max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen
+                       max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector)
+                           AS last_seen,
+                       r.newest_seen
                 FROM assets a
+                JOIN readiness_assets r ON r.asset_id = a.id
                 LEFT JOIN (devices d JOIN device_models m ON m.id = d.model_id) ON d.asset_id = a.id
                 WHERE a.essential {filters}
-                GROUP BY a.id
+                GROUP BY a.id, r.asset_id
             ) f
         ) g
         WHERE reason IS NOT NULL GROUP BY reason, sector
