@@ -66,6 +66,8 @@ class RegistryWatcher:
     #: Registry rows converted at a time (``ingest.queries.FETCH_SLICE``; 0: whole results at once,
     #: as before: ``hatang bench city`` onboards both ways).
     fetch_slice: int = FETCH_SLICE
+    #: Entries of a replaced snapshot dropped at a time (``RELEASE_SLICE``).
+    release_slice: int = RELEASE_SLICE
     #: The worker's loop, where lookups read the cache (set by :meth:`run`).
     main: asyncio.AbstractEventLoop | None = None
 
@@ -124,7 +126,7 @@ class RegistryWatcher:
                 await asyncio.wait_for(asyncio.wrap_future(turned), _GRACE_S)
             except (TimeoutError, RuntimeError):
                 return  # the loop did not turn (stopping?): drop it whole, never emptied under a reader
-        for _ in replaced.release(slice_size=RELEASE_SLICE):
+        for _ in replaced.release(slice_size=self.release_slice):
             await asyncio.sleep(0)
 
     async def refresh(self, conn: psycopg.AsyncConnection[Any], tables: set[str]) -> None:
