@@ -26,8 +26,8 @@ def rebuilding() -> Iterator[None]:
     """No full collection while the block builds a snapshot; afterwards, everything alive is frozen.
 
     A full (generation 2) collection walks every tracked object with the GIL held, in one C call: at
-    1,000,000 devices, four of them during a reload stalled the worker's loop 0.9-1.9 s each (the
-    snapshot being built adds a million objects, which sets them off). Afterwards the cache's
+    2,000,000 devices, four or five of them during a reload stalled the worker's loop 0.8-2.2 s each
+    (the snapshot being built adds millions of objects, which sets them off). Afterwards the cache's
     objects, which live until the next reload, are moved out of the collector's sight
     (``gc.freeze``, as :func:`ingest.runner.tune_interpreter` does at start-up) so that no later full
     collection walks them either. The price: a reference cycle alive at that moment and dropped

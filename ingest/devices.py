@@ -63,7 +63,7 @@ class Snapshot:
         """Empty this (replaced) snapshot ``slice_size`` entries at a time; yields after each slice.
 
         Dropping a two-million-entry dictionary at once frees every entry in one C call, the GIL
-        held throughout: 0.38-0.40 s of the worker's loop at 1,000,000 devices. One ``popitem`` at
+        held throughout: 0.26-0.37 s of the worker's loop at 2,000,000 devices. One ``popitem`` at
         a time lets the interpreter hand the GIL over between them. Only for a snapshot no lookup
         can still be reading (see ``RegistryWatcher``): its entries disappear as it is emptied.
         """
@@ -86,8 +86,8 @@ class DeviceCache:
     A device whose row has not changed keeps its :class:`Device` object, and the few values that
     thousands of devices share (state, sector, area, model) are held once: a whole reload then
     allocates objects only for what changed, instead of a second copy of the fleet (at 2,000,000
-    devices the copy took the process from 3.2 to 4.5 GB, and its allocations set off full garbage
-    collections of 0.9-1.9 s each, GIL held, four per reload at 1,000,000).
+    devices the copy took the process from 1.6 to 3.3 GB, and its allocations set off full garbage
+    collections of 0.8-2.2 s each, GIL held, four or five per reload).
     """
 
     def __init__(self, *, models: Mapping[tuple[str, int], DeviceModel], limits: Limits) -> None:
@@ -207,7 +207,7 @@ class SnapshotBuilder:
 
     The rows of a slice can be dropped once added: holding the whole registry's rows until the end
     cost as much memory again as the snapshot, and freeing them at once (one C call, GIL held)
-    stalled the worker's loop for 0.4 s at 1,000,000 devices. Reads the cache only to re-use its
+    stalled the worker's loop for 0.30-0.52 s at 2,000,000 devices. Reads the cache only to re-use its
     unchanged devices; safe to use in a thread other than the cache's readers.
     """
 
