@@ -7,7 +7,7 @@ id map. Writing batches is ``ingest.sink``'s; nothing here writes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,22 @@ async def load_devices(
         else:
             await cur.execute(_DEVICES + " WHERE d.updated_at >= %s", (since - REFRESH_OVERLAP,))
         return await _rows(cur, slice_rows)
+
+
+async def stream_devices(
+    conn: psycopg.AsyncConnection[Any], *, slice_rows: int = FETCH_SLICE
+) -> AsyncIterator[list[DeviceRow]]:
+    """Every device, ``slice_rows`` at a time, through a server-side cursor (in a transaction of its own).
+
+    A client-side result of the whole registry stayed in libpq's memory until the last row was
+    converted, beside the rows and the snapshot being built from them; here only a slice is held.
+    """
+    async with conn.transaction(), conn.cursor(name="hatang_registry") as cur:
+        # A cursor is planned for its first rows (cursor_tuple_fraction 0.1): every row is wanted.
+        await conn.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+        await cur.execute(_DEVICES)
+        while rows := await cur.fetchmany(max(slice_rows, 1)):
+            yield [DeviceRow(*row) for row in rows]
 
 
 async def load_device(conn: psycopg.AsyncConnection[Any], *, external_id: str) -> list[DeviceRow]:

@@ -21,8 +21,9 @@ import psycopg
 
 from firmware_contracts import DeviceModel, Limits
 from ingest.batch import TopicLayout
+from ingest.collector import rebuilding
 from ingest.delivery import Delivery
-from ingest.devices import DeviceCache, Snapshot
+from ingest.devices import DeviceCache, Snapshot, SnapshotBuilder
 from ingest.health import Health
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import Backoff
@@ -32,12 +33,17 @@ from ingest.queries import (
     load_devices_named,
     load_devices_of_changed_assets,
     load_metric_ids,
+    stream_devices,
 )
 
 log = logging.getLogger("hatang.ingest")
 
 _FULL_RELOAD_S = 300.0  # catches deleted devices, which an updated_at refresh cannot see
 _MAX_ABSENT = 100_000  # external ids remembered as not in the registry (find_unknown)
+# Entries of a replaced snapshot dropped between two turns of the watch thread's loop (at most a few
+# milliseconds of work; the GIL can change hands between any two of them anyway).
+RELEASE_SLICE = 10_000
+_GRACE_S = 5.0  # the longest wait for the worker's loop to turn before a replaced snapshot is emptied
 
 
 @dataclass(slots=True)
@@ -60,6 +66,10 @@ class RegistryWatcher:
     #: Registry rows converted at a time (``ingest.queries.FETCH_SLICE``; 0: whole results at once,
     #: as before: ``hatang bench city`` onboards both ways).
     fetch_slice: int = FETCH_SLICE
+    #: Entries of a replaced snapshot dropped at a time (``RELEASE_SLICE``).
+    release_slice: int = RELEASE_SLICE
+    #: The worker's loop, where lookups read the cache (set by :meth:`run`).
+    main: asyncio.AbstractEventLoop | None = None
 
     def __post_init__(self) -> None:
         self.devices = DeviceCache(models=self.models, limits=self.limits)
@@ -72,24 +82,52 @@ class RegistryWatcher:
             metric_ids = await load_metric_ids(conn)
             cur = await conn.execute("SELECT clock_timestamp()")
             row = await cur.fetchone()
-            rows = await load_devices(conn, slice_rows=self.fetch_slice)
-        return self.devices.prepare(rows, read_at=row[0] if row else None), metric_ids
+            builder = SnapshotBuilder(self.devices)
+            if self.fetch_slice <= 0:  # whole results at once, as before
+                builder.add(await load_devices(conn, slice_rows=0))
+            else:  # each slice's rows dropped once added: never the whole registry's rows at once
+                async for rows in stream_devices(conn, slice_rows=self.fetch_slice):
+                    builder.add(rows)
+        return builder.build(read_at=row[0] if row else None), metric_ids
 
     async def reload_all(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Every device, read and built in another thread, swapped in at once, then caught up.
 
         On the worker's loop, fetching and building a million devices stalled it for seconds, and
-        nothing was read or acknowledged meanwhile; ``hatang bench city`` measures both ways.
+        nothing was read or acknowledged meanwhile; ``hatang bench city`` measures both ways. Off
+        the loop, what still held the GIL for long single calls was the collector's full
+        collections while the snapshot was built and the release of the replaced snapshot: see
+        ``ingest.collector`` and :meth:`_retire`.
         """
         _, asset_mark = await load_devices_of_changed_assets(conn, since=None, slice_rows=self.fetch_slice)
-        snapshot, metric_ids = await asyncio.to_thread(asyncio.run, self._read_whole_registry())
-        self.metric_ids = metric_ids
-        self.devices.install(snapshot)
-        self.asset_mark = asset_mark
-        # What changed while the snapshot was read and built (re-applying a row is harmless).
-        since = self.devices.watermark
-        self.devices.apply(await load_devices(conn, since=since, slice_rows=self.fetch_slice))
-        self.metrics.devices.set(len(self.devices))
+        with rebuilding():
+            snapshot, metric_ids = await asyncio.to_thread(asyncio.run, self._read_whole_registry())
+            self.metric_ids = metric_ids
+            replaced = self.devices.install(snapshot)
+            self.asset_mark = asset_mark
+            # What changed while the snapshot was read and built (re-applying a row is harmless).
+            since = self.devices.watermark
+            self.devices.apply(await load_devices(conn, since=since, slice_rows=self.fetch_slice))
+            self.metrics.devices.set(len(self.devices))
+            await self._retire(replaced)
+
+    async def _retire(self, replaced: Snapshot) -> None:
+        """Empty a replaced snapshot a slice at a time, once no lookup can still be reading it.
+
+        A lookup on the worker's loop that fetched the old map just before the swap may use it a
+        moment later (the GIL can change hands between the two): emptying it under that lookup
+        would make a device the registry holds look unknown. Once the worker's loop has run one
+        more callback, every lookup begun before the swap has returned.
+        """
+        here = asyncio.get_running_loop()
+        if self.main is not None and self.main is not here and not self.main.is_closed():
+            turned = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self.main)
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(turned), _GRACE_S)
+            except (TimeoutError, RuntimeError):
+                return  # the loop did not turn (stopping?): drop it whole, never emptied under a reader
+        for _ in replaced.release(slice_size=self.release_slice):
+            await asyncio.sleep(0)
 
     async def refresh(self, conn: psycopg.AsyncConnection[Any], tables: set[str]) -> None:
         """Only what changed: devices by their updated_at, devices of assets changed since the last look."""
@@ -111,7 +149,7 @@ class RegistryWatcher:
         for longer than a GIL switch interval. The cache's dictionaries are only ever updated key by
         key or swapped whole, which the builder's lookups on the worker's loop tolerate.
         """
-        main = asyncio.get_running_loop()
+        main = self.main = asyncio.get_running_loop()
         stop = threading.Event()
         try:
             await asyncio.to_thread(asyncio.run, self._watch(main, stop))
