@@ -29,8 +29,14 @@ import psycopg
 from bench.ingest.ceilings import touch_session
 from bench.ingest.load import Publisher
 from bench.ingest.worker import WorkerProcess
-from firmware_contracts import DeviceModel, encode_native, encode_senml, load_models
-from firmware_contracts.compiled import compiled_default
+from firmware_contracts import (
+    CompiledModel,
+    DeviceModel,
+    compile_model,
+    encode_native,
+    encode_senml,
+    load_models,
+)
 
 PER_PACK = 50
 SMALL_SHAPE = 500
@@ -45,22 +51,23 @@ class SendingDevice:
     middle: dict[str, float]  # metric -> the middle of the field's canonical range
 
 
-def device(external_id: str, model: DeviceModel) -> SendingDevice:
-    """One device of ``model`` as the phase sends for it."""
-    fields = compiled_default(model).fields
+def device(external_id: str, compiled: CompiledModel) -> SendingDevice:
+    """One device of the model ``compiled`` (``compile_model``'s) as the phase sends for it."""
+    fields = compiled.fields
     metrics = tuple(f.metric for f in fields)
     required = tuple(f.metric for f in fields if f.spec.required) or metrics[:1]
-    return SendingDevice(external_id, model, metrics, required, {f.metric: (f.low + f.high) / 2 for f in fields})
+    middle = {f.metric: (f.low + f.high) / 2 for f in fields}
+    return SendingDevice(external_id, compiled.model, metrics, required, middle)
 
 
 def _devices(url: str) -> list[SendingDevice]:
-    models = load_models()
+    compiled = {key: compile_model(model) for key, model in load_models().items()}
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT d.external_id, dm.model, dm.version FROM devices d"
             " JOIN device_models dm ON dm.id = d.model_id WHERE d.state = 'active' ORDER BY d.id"
         ).fetchall()
-    return [device(external_id, models[(m, v)]) for external_id, m, v in rows if (m, v) in models]
+    return [device(external_id, compiled[(m, v)]) for external_id, m, v in rows if (m, v) in compiled]
 
 
 def messages_of(

@@ -13,8 +13,7 @@ import sys
 import time
 
 from bench.city_ingest import PER_PACK, device, messages_of
-from firmware_contracts import load_models, normalise
-from firmware_contracts.compiled import compiled_default
+from firmware_contracts import compile_model, load_models, normalise
 from hatang.stack import Stack
 
 KEYS = {
@@ -90,19 +89,22 @@ def test_the_ingest_phase_sends_only_what_the_contracts_accept() -> None:
     messages a device sends: the phase once took values from the metrics' catalogue ranges (outside
     many sensors' own) and dated a device's later logger packs in the future, so most of its readings
     were dead letters, and its rejection check read the labelled counter as 0."""
-    models = list(load_models().values())
+    models = [compile_model(model) for model in load_models().values()]
     devices = [device(f"city-{i}-{k}", model) for i in range(3) for k, model in enumerate(models)]
+    compiled = {d.external_id: model for d, model in zip(devices, models * 3, strict=True)}
     now = time.time()
     payloads, promised = messages_of(devices, 150 * len(devices), prefix="bench/v1", now=now)
     by_id = {d.external_id: d for d in devices}
-    readings, packs, seen = 0, 0, set()
+    readings, packs = 0, 0
+    seen: set[tuple[str, str, float]] = set()
     for topic, payload in payloads:
         sender = by_id[topic.split("/")[-2]]
-        outcome = normalise(payload, now + 1, compiled_default(sender.model))
+        outcome = normalise(payload, now + 1, compiled[sender.external_id])
         assert not outcome.rejections, (sender.model.key, outcome.rejections[:1])
         assert all(r.time <= now for r in outcome.readings)
         keys = {(sender.external_id, r.metric, r.time) for r in outcome.readings}
-        assert len(keys) == len(outcome.readings) and not keys & seen  # no reading sent twice
+        assert len(keys) == len(outcome.readings)  # no reading sent twice
+        assert not keys & seen
         seen |= keys
         readings += len(outcome.readings)
         packs += len(outcome.readings) == PER_PACK
