@@ -1,6 +1,6 @@
 -- Readiness per asset, kept by the database (issue 15; docs/readiness.md, "The per-asset state").
 -- /v1/readiness joined every essential asset to every active device on each computation: 5.2 s p50,
--- 9.0 s p99 at 1,000,000 essential assets and 2,000,000 devices (docs/capacity.md, "Second round").
+-- 9.0 s p99 at 1,000,000 essential assets and 2,000,000 devices (docs/capacity.md, "A million and two million devices").
 -- The live counts and the snapshots now read one narrow row per asset instead; these triggers keep
 -- it exact in the transaction that changes the registry, set-based (statement triggers with
 -- transition tables), and keep its freshness from ingest's last_seen writes at a granularity.
