@@ -99,9 +99,8 @@ class Writer:
 
     async def _publish(self, consumer: Consumer, batch: Batch, committed: float) -> None:
         try:
-            for topic, payload in fanout(
-                batch, self.layout, batch_id=self.pipeline.batches, committed_at=committed
-            ):
-                await consumer.publish(topic, payload)
+            consumer.publish_all(
+                fanout(batch, self.layout, batch_id=self.pipeline.batches, committed_at=committed)
+            )
         except BrokerError as exc:  # the live feed is best effort; the readings are stored
             log.info("fan-out skipped", extra={"error": str(exc)})
