@@ -314,6 +314,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
          f"{f['ingest_city_msgs_s']:,} ({f['ingest_city_readings_s']:,}) vs {f['ingest_small_msgs_s']:,} "
          f"({f['ingest_small_readings_s']:,}) = {f['ingest_msgs_city_vs_small']} "
          f"({f['ingest_readings_city_vs_small']})"),
+        ("  write-ahead log a message: bytes, full-page images (checkpoints)",
+         f"city {f['ingest_city_wal_bytes_per_msg']:,} B, {f['ingest_city_wal_fpi_per_msg']} "
+         f"({f['ingest_city_checkpoints']}); small {f['ingest_small_wal_bytes_per_msg']:,} B, "
+         f"{f['ingest_small_wal_fpi_per_msg']} ({f['ingest_small_checkpoints']})"),
         ("load average (1 min) at the end", f"{f['load_avg_1m']} on {f['cpus']} CPUs"),
         ("ok", str(f["ok"])),
     ]  # fmt: skip

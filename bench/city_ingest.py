@@ -103,6 +103,37 @@ def messages_of(
     return out, readings
 
 
+_WAL = (
+    "SELECT wal_bytes, wal_fpi, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)"
+    " FROM pg_stat_wal"
+)
+
+
+def _wal(url: str) -> tuple[int, int, int]:
+    """The cluster's write-ahead log so far: bytes, full-page images, checkpoints."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(_WAL).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _checkpoint(url: str) -> bool:
+    """A checkpoint now, where the role may (superuser or ``pg_checkpoint``); whether it ran.
+
+    The drains then start from the same point of a checkpoint cycle whatever ran before: without it
+    the checkpoint that the history's write-ahead log triggers lands on whichever drain runs then,
+    and its full-page images (the first change of each page after a checkpoint logs the whole page)
+    with it. After it, the city's drains log each page they touch once, as a city's devices do once
+    per checkpoint cycle (``checkpoint_timeout``, 15 minutes on the stack).
+    """
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+    return True
+
+
 def _drain(
     env: dict[str, str], log: Path, spec: tuple[str, str, str, str, int], publisher_url: str,
     messages: list[tuple[str, bytes]],
@@ -152,19 +183,27 @@ def measure_ingest(
     }
     spec = (mqtt_url("ingest"), f"{group}-w1", group, mount + prefix, batch)
     workdir = Path(tempfile.mkdtemp(prefix="hatang-bench-city-"))
-    out: dict[str, Any] = {"ingest_messages": messages}
+    out: dict[str, Any] = {"ingest_messages": messages, "ingest_checkpoint_first": _checkpoint(url)}
     shapes = {"small": devices[:SMALL_SHAPE], "city": devices}
     spent = {"small": 0.0, "city": 0.0}
+    wal = {shape: [0, 0, 0] for shape in spent}  # bytes, full-page images, checkpoints
     # Small, city, city, small: a load that drifts during the phase (autovacuum after the history, the
     # machine) weighs on both shapes alike. Each drain is a fresh worker and fresh live messages.
     for turn, shape in enumerate(("small", "city", "city", "small")):
         payloads, readings = messages_of(shapes[shape], messages, prefix=mount + prefix, now=time.time())
+        before = _wal(url)
         spent[shape] += _drain(env, workdir / f"{turn}-{shape}.log", spec, mqtt_url("simulator"), payloads)
+        after = _wal(url)
+        wal[shape] = [total + a - b for total, a, b in zip(wal[shape], after, before, strict=True)]
         out[f"ingest_{shape}_devices"] = len(shapes[shape])
         out[f"ingest_{shape}_readings"] = readings
     for shape, seconds in spent.items():
         out[f"ingest_{shape}_msgs_s"] = round(2 * messages / seconds)
         out[f"ingest_{shape}_readings_s"] = round(2 * out[f"ingest_{shape}_readings"] / seconds)
+        # Cluster-wide, so they hold the queueing's and the worker's start-up too: small beside the drain.
+        out[f"ingest_{shape}_wal_bytes_per_msg"] = round(wal[shape][0] / (2 * messages))
+        out[f"ingest_{shape}_wal_fpi_per_msg"] = round(wal[shape][1] / (2 * messages), 3)
+        out[f"ingest_{shape}_checkpoints"] = wal[shape][2]
     out["ingest_msgs_city_vs_small"] = round(out["ingest_city_msgs_s"] / out["ingest_small_msgs_s"], 3)
     out["ingest_readings_city_vs_small"] = round(
         out["ingest_city_readings_s"] / out["ingest_small_readings_s"], 3

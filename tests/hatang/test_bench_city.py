@@ -26,6 +26,7 @@ KEYS = {
     "reload_on_loop_stall_max_s", "reload_off_loop_stall_max_s", "loop_stall_p999_s", "onboarded_cached",
     "worker_rss_mb", "cached_devices", "ingest_small_msgs_s", "ingest_city_msgs_s",
     "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "loop_stall_p999_s_whole_fetch",
+    "ingest_city_wal_bytes_per_msg", "ingest_city_wal_fpi_per_msg", "ingest_small_wal_fpi_per_msg",
     "onboarded_cached_whole_fetch", "streams_hub_lag_p99_s", "streams_hub_delivered_share",
     "streams_e2e_lag_p99_s", "streams_e2e_delivered_share", "streams_e2e_commit_lag_p99_s", "load_avg_1m",
     "goals", "ok",
@@ -78,6 +79,8 @@ def test_bench_city_small_run(stack: Stack) -> None:
     # Every message of both shapes was drained (the bench fails on a rejection or a shortfall).
     assert result["ingest_messages"] == 400
     assert result["ingest_small_devices"] == 500
+    assert result["ingest_checkpoint_first"] is True  # the suite's role may: the drains began from one
+    assert result["ingest_city_wal_bytes_per_msg"] > 0  # the drains' write-ahead log was counted
     # The whole city: the active devices and those onboarded during the run (both rounds).
     onboarded = result["onboarded"] + result["onboarded_whole_fetch"]
     assert result["ingest_city_devices"] == result["active_devices"] + onboarded
