@@ -16,8 +16,9 @@ measures, side by side in one run, each figure against the same figure at a smal
 - **``/v1/readiness``** p99 through the real application (its live counts cached per scope for a
   few seconds) and of the computation itself (a cache miss) while a writer updates ``last_seen``
   the way ingest does, with the scans of ``readings`` counted (must be 0);
-- **ingest**: ``hatang ingest`` draining the same messages of a city's mix at 500 devices and at the
-  whole city (``bench.city_ingest``): messages and readings a second, city vs small;
+- **ingest**: ``hatang ingest`` draining what the whole city sends in a checkpoint cycle (each device
+  at its model's interval, a city's mix) and as many messages from 500 devices, each drain from a
+  checkpoint (``bench.city_ingest``): messages and readings a second, city vs small;
 - **the ingest worker's event loop** (its registry watcher in this process) while devices are
   onboarded in bulk and assets move between areas: stall p99.9 and max, the registry's rows
   converted whole (before) and a slice at a time (after), in one run; the whole-registry reload on
@@ -119,8 +120,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )  # fmt: skip
     parser.add_argument("--onboard", type=int, default=10_000, help="devices onboarded in bulk (10,000)")
     parser.add_argument(
-        "--ingest-messages", type=int, default=100_000, help="messages per ingest shape (default 100,000)"
-    )
+        "--ingest-seconds", type=float, default=None,
+        help="seconds of the city's messages per ingest drain (default: the server's checkpoint_timeout)",
+    )  # fmt: skip
     parser.add_argument("--requests", type=int, default=50, help="timed requests per case (default 50)")
     parser.add_argument("--page-size", type=int, default=1000, help="/v1/latest page size (1,000)")
     parser.add_argument(
@@ -243,7 +245,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         if "ingest" in args.phases:
             figures.update(
                 measure_ingest(
-                    url, stack.mqtt_url, mount=settings.device_mount, messages=args.ingest_messages,
+                    url, stack.mqtt_url, mount=settings.device_mount, seconds=args.ingest_seconds,
                     batch=settings.ingest.batch_size,
                 )
             )

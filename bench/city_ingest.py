@@ -1,16 +1,28 @@
 """The ingest phase of ``hatang bench city``: one worker at city shape against the same at 500 devices.
 
 Owns :func:`measure_ingest`. On the city's scratch database (its devices, its history) and under a
-topic prefix of its own, it queues the same number of messages of the same mix for a worker's
-persistent session, spread over 500 of the city's active devices or over all of them, four times in
-the order small, city, city, small, and times ``hatang ingest`` (a fresh real process each time)
-draining each: messages and readings a second per shape over its two drains, and their
-ratio. The mix is a city's: six in ten messages carry the fewest readings the model sends (its
-required fields, mostly one), three in ten every metric of the
-device's model (native JSON, ``firmware_contracts.encode_native``), one in ten is a 50-record SenML
-logger pack (``encode_senml``) of readings over an hour old, late data for the rollups. Timestamps are
-live and never ahead of the clock. Values are the middle of each field's own range (the metric's,
-narrowed by the sensor's), so nothing is rejected: a rejection fails the run.
+topic prefix of its own, it queues for a worker's persistent session what the city sends in one
+checkpoint cycle (``--ingest-seconds``, by default the server's ``checkpoint_timeout``): every
+active device at its model's reporting interval (a 30-second radar thirty times in 15 minutes, a
+15-minute meter once), in the order they would arrive. The small shape is as many messages of the
+same mix from 500 of those devices in turn. It drains them four times in the order small, city,
+city, small, each drain from a checkpoint (``CHECKPOINT`` just before), and times ``hatang ingest``
+(a fresh real process each time) draining each: messages and readings a second per shape over its
+two drains, their ratio, and the write-ahead log each shape wrote a message.
+
+Why one checkpoint cycle from a checkpoint: the first change of a page after a checkpoint logs the
+whole page (a full-page image). A city's devices each write their own pages (their index entries,
+their latest values, their ``last_seen``), so once per cycle each of those pages costs a full-page
+image, shared by the messages the device sends in that cycle; 500 devices share a few hot pages.
+Draining a cycle's messages from a checkpoint charges each shape exactly that, whenever the run
+starts and whatever ran before it.
+
+The mix is a city's: six in ten messages carry the fewest readings the model sends (its required
+fields, mostly one), three in ten every metric of the device's model (native JSON,
+``firmware_contracts.encode_native``), one in ten is a 50-record SenML logger pack
+(``encode_senml``) of readings over an hour old, late data for the rollups. Timestamps are live and
+never ahead of the clock. Values are the middle of each field's own range (the metric's, narrowed
+by the sensor's), so nothing is rejected: a rejection fails the run.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,17 +84,36 @@ def _devices(url: str) -> list[SendingDevice]:
     return [device(external_id, compiled[(m, v)]) for external_id, m, v in rows if (m, v) in compiled]
 
 
+def city_schedule(devices: list[SendingDevice], seconds: float) -> list[SendingDevice]:
+    """Who sends, message by message, in ``seconds`` of the city: each device at its model's
+    reporting interval, from a phase spread by its position (as the history's), in time order."""
+    slots: list[tuple[float, int]] = []
+    for k, sender in enumerate(devices):
+        every = sender.model.reporting_interval_s
+        at: float = (k * 7919) % max(int(every), 1)
+        while at < seconds:
+            slots.append((at, k))
+            at += every
+    slots.sort()
+    return [devices[k] for _, k in slots]
+
+
+def small_schedule(devices: list[SendingDevice], count: int) -> list[SendingDevice]:
+    """``count`` messages from ``devices`` in turn."""
+    return [devices[i % len(devices)] for i in range(count)]
+
+
 def messages_of(
-    devices: list[SendingDevice], count: int, *, prefix: str, now: float
+    schedule: list[SendingDevice], *, prefix: str, now: float
 ) -> tuple[list[tuple[str, bytes]], int]:
-    """``count`` messages over ``devices`` in turn, with the city's mix; returns them and their readings."""
+    """A message for each entry of ``schedule`` (its sender), with the city's mix; returns them and
+    their readings. A device's messages are a second apart, its newest half a minute old."""
     out: list[tuple[str, bytes]] = []
-    readings, sequence = 0, [0] * len(devices)
-    start = now - 30 - count // len(devices) - 1  # live: the newest readings half a minute old
-    for i in range(count):
-        k = i % len(devices)
-        device, j = devices[k], sequence[k]
-        sequence[k] += 1
+    readings, sequence = 0, dict.fromkeys((d.external_id for d in schedule), 0)
+    start = now - 30 - max(Counter(d.external_id for d in schedule).values(), default=0)
+    for i, device in enumerate(schedule):
+        j = sequence[device.external_id]
+        sequence[device.external_id] += 1
         topic = f"{prefix}/devices/{device.external_id}/telemetry"
         kind, middle = i % 10, device.middle
         if kind == 9 and "senml+json" in device.model.formats:
@@ -103,15 +135,22 @@ def messages_of(
     return out, readings
 
 
+# Bytes from the log's position (exact at once); full-page images and checkpoints from the statistics,
+# which a backend flushes at most once a second while busy and whole when it exits (``_wal`` waits).
 _WAL = (
-    "SELECT wal_bytes, wal_fpi, (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter)"
-    " FROM pg_stat_wal"
+    "SELECT pg_current_wal_lsn() - '0/0', wal_fpi,"
+    " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) FROM pg_stat_wal"
 )
+_WORKER_BACKENDS = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'hatang-ingest%'"
 
 
 def _wal(url: str) -> tuple[int, int, int]:
-    """The cluster's write-ahead log so far: bytes, full-page images, checkpoints."""
-    with psycopg.connect(url) as conn:
+    """The cluster's write-ahead log so far: bytes, full-page images, checkpoints; once no worker's
+    backend is left (each flushes its statistics as it exits)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        deadline = time.monotonic() + 30
+        while conn.execute(_WORKER_BACKENDS).fetchone() != (0,) and time.monotonic() < deadline:
+            time.sleep(0.05)
         row = conn.execute(_WAL).fetchone()
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2])
@@ -120,11 +159,8 @@ def _wal(url: str) -> tuple[int, int, int]:
 def _checkpoint(url: str) -> bool:
     """A checkpoint now, where the role may (superuser or ``pg_checkpoint``); whether it ran.
 
-    The drains then start from the same point of a checkpoint cycle whatever ran before: without it
-    the checkpoint that the history's write-ahead log triggers lands on whichever drain runs then,
-    and its full-page images (the first change of each page after a checkpoint logs the whole page)
-    with it. After it, the city's drains log each page they touch once, as a city's devices do once
-    per checkpoint cycle (``checkpoint_timeout``, 15 minutes on the stack).
+    Without it, the checkpoint that the history's write-ahead log triggers (or a timed one) lands on
+    whichever drain runs then, and the full-page images with it (the module's docstring).
     """
     try:
         with psycopg.connect(url, autocommit=True) as conn:
@@ -137,13 +173,19 @@ def _checkpoint(url: str) -> bool:
 def _drain(
     env: dict[str, str], log: Path, spec: tuple[str, str, str, str, int], publisher_url: str,
     messages: list[tuple[str, bytes]],
-) -> float:  # fmt: skip
-    """Queue ``messages`` for the worker's session, start the worker, time its drain; seconds."""
+) -> tuple[float, bool, list[int]]:  # fmt: skip
+    """Queue ``messages`` for the worker's session, checkpoint, start the worker, time its drain.
+
+    Returns the seconds, whether the checkpoint ran, and the write-ahead log of the drain (``_wal``).
+    """
     asyncio.run(touch_session(spec))
     publisher = Publisher(publisher_url)
     for topic, payload in messages:
         publisher.send(topic, payload)
     publisher.close()
+    url = env["HATANG_DATABASE_URL"]
+    checkpointed = _checkpoint(url)
+    before = _wal(url)
     worker = WorkerProcess(env, log)
     try:
         began = worker.connected_at()
@@ -156,15 +198,17 @@ def _drain(
         rejected = worker.metric("hatang_ingest_rejections_total")
         if rejected > 0:
             raise RuntimeError(f"{rejected} rejections: the bench's messages must all be valid")
-        return worker.metric("hatang_ingest_last_commit_timestamp_seconds") - began
+        seconds = worker.metric("hatang_ingest_last_commit_timestamp_seconds") - began
     finally:
         worker.stop()
+    return seconds, checkpointed, [a - b for a, b in zip(_wal(url), before, strict=True)]
 
 
 def measure_ingest(
-    url: str, mqtt_url: Callable[[str], str], *, mount: str, messages: int, batch: int
+    url: str, mqtt_url: Callable[[str], str], *, mount: str, seconds: float | None, batch: int
 ) -> dict[str, Any]:
-    """Drain ``messages`` at 500 devices and at the whole city with one worker; the figures.
+    """Drain the city's ``seconds`` (None: a checkpoint cycle) and as many messages of 500 devices
+    with one worker; the figures.
 
     ``mqtt_url(role)`` is the stack's account of a role: the worker reads as ``ingest``, the load is
     published as ``simulator`` under the device listener's ``mount`` (what a device's topic becomes).
@@ -183,27 +227,44 @@ def measure_ingest(
     }
     spec = (mqtt_url("ingest"), f"{group}-w1", group, mount + prefix, batch)
     workdir = Path(tempfile.mkdtemp(prefix="hatang-bench-city-"))
-    out: dict[str, Any] = {"ingest_messages": messages, "ingest_checkpoint_first": _checkpoint(url)}
-    shapes = {"small": devices[:SMALL_SHAPE], "city": devices}
+    if seconds is None:
+        with psycopg.connect(url) as conn:
+            seconds = float(conn.execute(
+                "SELECT setting::float8 FROM pg_settings WHERE name = 'checkpoint_timeout'"
+            ).fetchone()[0])  # type: ignore[index]  # fmt: skip
+    schedules = {"city": city_schedule(devices, seconds)}
+    messages = len(schedules["city"])
+    if messages == 0:
+        raise RuntimeError(f"no device of the city reports within {seconds} s: raise --ingest-seconds")
+    schedules["small"] = small_schedule(devices[:SMALL_SHAPE], messages)
+    out: dict[str, Any] = {
+        "ingest_seconds": seconds,
+        "ingest_messages": messages,
+        "ingest_small_devices": len(devices[:SMALL_SHAPE]),
+        "ingest_city_devices": len(devices),
+        "ingest_city_senders": len({d.external_id for d in schedules["city"]}),
+    }
     spent = {"small": 0.0, "city": 0.0}
     wal = {shape: [0, 0, 0] for shape in spent}  # bytes, full-page images, checkpoints
+    checkpointed = []
     # Small, city, city, small: a load that drifts during the phase (autovacuum after the history, the
     # machine) weighs on both shapes alike. Each drain is a fresh worker and fresh live messages.
     for turn, shape in enumerate(("small", "city", "city", "small")):
-        payloads, readings = messages_of(shapes[shape], messages, prefix=mount + prefix, now=time.time())
-        before = _wal(url)
-        spent[shape] += _drain(env, workdir / f"{turn}-{shape}.log", spec, mqtt_url("simulator"), payloads)
-        after = _wal(url)
-        wal[shape] = [total + a - b for total, a, b in zip(wal[shape], after, before, strict=True)]
-        out[f"ingest_{shape}_devices"] = len(shapes[shape])
+        payloads, readings = messages_of(schedules[shape], prefix=mount + prefix, now=time.time())
+        log = workdir / f"{turn}-{shape}.log"
+        took, checkpoint, written = _drain(env, log, spec, mqtt_url("simulator"), payloads)
+        spent[shape] += took
+        checkpointed.append(checkpoint)
+        wal[shape] = [total + w for total, w in zip(wal[shape], written, strict=True)]
         out[f"ingest_{shape}_readings"] = readings
-    for shape, seconds in spent.items():
-        out[f"ingest_{shape}_msgs_s"] = round(2 * messages / seconds)
-        out[f"ingest_{shape}_readings_s"] = round(2 * out[f"ingest_{shape}_readings"] / seconds)
-        # Cluster-wide, so they hold the queueing's and the worker's start-up too: small beside the drain.
+    out["ingest_drains_from_checkpoint"] = all(checkpointed)
+    for shape, took in spent.items():
+        out[f"ingest_{shape}_msgs_s"] = round(2 * messages / took)
+        out[f"ingest_{shape}_readings_s"] = round(2 * out[f"ingest_{shape}_readings"] / took)
+        # Cluster-wide: the worker's start-up is in it too, small beside a drain.
         out[f"ingest_{shape}_wal_bytes_per_msg"] = round(wal[shape][0] / (2 * messages))
         out[f"ingest_{shape}_wal_fpi_per_msg"] = round(wal[shape][1] / (2 * messages), 3)
-        out[f"ingest_{shape}_checkpoints"] = wal[shape][2]
+        out[f"ingest_{shape}_checkpoints"] = wal[shape][2]  # during the drains, beside the forced ones
     out["ingest_msgs_city_vs_small"] = round(out["ingest_city_msgs_s"] / out["ingest_small_msgs_s"], 3)
     out["ingest_readings_city_vs_small"] = round(
         out["ingest_city_readings_s"] / out["ingest_small_readings_s"], 3
