@@ -32,7 +32,6 @@ import os
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +83,12 @@ def _devices(url: str) -> list[SendingDevice]:
     return [device(external_id, compiled[(m, v)]) for external_id, m, v in rows if (m, v) in compiled]
 
 
-def city_schedule(devices: list[SendingDevice], seconds: float) -> list[SendingDevice]:
-    """Who sends, message by message, in ``seconds`` of the city: each device at its model's
-    reporting interval, from a phase spread by its position (as the history's), in time order."""
+Schedule = list[tuple[float, SendingDevice]]  # (seconds into the window, the sender), in time order
+
+
+def city_schedule(devices: list[SendingDevice], seconds: float) -> Schedule:
+    """The city's messages in ``seconds``: each device at its model's reporting interval, from a
+    phase spread by its position (as the history's), in time order."""
     slots: list[tuple[float, int]] = []
     for k, sender in enumerate(devices):
         every = sender.model.reporting_interval_s
@@ -95,30 +97,31 @@ def city_schedule(devices: list[SendingDevice], seconds: float) -> list[SendingD
             slots.append((at, k))
             at += every
     slots.sort()
-    return [devices[k] for _, k in slots]
+    return [(at, devices[k]) for at, k in slots]
 
 
-def small_schedule(devices: list[SendingDevice], count: int) -> list[SendingDevice]:
-    """``count`` messages from ``devices`` in turn."""
-    return [devices[i % len(devices)] for i in range(count)]
+def small_schedule(devices: list[SendingDevice], count: int, seconds: float) -> Schedule:
+    """``count`` messages from ``devices`` in turn, evenly over ``seconds`` (as old as the city's)."""
+    return [(i * seconds / count, devices[i % len(devices)]) for i in range(count)]
 
 
 def messages_of(
-    schedule: list[SendingDevice], *, prefix: str, now: float
+    schedule: Schedule, seconds: float, *, prefix: str, now: float
 ) -> tuple[list[tuple[str, bytes]], int]:
-    """A message for each entry of ``schedule`` (its sender), with the city's mix; returns them and
-    their readings. A device's messages are a second apart, its newest half a minute old."""
+    """A message for each entry of ``schedule``, with the city's mix, its live readings dated in the
+    ``seconds`` that end half a minute before ``now``; returns them and their readings."""
     out: list[tuple[str, bytes]] = []
-    readings, sequence = 0, dict.fromkeys((d.external_id for d in schedule), 0)
-    start = now - 30 - max(Counter(d.external_id for d in schedule).values(), default=0)
-    for i, device in enumerate(schedule):
+    readings, sequence = 0, dict.fromkeys((d.external_id for _, d in schedule), 0)
+    start = now - 30 - seconds
+    for i, (at, device) in enumerate(schedule):
         j = sequence[device.external_id]
         sequence[device.external_id] += 1
         topic = f"{prefix}/devices/{device.external_id}/telemetry"
         kind, middle = i % 10, device.middle
         if kind == 9 and "senml+json" in device.model.formats:
-            # An offline logger's buffer: 50 records of its first metric, over an hour late; a device's
-            # later packs reach further back, so none overlaps another or its live readings.
+            # An offline logger's buffer: 50 records of its first metric, over an hour older than the
+            # window; a device's later packs reach further back, so none overlaps another or its live
+            # readings.
             metric = device.metrics[0]
             base = start - 3600 - (j + 1) * PER_PACK
             pack = [(base + r, metric, middle[metric]) for r in range(PER_PACK)]
@@ -126,11 +129,11 @@ def messages_of(
             readings += PER_PACK
         elif kind >= 6:
             values = {m: middle[m] for m in device.metrics}
-            out.append((topic, encode_native(device.model, start + j, values)))
+            out.append((topic, encode_native(device.model, start + at, values)))
             readings += len(device.metrics)
         else:  # the fewest readings the model sends: its required fields
             values = {m: middle[m] for m in device.required}
-            out.append((topic, encode_native(device.model, start + j, values)))
+            out.append((topic, encode_native(device.model, start + at, values)))
             readings += len(values)
     return out, readings
 
@@ -236,13 +239,13 @@ def measure_ingest(
     messages = len(schedules["city"])
     if messages == 0:
         raise RuntimeError(f"no device of the city reports within {seconds} s: raise --ingest-seconds")
-    schedules["small"] = small_schedule(devices[:SMALL_SHAPE], messages)
+    schedules["small"] = small_schedule(devices[:SMALL_SHAPE], messages, seconds)
     out: dict[str, Any] = {
         "ingest_seconds": seconds,
         "ingest_messages": messages,
         "ingest_small_devices": len(devices[:SMALL_SHAPE]),
         "ingest_city_devices": len(devices),
-        "ingest_city_senders": len({d.external_id for d in schedules["city"]}),
+        "ingest_city_senders": len({d.external_id for _, d in schedules["city"]}),
     }
     spent = {"small": 0.0, "city": 0.0}
     wal = {shape: [0, 0, 0] for shape in spent}  # bytes, full-page images, checkpoints
@@ -250,7 +253,7 @@ def measure_ingest(
     # Small, city, city, small: a load that drifts during the phase (autovacuum after the history, the
     # machine) weighs on both shapes alike. Each drain is a fresh worker and fresh live messages.
     for turn, shape in enumerate(("small", "city", "city", "small")):
-        payloads, readings = messages_of(schedules[shape], prefix=mount + prefix, now=time.time())
+        payloads, readings = messages_of(schedules[shape], seconds, prefix=mount + prefix, now=time.time())
         log = workdir / f"{turn}-{shape}.log"
         took, checkpoint, written = _drain(env, log, spec, mqtt_url("simulator"), payloads)
         spent[shape] += took

@@ -104,22 +104,27 @@ def test_the_ingest_phase_sends_only_what_the_contracts_accept() -> None:
     # A checkpoint cycle of the city: each device as often as its model reports (a 30-second radar 30
     # times in 15 minutes, a 15-minute meter once), in time order.
     city = city_schedule(devices, 900)
-    sent = Counter(d.external_id for d in city)
+    sent = Counter(d.external_id for _, d in city)
     for d in devices:
         every = d.model.reporting_interval_s
         assert math.floor(900 / every) <= sent[d.external_id] <= math.ceil(900 / every)
-    assert len({d.external_id for d in city[:30]}) > 5  # interleaved in time, not device by device
-    # And the small shape's as many messages from 500 devices in turn: many messages a device.
-    schedule = city + small_schedule(devices, 150 * len(devices))
-    payloads, promised = messages_of(schedule, prefix="bench/v1", now=now)
+    assert [at for at, _ in city] == sorted(at for at, _ in city)  # in time order
+    assert len({d.external_id for _, d in city[:30]}) > 5  # interleaved, not device by device
+    payloads, promised = messages_of(city, 900, prefix="bench/v1", now=now)
+    # The small shape: as many messages from few devices in turn, over the same window; many a device
+    # (a later drain: its clock has moved on).
+    small = small_schedule(devices, 150 * len(devices), 900)
+    assert len({d.external_id for _, d in small}) == len(devices)
+    later, promised_later = messages_of(small, 900, prefix="bench/v1", now=now + 61.5)
+    payloads, promised = payloads + later, promised + promised_later
     by_id = {d.external_id: d for d in devices}
     readings, packs = 0, 0
     seen: set[tuple[str, str, float]] = set()
     for topic, payload in payloads:
         sender = by_id[topic.split("/")[-2]]
-        outcome = normalise(payload, now + 1, compiled[sender.external_id])
+        outcome = normalise(payload, now + 61.5, compiled[sender.external_id])
         assert not outcome.rejections, (sender.model.key, outcome.rejections[:1])
-        assert all(r.time <= now for r in outcome.readings)
+        assert all(r.time <= now + 61.5 for r in outcome.readings)
         keys = {(sender.external_id, r.metric, r.time) for r in outcome.readings}
         assert len(keys) == len(outcome.readings)  # no reading sent twice
         assert not keys & seen
