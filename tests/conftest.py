@@ -1,5 +1,7 @@
 """Fixtures come from plugins, one per service (see tests/plugins/)."""
 
+from hypothesis import settings
+
 pytest_plugins = [
     "tests.plugins.stack",
     "tests.plugins.api",
@@ -9,3 +11,8 @@ pytest_plugins = [
     "tests.plugins.zones",
     "tests.plugins.alerts",
 ]
+
+# No per-example deadline (Hypothesis's default is 200 ms): the suite's two workers share two cores
+# with real services, and a property is about values, never about how long an example took.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")

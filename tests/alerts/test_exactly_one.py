@@ -80,7 +80,9 @@ def test_sigkilled_evaluator_restarts_without_a_second_alert(
     workers.start()
     evaluator = evaluators.start()
     first, second = ingest_fleet.active[:2]
-    t0 = time.time() - 120
+    # Well inside the restarted evaluator's replay (its rules' longest hold, 0 s, plus 120 s back from
+    # its start), so the replay feeds it every reading, the one that opened the first alert included.
+    t0 = time.time() - 60
     publish(workers.telemetry_url, [(ingest_fleet.topic(first), single(first, t0, LOW_PSI))])
     wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 1)
     evaluator.proc.send_signal(signal.SIGKILL)
@@ -93,7 +95,8 @@ def test_sigkilled_evaluator_restarts_without_a_second_alert(
     assert wait_rows(ingest_fleet.db_url, 3) == 3
     restarted = evaluators.start("e1-again")  # replays the committed readings
     rows = wait_alerts(ingest_fleet.db_url, lambda rows: len(rows) == 2)
-    _seen(restarted, 3, source=None)  # the replay and the catch-up from latest_readings
+    _seen(restarted, 3, source="replay")  # all three committed readings
+    _seen(restarted, 2, source="catchup")  # then each device's newest from latest_readings, once more
     rows = alert_rows(ingest_fleet.db_url)
     assert sorted((r["subject"], r["state"], tuple(r["events"])) for r in rows) == sorted(
         [(first, "open", ("opened",)), (second, "open", ("opened",))]

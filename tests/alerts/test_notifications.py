@@ -27,9 +27,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from alerts import Subject, open_alert, transition
-from hatang.stack import free_port
 from registry.audit import Actor
 from tests.plugins.alerts import Evaluators, add_rule
+from tests.plugins.ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -25,9 +25,10 @@ from playwright.sync_api import Page, sync_playwright
 
 from api.app import create_app
 from hatang.settings import Settings
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
 from tests.plugins.api import Keys
 from tests.plugins.ingest import DEVICE_MOUNT, Workers, publish
+from tests.plugins.ports import free_port
 from tests.plugins.timeseries import Fleet
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import connect
 
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
 from tests.plugins.api import Keys
+from tests.plugins.ports import free_port
 
 
 async def _open(url: str) -> str:

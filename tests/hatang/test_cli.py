@@ -19,8 +19,9 @@ from hatang.cli import build_parser, main
 from hatang.commands.run import _processes, banner
 from hatang.output import FORMATS
 from hatang.settings import Settings
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
 from tests.plugins.api import Keys
+from tests.plugins.ports import free_port
 
 
 def _parsers(

@@ -25,7 +25,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
+from tests.plugins.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "getting-started.md"

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hatang.stack import free_port
+from tests.plugins.ports import free_port
 
 
 @pytest.fixture

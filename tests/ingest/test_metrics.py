@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from hatang.settings import Settings
-from hatang.stack import free_port
 from ingest.metrics import BatchHistogram, IngestMetrics
+from tests.plugins.ports import free_port
 
 BUCKETS = (0.01, 0.025, 0.1, 1, 5, 60)
 lag = st.floats(min_value=-10, max_value=1e5, allow_nan=False)

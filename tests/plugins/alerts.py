@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 import psycopg
 import pytest
 
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
 from tests.plugins.ingest import LoggedProcess, stop_processes
+from tests.plugins.ports import free_port
 
 
 @dataclass

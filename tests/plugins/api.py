@@ -23,11 +23,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from hatang.settings import Settings
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
 from registry.areas import load_areas, packaged_areas
 from registry.audit import CLI
 from registry.keys import Role, create_key
 from registry.organisations import ensure_organisation
+from tests.plugins.ports import free_port
 
 ORGANISATIONS = {"city": "Thành phố Bắc Ninh", "org-a": "Organisation A", "org-b": "Organisation B"}
 

@@ -29,10 +29,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hatang.settings import Settings
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
 from ingest.batch import TopicLayout
 from ingest.mqtt import parse_url
 from registry.contracts import sync_contracts
+from tests.plugins.ports import free_port
 
 MODEL = "pressurelog-pl20"
 METRIC = "water_pressure"

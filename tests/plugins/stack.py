@@ -1,7 +1,9 @@
 """Pytest plugin: the suite's own PostgreSQL+TimescaleDB and Mosquitto, and a clean database per test.
 
-One stack per test session, in a fresh directory under /tmp on free ports, so the suite never
-collides with ``make run`` or another checkout. Each test that asks for ``db_url`` gets its own
+One stack per test session (so one per pytest-xdist worker: ``make test`` runs two), in a fresh
+directory under /tmp on free ports (tests/plugins/ports.py), so the suite never collides with
+``make run``, another checkout or its other worker; a test that stops, restarts or kills a service
+touches only its own worker's. Each test that asks for ``db_url`` gets its own
 database cloned from a migrated template; each asks for a unique MQTT topic prefix.
 """
 
@@ -20,9 +22,10 @@ import pytest
 
 from hatang.migrate import migrate
 from hatang.settings import Settings
-from hatang.stack import Stack, free_port
+from hatang.stack import Stack
 from hatang.stack._proc import chown_to, is_root, run_as
 from hatang.stack.postgres import SERVER_USER, LocalPostgres, bin_dir
+from tests.plugins.ports import free_port
 
 TEMPLATE = "hatang_template"
 _counter = itertools.count()
