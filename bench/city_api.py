@@ -39,7 +39,7 @@ LEGACY_LATEST = """
     ORDER BY key
     LIMIT %s
 """
-# As ingest writes it (ingest.sink, _UPSERT_SEEN): in id order, forward only, existing devices only.
+# As ingest writes it (ingest.sink, UPSERT_SEEN): in id order, forward only, existing devices only.
 SEEN = """
     INSERT INTO device_seen AS s (device_id, last_seen)
     SELECT d.id, now() FROM devices d WHERE d.id = ANY(%s::bigint[]) ORDER BY d.id

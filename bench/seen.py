@@ -11,8 +11,8 @@ epoch seconds, prepared), batch by batch, one batch before then the same batch a
 swapped every batch), each in a transaction of its own:
 * ``first``: every device's first sighting (``last_seen`` NULL before; the upsert's INSERT path);
 * ``steady``: ``--sweeps`` sweeps over the whole fleet in random batches, each 60 s after the last
-  (ingest.seen writes a device's last_seen once a minute; one write in five enters a new 5-minute
-  bucket of readiness's freshness), the UPDATE path.
+  (ingest.seen writes a device's last_seen once a minute; each device at a phase of its own, so one
+  write in five enters a new 5-minute bucket of readiness's freshness), the UPDATE path.
 Times are the client's, statement and commit apart, in µs per device. Prints a table, then one JSON
 object as its last line.
 """
@@ -35,7 +35,7 @@ from psycopg.conninfo import make_conninfo
 from hatang.migrate import available, migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
-from ingest.sink import _UPSERT_SEEN, _array
+from ingest import UPSERT_SEEN
 from registry import sync_contracts
 
 # ingest.sink's _UPDATE_SEEN before migration 1200, verbatim.
@@ -54,7 +54,12 @@ BEFORE = """
     FROM locked
     WHERE d.id = locked.id AND (d.last_seen IS NULL OR d.last_seen < locked.at)
 """
-AFTER = _UPSERT_SEEN
+AFTER = UPSERT_SEEN
+
+
+def _array(values: list[int] | list[float]) -> str:
+    """An array literal as ingest.sink sends it (``repr`` of each number, joined)."""
+    return "{" + ",".join(map(repr, values)) + "}"
 
 _ASSETS = """
     INSERT INTO assets (external_id, organisation_id, area_id, sector, kind, essential)
@@ -125,9 +130,15 @@ def _ids(url: str) -> list[int]:
         return [row[0] for row in conn.execute("SELECT id FROM devices ORDER BY id").fetchall()]
 
 
+def _ats(ids: list[int], at: float) -> list[float]:
+    """Each device's receive time: ``at`` plus a phase of its own within 5 minutes, so that a device
+    enters a new 5-minute bucket every fifth sweep, a fifth of each batch at every sweep."""
+    return [at + (device * 7919) % 300 for device in ids]
+
+
 def _write(conn: psycopg.Connection[Any], query: str, ids: list[int], at: float) -> tuple[float, float, int]:
     """One batch as ingest writes it: (statement s, commit s, rows written)."""
-    params = {"ids": _array(ids), "ats": _array([at] * len(ids))}
+    params = {"ids": _array(ids), "ats": _array(_ats(ids, at))}
     started = time.perf_counter()
     with conn.cursor() as cur:
         cur.execute(query, params, prepare=True)
@@ -202,10 +213,10 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                     batch = sorted(rng.sample(ids, args.batch))
                     for key, conn in conns.items():
                         query = "EXPLAIN (ANALYZE, BUFFERS) " + (BEFORE if key == "before" else AFTER)
-                        params = {"ids": _array(batch), "ats": _array([at] * len(batch))}
-                        plan = [row[0] for row in conn.execute(query.encode(), params).fetchall()]
+                        params = {"ids": _array(batch), "ats": _array(_ats(batch, at))}
+                        plan = [row[0][:160] for row in conn.execute(query.encode(), params).fetchall()]
                         conn.commit()
-                        print(f"-- {key}:", *plan, sep="\n")
+                        print(f"-- {key}:", *plan, sep="\n")  # lines cut: the ids' array is long
                 if phase == "first":
                     for conn in conns.values():  # both as autovacuum would leave them
                         conn.autocommit = True

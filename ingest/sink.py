@@ -63,7 +63,7 @@ _INVALIDATE_LATE = f"""
 # 5,000-device batch at 100,000 devices, measured when this was an update of devices) drops one
 # deleted meanwhile, where a foreign key would fail the whole batch instead (1200 explains why there
 # is none). Forward only: a redelivered or late batch never moves last_seen back.
-_UPSERT_SEEN = """
+UPSERT_SEEN = """
     INSERT INTO device_seen AS s (device_id, last_seen)
     SELECT d.id, to_timestamp(u.at)
     FROM devices AS d
@@ -293,7 +293,7 @@ async def _upsert(conn: psycopg.AsyncConnection[Any], upserts: Upserts) -> None:
         statements.append((_INVALIDATE_LATE, (_array(upserts.minute), _array(upserts.minute_first_us))))
     if upserts.seen_device:
         seen = {"ids": _array(upserts.seen_device), "ats": _array(upserts.seen_at)}
-        statements.append((_UPSERT_SEEN, seen))
+        statements.append((UPSERT_SEEN, seen))
     if not statements:
         return
     async with conn.pipeline(), conn.cursor() as cur:

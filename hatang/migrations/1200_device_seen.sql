@@ -153,12 +153,15 @@ BEGIN
 END;
 $$;
 
--- Freshness, from ingest's writes (ingest.sink, _UPSERT_SEEN: one INSERT ... ON CONFLICT DO UPDATE
+-- Freshness, from ingest's writes (ingest.sink, UPSERT_SEEN: one INSERT ... ON CONFLICT DO UPDATE
 -- per batch, up to 5,000 devices, which fires both statement triggers: first sightings in the
 -- INSERT trigger's new rows, later writes in the UPDATE trigger's). Only rows whose last_seen is new
 -- or entered a new bucket are looked up (device, then model for its sector), and an asset's row is
 -- written only when that moves its newest_seen into a new bucket: newest_seen stays in
--- (true newest - granularity, true newest], as before.
+-- (true newest - granularity, true newest], as before. The devices are found by primary key
+-- (`d.id = ANY (ARRAY(...))`): joined to the transition rows alone, the planner hashed the whole
+-- devices table (hatang bench seen, 100,000 devices: 27-28 ms of trigger per 5,000-device batch
+-- with a fifth of it in a new bucket, against 6 ms for the trigger on devices it replaces).
 -- A write that moves last_seen back (by hand, a test: ingest only moves it forward) or a deleted row
 -- recomputes the device's asset exactly. A row's device_id never changes (refused below), so the
 -- update trigger pairs old and new rows by it and needs no anti-join for rows that changed device.
@@ -177,7 +180,8 @@ BEGIN
     WITH seen AS MATERIALIZED (
         SELECT d.asset_id, m.sector, max(n.last_seen) AS newest_seen
         FROM new_seen n JOIN devices d ON d.id = n.device_id JOIN device_models m ON m.id = d.model_id
-        WHERE d.state = 'active' AND d.asset_id IS NOT NULL
+        WHERE d.id = ANY (ARRAY(SELECT device_id FROM new_seen))
+          AND d.state = 'active' AND d.asset_id IS NOT NULL
         GROUP BY d.asset_id, m.sector
         ORDER BY d.asset_id
     )
@@ -201,7 +205,8 @@ BEGIN
     ), seen AS MATERIALIZED (
         SELECT d.asset_id, m.sector, max(v.last_seen) AS newest_seen
         FROM moved v JOIN devices d ON d.id = v.device_id JOIN device_models m ON m.id = d.model_id
-        WHERE NOT v.back AND d.state = 'active' AND d.asset_id IS NOT NULL
+        WHERE d.id = ANY (ARRAY(SELECT device_id FROM moved WHERE NOT back))
+          AND NOT v.back AND d.state = 'active' AND d.asset_id IS NOT NULL
         GROUP BY d.asset_id, m.sector
         ORDER BY d.asset_id
     ), bumped AS (

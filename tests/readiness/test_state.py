@@ -29,7 +29,7 @@ from ingest.batch import Batch, TopicLayout, intake, upserts
 from ingest.delivery import Delivery
 from ingest.devices import DeviceCache
 from ingest.queries import load_devices, load_metric_ids
-from ingest.sink import _UPSERT_SEEN, write_batch
+from ingest.sink import UPSERT_SEEN, write_batch
 from registry.readiness import queries
 from registry.readiness.core import Counts
 from tests.plugins.ingest import DEVICE_MOUNT, IngestFleet
@@ -186,7 +186,7 @@ OPERATIONS = st.one_of(
 async def _ingest_seen(conn: AsyncConn, ids: list[int], at: datetime | None) -> None:
     """What ingest runs (ingest.sink): forward only, one statement for several devices."""
     assert at is not None
-    await conn.execute(_UPSERT_SEEN, {"ids": ids, "ats": [at.timestamp()] * len(ids)})
+    await conn.execute(UPSERT_SEEN, {"ids": ids, "ats": [at.timestamp()] * len(ids)})
 
 
 async def _devices(conn: AsyncConn) -> list[int]:
