@@ -141,10 +141,10 @@ async def silent_candidates(
     heard (epoch seconds; docs/alerts.md, "Silence").
 
     That is its ``last_seen`` (``device_seen``, joined by device id; its creation, if it never
-    delivered) or, where newer, its newest
-    committed reading's time in ``latest_readings``, but never more than ``slack_s`` (ingest's
-    ``last_seen`` granularity) past ``last_seen``: ingest writes ``last_seen`` only when it moved by
-    that much, so nothing it received can be newer, and a device clock running ahead gains nothing.
+    delivered) or, where newer, its newest committed reading's time in ``latest_readings``, but
+    never more than ``slack_s`` (ingest's ``last_seen`` granularity) past ``last_seen``: ingest
+    writes ``last_seen`` only when it moved by that much, so nothing it received can be newer, and a
+    device clock running ahead gains nothing.
     ``latest_readings`` is upserted on every batch, so the newest reading closes the granularity's
     gap. It is looked up (by its primary key's ``device_id``) only for devices whose ``last_seen`` is
     within ``newest_within_s``: one quiet for longer is silent whatever its readings say. A read of

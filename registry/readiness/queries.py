@@ -4,9 +4,8 @@ Owns every statement readiness runs; values are always bound, optional filters a
 ``psycopg.sql``. The live counts and the snapshots read the per-asset state ``readiness_assets``,
 which triggers keep from the registry and from ``device_seen.last_seen`` (written by ingest from
 valid readings only, migrations 1100 and 1200); the gaps read the devices and their ``device_seen``
-rows themselves. Nothing here reads the
-``readings`` hypertable. No arithmetic beyond counting here: shares, status and
-projection are ``core``'s.
+rows themselves. Nothing here reads the ``readings`` hypertable. No arithmetic beyond counting
+here: shares, status and projection are ``core``'s.
 """
 
 from __future__ import annotations
