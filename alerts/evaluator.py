@@ -5,7 +5,7 @@ state (``alerts.core.State``) in memory, fed by
 * the ingest fan-out (``<prefix>/normalized/#``, published only after commit: committed data only);
 * a replay of ``readings`` at start (the longest hold back, so a restart rebuilds held breaches);
 * a catch-up from ``latest_readings`` every ``catchup_interval_s`` (the fan-out is QoS 0);
-* sweeps of ``devices.last_seen`` (silence) and ``dead_letters`` (rejection rates).
+* sweeps of ``device_seen.last_seen`` (silence) and ``dead_letters`` (rejection rates).
 Decisions become database transitions (``alerts.lifecycle``), which are idempotent: the database,
 not this memory, decides whether an alert is already open, so several evaluators may run at once.
 """

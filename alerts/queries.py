@@ -140,14 +140,15 @@ async def silent_candidates(
     """The database's clock and, per active device quiet for ``quiet_for_s`` or more, when it was last
     heard (epoch seconds; docs/alerts.md, "Silence").
 
-    That is its ``last_seen`` (its creation, if it never delivered) or, where newer, its newest
-    committed reading's time in ``latest_readings``, but never more than ``slack_s`` (ingest's
-    ``last_seen`` granularity) past ``last_seen``: ingest writes ``last_seen`` only when it moved by
-    that much, so nothing it received can be newer, and a device clock running ahead gains nothing.
+    That is its ``last_seen`` (``device_seen``, joined by device id; its creation, if it never
+    delivered) or, where newer, its newest committed reading's time in ``latest_readings``, but
+    never more than ``slack_s`` (ingest's ``last_seen`` granularity) past ``last_seen``: ingest
+    writes ``last_seen`` only when it moved by that much, so nothing it received can be newer, and a
+    device clock running ahead gains nothing.
     ``latest_readings`` is upserted on every batch, so the newest reading closes the granularity's
     gap. It is looked up (by its primary key's ``device_id``) only for devices whose ``last_seen`` is
-    within ``newest_within_s``: one quiet for longer is silent whatever its readings say. A
-    devices-table read, never ``readings``.
+    within ``newest_within_s``: one quiet for longer is silent whatever its readings say. A read of
+    devices and device_seen, never ``readings``.
     """
     cur = await conn.execute(
         """
@@ -158,7 +159,8 @@ async def silent_candidates(
                        heard + make_interval(secs => %(slack)s))
                END))::float8
         FROM (SELECT 1) one
-        LEFT JOIN (devices d CROSS JOIN LATERAL (SELECT coalesce(d.last_seen, d.created_at) AS heard) h)
+        LEFT JOIN (devices d LEFT JOIN device_seen ds ON ds.device_id = d.id
+                   CROSS JOIN LATERAL (SELECT coalesce(ds.last_seen, d.created_at) AS heard) h)
             ON d.state = 'active' AND h.heard < now() - make_interval(secs => %(quiet)s)
         """,
         {"quiet": quiet_for_s, "within": newest_within_s, "slack": slack_s},

@@ -33,7 +33,7 @@ _OPEN_MANY = """
     RETURNING id, rule_id, subject_id
 """
 
-# Locked in id order first (as ingest's last_seen update does), then updated: the state is checked
+# Locked in id order first (as ingest's last_seen upsert does), then updated: the state is checked
 # again on the locked row, so an alert resolved meanwhile by hand or by another evaluator is left.
 _RESOLVE_MANY = """
     WITH locked AS (

@@ -7,6 +7,7 @@ lists them. Benchmarks measure ratios side by side in one run; they are never pa
 # The benchmark modules ``hatang bench`` loads, and the shared parts other packages may use.
 __all__ = [
     "alerts", "broker", "city", "cpu", "ingest", "normalise", "onboarding", "province", "readiness",
+    "seen",
     "storage",
     "streams",
 ]  # fmt: skip

@@ -14,7 +14,7 @@ measures, side by side in one run, each figure against the same figure at a smal
 - **``/v1/latest``** through the real application, walking the whole fleet page by page: last page
   vs first page; the query before migration 0600's keyset paging timed on the same two pages;
 - **``/v1/readiness``** p99 through the real application (its live counts cached per scope for a
-  few seconds) and of the computation itself (a cache miss) while a writer updates ``last_seen``
+  few seconds) and of the computation itself (a cache miss) while a writer writes ``last_seen``
   the way ingest does, with the scans of ``readings`` counted (must be 0);
 - **ingest**: ``hatang ingest`` draining what the whole city sends in a checkpoint cycle (each device
   at its model's interval, a city's mix) and as many messages from 500 devices, each drain from a

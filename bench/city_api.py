@@ -1,6 +1,6 @@
 """The API phases of ``hatang bench city``: ``/v1/latest`` walked page by page and ``/v1/readiness`` p99.
 
-Through the real application, while a writer updates ``last_seen`` the way ingest does; and the
+Through the real application, while a writer upserts ``last_seen`` the way ingest does; and the
 ``/v1/latest`` query before migration 0600's keyset paging, timed on the same two pages.
 """
 
@@ -39,15 +39,18 @@ LEGACY_LATEST = """
     ORDER BY key
     LIMIT %s
 """
+# As ingest writes it (ingest.sink, UPSERT_SEEN): in id order, forward only, existing devices only.
 SEEN = """
-    UPDATE devices SET last_seen = now()
-    WHERE id = ANY(%s::bigint[]) AND (last_seen IS NULL OR last_seen < now())
+    INSERT INTO device_seen AS s (device_id, last_seen)
+    SELECT d.id, now() FROM devices d WHERE d.id = ANY(%s::bigint[]) ORDER BY d.id
+    ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen
+    WHERE s.last_seen < EXCLUDED.last_seen
 """
 
 
 @dataclass(slots=True)
 class SeenWriter:
-    """A thread updating last_seen for 5,000 active devices at a time, as ingest does, until stopped."""
+    """A thread upserting last_seen for 5,000 active devices at a time, as ingest does, until stopped."""
 
     url: str
     ids: list[int]

@@ -105,7 +105,7 @@ def generate(
         communes = _areas(conn)
         essential_ids, other = _assets(conn, rng, assets=assets, communes=communes, orgs=orgs)
         written = _devices(conn, rng, assets=essential_ids, total=devices, models=models, orgs=orgs, now=now)
-    conn.execute("ANALYZE areas, assets, devices, device_models")
+    conn.execute("ANALYZE areas, assets, devices, device_models, device_seen")
     return Generated(
         essential_assets=len(essential_ids),
         other_assets=other,
@@ -235,23 +235,36 @@ def _devices(
                 )
 
     written = 0
+    sightings: list[tuple[str, datetime]] = []
     with (
         conn.cursor() as cur,
-        cur.copy(
-            "COPY devices (external_id, model_id, organisation_id, asset_id, state, last_seen) FROM STDIN"
-        ) as copy,
+        cur.copy("COPY devices (external_id, model_id, organisation_id, asset_id, state) FROM STDIN") as copy,
     ):
         for asset_id, sector, model_id, state, seen in attached():
             if written == total:
                 break
-            copy.write_row((f"gen-dev-{written:07d}", model_id, orgs[sector], asset_id, state, seen))
+            external_id = f"gen-dev-{written:07d}"
+            copy.write_row((external_id, model_id, orgs[sector], asset_id, state))
+            if seen is not None:
+                sightings.append((external_id, seen))
             written += 1
         stock = [m for ids in models.values() for m in ids]
         by_model = {m: s for s, ids in models.items() for m in ids}
         while written < total:
             model_id = rng.choice(stock)
             copy.write_row(
-                (f"gen-dev-{written:07d}", model_id, orgs[by_model[model_id]], None, "provisioned", None)
+                (f"gen-dev-{written:07d}", model_id, orgs[by_model[model_id]], None, "provisioned")
             )
             written += 1
+    # last_seen lives in device_seen (migration 1200), keyed by the ids the COPY above assigned.
+    with conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE province_seen (external_id text, last_seen timestamptz)")
+        with cur.copy("COPY province_seen (external_id, last_seen) FROM STDIN") as copy:
+            for row in sightings:
+                copy.write_row(row)
+        cur.execute(
+            "INSERT INTO device_seen (device_id, last_seen)"
+            " SELECT d.id, p.last_seen FROM province_seen p JOIN devices d USING (external_id) ORDER BY d.id"
+        )
+        cur.execute("DROP TABLE province_seen")
     return written

@@ -43,11 +43,11 @@ from registry.zones import load_zones, packaged_zones
 # 0.25 s; every tenth device slow (a fifth above 2 s), so a zone holding many of those is "slow".
 _LATENCY_ROWS = """
     INSERT INTO device_latency (device_id, hour, counts, messages, sum_s)
-    SELECT id, date_trunc('hour', now()),
-           CASE WHEN id % 10 = 0 THEN ARRAY[0, 10, 30, 20, 10, 10, 10, 10, 0, 0, 0, 0]
+    SELECT d.id, date_trunc('hour', now()),
+           CASE WHEN d.id % 10 = 0 THEN ARRAY[0, 10, 30, 20, 10, 10, 10, 10, 0, 0, 0, 0]
                 ELSE ARRAY[0, 20, 70, 8, 2, 0, 0, 0, 0, 0, 0, 0] END,
            100, 30
-    FROM devices WHERE state = 'active' AND last_seen IS NOT NULL
+    FROM devices d JOIN device_seen s ON s.device_id = d.id WHERE d.state = 'active'
 """
 
 

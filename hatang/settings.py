@@ -214,7 +214,7 @@ class IngestSettings(BaseModel):
     )
     last_seen_granularity_s: float = Field(
         default=60.0, ge=0,
-        description="devices.last_seen is written when it moved by this much (0: every batch).",
+        description="device_seen.last_seen is written when it moved by this much (0: every batch).",
     )
     ready_stall_s: float = Field(
         default=60.0, gt=0,
@@ -312,7 +312,7 @@ class AlertSettings(BaseModel):
         description="How often the evaluator catches up from latest_readings (the fan-out is QoS 0).",
     )
     silence_interval_s: float = Field(
-        default=15, gt=0, description="How often silence rules are evaluated from devices.last_seen."
+        default=15, gt=0, description="How often silence rules are evaluated from device_seen.last_seen."
     )
     rate_interval_s: float = Field(
         default=60, gt=0, description="How often rejection-rate rules are evaluated from dead letters."

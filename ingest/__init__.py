@@ -8,7 +8,8 @@ through them; the maintenance job purges old ones), the MQTT adapter's :class:`C
 :class:`Delivery` and :func:`parse_url` (the API's feed, the benches), the binary COPY rows of
 ``pgcopy`` (the storage bench), the per-device latency book of ``latency`` (the readiness bench),
 and the :class:`RegistryWatcher` with :func:`load_devices` and ``FETCH_SLICE`` (``hatang bench city``
-times the worker's loop through them). The rest of the
+times the worker's loop through them), and ``UPSERT_SEEN``, the per-batch last_seen write (``hatang bench
+seen`` times it). The rest of the
 package is the worker's own. See docs/ingest.md.
 """
 
@@ -29,10 +30,12 @@ from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer, parse_url
 from ingest.queries import FETCH_SLICE, load_devices
 from ingest.runner import run, tune_interpreter
+from ingest.sink import UPSERT_SEEN
 from ingest.watcher import RegistryWatcher
 
 __all__ = [
     "FETCH_SLICE",
+    "UPSERT_SEEN",
     "BrokerError",
     "Consumer",
     "DeadLetterRow",

@@ -287,7 +287,7 @@ class Upserts(NamedTuple):
 
 
 def upserts(batch: Batch) -> Upserts:
-    """The batch's ``latest_readings`` and ``devices.last_seen`` upserts, sorted by key.
+    """The batch's ``latest_readings`` and ``device_seen`` upserts, sorted by key.
 
     Sorted so that concurrent workers lock rows in the same order. What they hold was gathered by
     :func:`intake` (only the newest reading per device and metric of the batch is upserted).

@@ -53,27 +53,26 @@ _INVALIDATE_LATE = f"""
       AND to_regclass('readings_1m_cagg') IS NULL
     ON CONFLICT DO NOTHING
 """
-# Rows are locked in id order first, so that concurrent writers never deadlock on devices (LockRows
-# runs above the Sort). The devices are found through their primary key (``id = ANY``): joined to
-# the batch's values alone, PostgreSQL hashed the whole devices table twice per batch, a cost that
-# grew with the fleet, not the batch (100,000 devices: 150-240 ms per 5,000-device batch; this way
-# 120-160 ms, measured in one process alternately). The update joins devices once more by key: a
-# join of the two CTEs to each other instead (no statistics on CTEs) could be planned as a nested
-# loop: 630 ms per 5,000 devices in a scratch database, 81 ms this way (measured).
-_UPDATE_SEEN = """
-    WITH locked AS (
-        SELECT d.id, u.at
-        FROM devices AS d
-        JOIN (
-            SELECT id, to_timestamp(at) AS at FROM unnest(%(ids)s::bigint[], %(ats)s::float8[]) AS v(id, at)
-        ) AS u USING (id)
-        WHERE d.id = ANY(%(ids)s::bigint[]) AND (d.last_seen IS NULL OR d.last_seen < u.at)
-        ORDER BY d.id
-        FOR NO KEY UPDATE OF d
-    )
-    UPDATE devices AS d SET last_seen = locked.at
-    FROM locked
-    WHERE d.id = locked.id AND (d.last_seen IS NULL OR d.last_seen < locked.at)
+# last_seen lives in a narrow table of its own (migration 1200): the upsert there cost ~4.6 µs of
+# PostgreSQL per device against ~16 µs for the update of the wide devices row, which also ran
+# readiness's trigger over transition tables of whole device rows. This statement with its triggers
+# costs 0.56-0.61 of the old one per device in steady state, e.g. 15.11 -> 8.65 µs (hatang bench
+# seen, alternating in one process; docs/capacity.md, "What each device costs the database").
+# Rows are inserted in device-id order (the Sort below the insert), so that concurrent workers lock
+# the rows of device_seen in the same order and never deadlock. Only devices this statement sees are written:
+# the primary key lookup (``id = ANY``, never a hash of the whole devices table: 150-240 ms per
+# 5,000-device batch at 100,000 devices, measured when this was an update of devices) drops one
+# deleted meanwhile, where a foreign key would fail the whole batch instead (1200 explains why there
+# is none). Forward only: a redelivered or late batch never moves last_seen back.
+UPSERT_SEEN = """
+    INSERT INTO device_seen AS s (device_id, last_seen)
+    SELECT d.id, to_timestamp(u.at)
+    FROM devices AS d
+    JOIN unnest(%(ids)s::bigint[], %(ats)s::float8[]) AS u(id, at) ON u.id = d.id
+    WHERE d.id = ANY(%(ids)s::bigint[])
+    ORDER BY d.id
+    ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen
+    WHERE s.last_seen < EXCLUDED.last_seen
 """
 
 
@@ -295,7 +294,7 @@ async def _upsert(conn: psycopg.AsyncConnection[Any], upserts: Upserts) -> None:
         statements.append((_INVALIDATE_LATE, (_array(upserts.minute), _array(upserts.minute_first_us))))
     if upserts.seen_device:
         seen = {"ids": _array(upserts.seen_device), "ats": _array(upserts.seen_at)}
-        statements.append((_UPDATE_SEEN, seen))
+        statements.append((UPSERT_SEEN, seen))
     if not statements:
         return
     async with conn.pipeline(), conn.cursor() as cur:

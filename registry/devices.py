@@ -57,11 +57,12 @@ class Credentials:
 SELECT = """
     SELECT d.id, d.external_id, m.model, m.version AS model_version, d.organisation_id,
            o.slug AS organisation, s.external_id AS asset, d.state, d.firmware_version, d.metadata,
-           d.last_seen, d.created_at, d.updated_at, d.credentials_rotated_at
+           ds.last_seen, d.created_at, d.updated_at, d.credentials_rotated_at
     FROM devices d
     JOIN device_models m ON m.id = d.model_id
     JOIN organisations o ON o.id = d.organisation_id
     LEFT JOIN assets s ON s.id = d.asset_id
+    LEFT JOIN device_seen ds ON ds.device_id = d.id
 """
 
 

@@ -1,5 +1,5 @@
 """The latest value per device and metric, and the health of the fleet, from ``latest_readings`` and
-``devices.last_seen`` (kept by ingest once per batch) — never a scan of the readings hypertable.
+``device_seen.last_seen`` (kept by ingest once per batch) — never a scan of the readings hypertable.
 
 Health: a device is ``online`` when active and seen within the window, ``silent`` when active and
 not (or never) seen within it, ``suspended``, ``provisioned`` (not yet active) — retired devices are
@@ -93,11 +93,11 @@ async def health(
         """
         WITH classified AS (
             SELECT {sector} AS sector,
-                   CASE WHEN d.state = 'active' AND d.last_seen >= coalesce(%(now)s, now()) - %(window)s
+                   CASE WHEN d.state = 'active' AND ds.last_seen >= coalesce(%(now)s, now()) - %(window)s
                             THEN 'online'
                         WHEN d.state = 'active' THEN 'silent'
                         ELSE d.state END AS state
-            FROM {scope_from}
+            FROM {scope_from} LEFT JOIN device_seen ds ON ds.device_id = d.id
             WHERE {conditions} AND d.state <> 'retired'
         )
         SELECT s.code AS sector, h.state, count(c.sector)::int AS devices

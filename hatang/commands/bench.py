@@ -10,6 +10,7 @@ from typing import Any
 # Benchmark modules under bench.
 BENCHMARKS: tuple[str, ...] = (
     "normalise", "storage", "ingest", "readiness", "streams", "onboarding", "alerts", "broker", "city",
+    "seen",
 )  # fmt: skip
 
 

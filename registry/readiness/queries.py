@@ -2,10 +2,10 @@
 
 Owns every statement readiness runs; values are always bound, optional filters are composed with
 ``psycopg.sql``. The live counts and the snapshots read the per-asset state ``readiness_assets``,
-which triggers keep from the registry and from ``devices.last_seen`` (written by ingest from valid
-readings only, migration 1100); the gaps read the devices themselves. Nothing here reads the
-``readings`` hypertable. No arithmetic beyond counting here: shares, status and
-projection are ``core``'s.
+which triggers keep from the registry and from ``device_seen.last_seen`` (written by ingest from
+valid readings only, migrations 1100 and 1200); the gaps read the devices and their ``device_seen``
+rows themselves. Nothing here reads the ``readings`` hypertable. No arithmetic beyond counting
+here: shares, status and projection are ``core``'s.
 """
 
 from __future__ import annotations
@@ -67,9 +67,10 @@ _FACTS = sql.SQL(
         SELECT count(*) AS devices,
                count(*) FILTER (WHERE d.state = 'active') AS active,
                count(*) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
-               max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen,
+               max(ds.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS last_seen,
                (SELECT r.newest_seen FROM readiness_assets r WHERE r.asset_id = a.id) AS newest_seen
         FROM devices d JOIN device_models m ON m.id = d.model_id
+        LEFT JOIN device_seen ds ON ds.device_id = d.id
         WHERE d.asset_id = a.id
     ) f"""
 )
@@ -293,12 +294,13 @@ async def gap_summary(
                        count(d.id) AS devices,
                        count(d.id) FILTER (WHERE d.state = 'active') AS active,
                        count(d.id) FILTER (WHERE d.state = 'active' AND m.sector = a.sector) AS fitting,
-                       max(d.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector)
+                       max(ds.last_seen) FILTER (WHERE d.state = 'active' AND m.sector = a.sector)
                            AS last_seen,
                        r.newest_seen
                 FROM assets a
                 JOIN readiness_assets r ON r.asset_id = a.id
-                LEFT JOIN (devices d JOIN device_models m ON m.id = d.model_id) ON d.asset_id = a.id
+                LEFT JOIN (devices d JOIN device_models m ON m.id = d.model_id
+                           LEFT JOIN device_seen ds ON ds.device_id = d.id) ON d.asset_id = a.id
                 WHERE a.essential {filters}
                 GROUP BY a.id, r.asset_id
             ) f

@@ -29,7 +29,7 @@ ZONES = "zones"
 # distance, exact enough for a few kilometres. 111,320 m per degree of latitude.
 _MEMBERS = """
     members AS (
-        SELECT z.id AS zone_id, d.id AS device_id, d.last_seen
+        SELECT z.id AS zone_id, d.id AS device_id, ds.last_seen
         FROM zones z
         JOIN assets a
           ON a.lat BETWEEN z.lat - z.radius_m / 111320.0 AND z.lat + z.radius_m / 111320.0
@@ -38,6 +38,7 @@ _MEMBERS = """
          AND 6371000 * sqrt(power(radians(a.lat - z.lat), 2)
                             + power(radians(a.lon - z.lon) * cos(radians(z.lat)), 2)) <= z.radius_m
         JOIN devices d ON d.asset_id = a.id AND d.state = 'active'
+        LEFT JOIN device_seen ds ON ds.device_id = d.id
         WHERE z.retired_at IS NULL
     )
 """

@@ -113,7 +113,10 @@ def test_a_seeded_fault_mix_opens_exactly_the_expected_alerts(
         with psycopg.connect(db_url, autocommit=True) as conn:
             _wait(
                 lambda: (
-                    conn.execute("SELECT count(*) FROM devices WHERE last_seen IS NULL").fetchone() == (0,)
+                    conn.execute(
+                        "SELECT count(*) FROM devices d"
+                        " WHERE NOT EXISTS (SELECT FROM device_seen s WHERE s.device_id = d.id)"
+                    ).fetchone() == (0,)
                 )
             )
         evaluator = evaluators.start(silence_interval_s="0.5", rate_interval_s="0.5")

@@ -1,4 +1,4 @@
-"""Silence (from ``devices.last_seen``) and rejection rates (from dead letters) in a real process.
+"""Silence (from ``device_seen.last_seen``) and rejection rates (from dead letters) in a real process.
 
 ``last_seen`` is set by hand to known ages (hours, far from any timing), then a real ``hatang
 alerts`` sweeps; a reading published through real ingest ends a device's silence. Each test waits
@@ -21,10 +21,14 @@ pytestmark = pytest.mark.slow
 
 def _age(db_url: str, ages_s: dict[str, float]) -> None:
     with psycopg.connect(db_url) as conn:
-        conn.execute("UPDATE devices SET last_seen = now()")
+        conn.execute(
+            "INSERT INTO device_seen (device_id, last_seen) SELECT id, now() FROM devices ORDER BY id"
+            " ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen"
+        )
         for device, age in ages_s.items():
             conn.execute(
-                "UPDATE devices SET last_seen = now() - make_interval(secs => %s) WHERE external_id = %s",
+                "UPDATE device_seen SET last_seen = now() - make_interval(secs => %s)"
+                " WHERE device_id = (SELECT id FROM devices WHERE external_id = %s)",
                 (age, device),
             )
 

@@ -116,9 +116,14 @@ def test_last_seen_alone_does_not_bump_updated_at(
 ) -> None:
     api_client.post("/v1/devices", json={"external_id": "ls-1", "model": "sonde-wq6"}, headers=keys["admin"])
     before = api_db.execute("SELECT updated_at FROM devices WHERE external_id = 'ls-1'").fetchone()
-    api_db.execute("UPDATE devices SET last_seen = now() WHERE external_id = 'ls-1'")
+    api_db.execute(
+        "INSERT INTO device_seen (device_id, last_seen)"
+        " SELECT id, now() FROM devices WHERE external_id = 'ls-1'"
+    )
     after = api_db.execute("SELECT updated_at FROM devices WHERE external_id = 'ls-1'").fetchone()
     assert before == after
+    shown = api_client.get("/v1/devices/ls-1", headers=keys["admin"]).json()
+    assert shown["last_seen"] is not None  # the API's field, from device_seen
     api_db.execute("UPDATE devices SET firmware_version = '9' WHERE external_id = 'ls-1'")
     changed = api_db.execute("SELECT updated_at FROM devices WHERE external_id = 'ls-1'").fetchone()
     assert changed is not None

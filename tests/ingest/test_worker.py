@@ -47,7 +47,8 @@ def test_mosquitto_pub_message_lands(ingest_fleet: IngestFleet, workers: Workers
     with psycopg.connect(ingest_fleet.db_url) as conn:
         row = conn.execute(
             """
-            SELECT extract(epoch FROM r.time), m.name, r.value, d.last_seen IS NOT NULL,
+            SELECT extract(epoch FROM r.time), m.name, r.value,
+                   EXISTS (SELECT FROM device_seen s WHERE s.device_id = d.id),
                    (SELECT count(*) FROM latest_readings l WHERE l.device_id = d.id)
             FROM readings r JOIN devices d ON d.id = r.device_id JOIN metrics m ON m.id = r.metric_id
             """

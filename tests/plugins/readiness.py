@@ -97,6 +97,12 @@ class World:
     assets: dict[str, int]
 
 
+def _seen(conn: psycopg.Connection[Any], device_id: int, at: datetime | None) -> None:
+    """The device's last_seen, in its own table (migration 1200); never seen: no row."""
+    if at is not None:
+        conn.execute("INSERT INTO device_seen (device_id, last_seen) VALUES (%s, %s)", (device_id, at))
+
+
 def build_world(db_url: str, *, now: datetime = NOW) -> World:
     """Fill ``db_url`` with the hand-computed province, its devices' reports timed relative to ``now``."""
     seen = {"fresh": now - FRESH_AGE, "silent": now - SILENT_AGE, None: None}
@@ -139,19 +145,23 @@ def build_world(db_url: str, *, now: datetime = NOW) -> World:
             assets[external_id] = row[0]
             for model, state, last_seen in devices:
                 serial += 1
-                conn.execute(
+                device = conn.execute(
                     """
-                    INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state, last_seen)
-                    VALUES (%s, %s, %s, %s, %s, %s)
+                    INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state)
+                    VALUES (%s, %s, %s, %s, %s) RETURNING id
                     """,
-                    (f"dev-{serial:03d}", models[model], organisations[org], row[0], state, seen[last_seen]),
-                )
+                    (f"dev-{serial:03d}", models[model], organisations[org], row[0], state),
+                ).fetchone()
+                assert device is not None
+                _seen(conn, device[0], seen[last_seen])
         # A device on no asset counts for nothing.
-        conn.execute(
-            "INSERT INTO devices (external_id, model_id, organisation_id, state, last_seen) "
-            "VALUES ('dev-loose', %s, %s, 'active', %s)",
-            (models["sonde"], organisations["evn-bn"], seen["fresh"]),
-        )
+        device = conn.execute(
+            "INSERT INTO devices (external_id, model_id, organisation_id, state) "
+            "VALUES ('dev-loose', %s, %s, 'active') RETURNING id",
+            (models["sonde"], organisations["evn-bn"]),
+        ).fetchone()
+        assert device is not None
+        _seen(conn, device[0], seen["fresh"])
     return World(db_url=db_url, now=now, areas=areas, organisations=organisations, assets=assets)
 
 

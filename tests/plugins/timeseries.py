@@ -4,7 +4,7 @@
 areas (a province, two districts, a commune; reused where the packaged ones are loaded), three
 assets in three sectors and five devices (one suspended, one never seen); ``Fleet.add_readings``
 writes deterministic pseudo-random readings with COPY, the way ingest lands them, and keeps
-``latest_readings`` and ``devices.last_seen`` in step.
+``latest_readings`` and ``device_seen.last_seen`` in step.
 """
 
 from __future__ import annotations
@@ -86,7 +86,10 @@ class Fleet:
                 (device_id, metric_id, newest[0], newest[1]),
             )
             self.conn.execute(
-                "UPDATE devices SET last_seen = greatest(last_seen, %s) WHERE id = %s", (newest[0], device_id)
+                "INSERT INTO device_seen AS s (device_id, last_seen) VALUES (%s, %s)"
+                " ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen"
+                " WHERE s.last_seen < EXCLUDED.last_seen",
+                (device_id, newest[0]),
             )
         return rows
 

@@ -50,13 +50,15 @@ def _device(
 ) -> int:
     row = conn.execute(
         """
-        INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state, last_seen)
-        SELECT %s, (SELECT min(id) FROM device_models), (SELECT min(id) FROM organisations), %s, %s, %s
+        INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state)
+        SELECT %s, (SELECT min(id) FROM device_models), (SELECT min(id) FROM organisations), %s, %s
         RETURNING id
         """,
-        (serial, asset, state, seen),
+        (serial, asset, state),
     ).fetchone()
     assert row is not None
+    if seen is not None:  # last_seen lives in device_seen (migration 1200)
+        conn.execute("INSERT INTO device_seen (device_id, last_seen) VALUES (%s, %s)", (row[0], seen))
     return int(row[0])
 
 

@@ -95,9 +95,13 @@ def test_a_past_day_reads_its_snapshot_not_todays_state(readiness_world: World) 
     with psycopg.connect(url) as conn:
         conn.execute(
             """
-            INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state, last_seen)
-            SELECT 'dev-new', m.id, a.organisation_id, a.id, 'active', %s
-            FROM assets a, device_models m WHERE a.external_id = 'T1' AND m.model = 'loop-counter'
+            WITH added AS (
+                INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state)
+                SELECT 'dev-new', m.id, a.organisation_id, a.id, 'active'
+                FROM assets a, device_models m WHERE a.external_id = 'T1' AND m.model = 'loop-counter'
+                RETURNING id
+            )
+            INSERT INTO device_seen (device_id, last_seen) SELECT id, %s FROM added
             """,
             (FRESH + timedelta(days=1),),
         )

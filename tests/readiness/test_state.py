@@ -1,6 +1,7 @@
 """The per-asset state (``readiness_assets``, migration 1100) against the definition computed from scratch.
 
-After any sequence of registry changes and ``last_seen`` writes, each asset's row holds its attributes
+After any sequence of registry changes and ``last_seen`` writes (``device_seen``, migration 1200: ingest's
+own upsert, first sightings and later ones, and writes by hand), each asset's row holds its attributes
 and ``equipped`` exactly and its ``newest_seen`` within one granularity bucket below the true newest,
 and the live counts, for a window that starts on a bucket boundary, equal what the join of every
 essential asset to every active device (the query readiness ran before the state existed) gives;
@@ -11,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
@@ -26,7 +29,7 @@ from ingest.batch import Batch, TopicLayout, intake, upserts
 from ingest.delivery import Delivery
 from ingest.devices import DeviceCache
 from ingest.queries import load_devices, load_metric_ids
-from ingest.sink import write_batch
+from ingest.sink import UPSERT_SEEN, write_batch
 from registry.readiness import queries
 from registry.readiness.core import Counts
 from tests.plugins.ingest import DEVICE_MOUNT, IngestFleet
@@ -47,8 +50,9 @@ _REFERENCE = sql.SQL(
            count(*) FILTER (WHERE coalesce(f.fresh, false))
     FROM assets a
     LEFT JOIN (
-        SELECT d.asset_id, m.sector, bool_or(d.last_seen >= %(since)s) AS fresh
+        SELECT d.asset_id, m.sector, bool_or(s.last_seen >= %(since)s) AS fresh
         FROM devices d JOIN device_models m ON m.id = d.model_id
+        LEFT JOIN device_seen s ON s.device_id = d.id
         WHERE d.state = 'active' AND d.asset_id IS NOT NULL
         GROUP BY d.asset_id, m.sector
     ) f ON f.asset_id = a.id AND f.sector = a.sector
@@ -65,8 +69,9 @@ _ROWS = """
     FROM assets a
     LEFT JOIN readiness_assets r ON r.asset_id = a.id
     CROSS JOIN LATERAL (
-        SELECT count(*) > 0 AS equipped, max(d.last_seen) AS newest_seen
+        SELECT count(*) > 0 AS equipped, max(s.last_seen) AS newest_seen
         FROM devices d JOIN device_models m ON m.id = d.model_id
+        LEFT JOIN device_seen s ON s.device_id = d.id
         WHERE d.asset_id = a.id AND d.state = 'active' AND m.sector = a.sector
     ) f
     ORDER BY a.id
@@ -162,7 +167,8 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("move"), _picks, st.one_of(st.none(), st.integers(0, 63))),
     st.tuples(st.just("model"), _picks, st.integers(0, 2)),
     st.tuples(st.just("delete_devices"), _picks),
-    st.tuples(st.just("seen"), _picks, _minute),  # as ingest writes it
+    st.tuples(st.just("seen"), _picks, _minute),  # as ingest writes it: first sightings and later ones
+    st.tuples(st.just("seen_deleted"), _picks, _minute),  # ingest's write for devices deleted meanwhile
     st.tuples(st.just("seen_back"), _picks, _seen),  # by hand: back, or cleared
     st.tuples(
         st.just("asset"), st.integers(0, 63),
@@ -176,12 +182,11 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("model_sector"), st.integers(0, 2), st.sampled_from(SECTORS)),
 )  # fmt: skip
 
-# What ingest runs (ingest.sink): forward only, one statement for several devices.
-_INGEST_SEEN = """
-    UPDATE devices AS d SET last_seen = u.at
-    FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, at)
-    WHERE d.id = u.id AND (d.last_seen IS NULL OR d.last_seen < u.at)
-"""
+
+async def _ingest_seen(conn: AsyncConn, ids: list[int], at: datetime | None) -> None:
+    """What ingest runs (ingest.sink): forward only, one statement for several devices."""
+    assert at is not None
+    await conn.execute(UPSERT_SEEN, {"ids": ids, "ats": [at.timestamp()] * len(ids)})
 
 
 async def _devices(conn: AsyncConn) -> list[int]:
@@ -203,6 +208,7 @@ async def _apply(conn: AsyncConn, world: World, operation: tuple[Any, ...]) -> N
     if kind == "add_devices":
         rows = [
             (
+                f"d-{uuid.uuid4()}",
                 None if a is None else world.assets[a % len(world.assets)],
                 world.models[m],
                 state,
@@ -210,14 +216,22 @@ async def _apply(conn: AsyncConn, world: World, operation: tuple[Any, ...]) -> N
             )
             for a, m, state, seen in args[0]
         ]
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        # Registered, then seen (by hand: the rows that had a last_seen), as two statements.
         await conn.execute(
-            "INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state, last_seen)"
-            " SELECT 'd-' || gen_random_uuid(), u.model, %s, u.asset, u.state, u.seen"
-            " FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::timestamptz[])"
-            " AS u(asset, model, state, seen)",
-            (world.organisations[0], *(list(column) for column in zip(*rows, strict=True))),
+            "INSERT INTO devices (external_id, model_id, organisation_id, asset_id, state)"
+            " SELECT u.external_id, u.model, %s, u.asset, u.state"
+            " FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::text[])"
+            " AS u(external_id, asset, model, state)",
+            (world.organisations[0], *columns[:4]),
         )
-    elif kind in {"state", "move", "model", "delete_devices", "seen", "seen_back"}:
+        await conn.execute(
+            "INSERT INTO device_seen (device_id, last_seen)"
+            " SELECT d.id, u.seen FROM unnest(%s::text[], %s::timestamptz[]) AS u(external_id, seen)"
+            " JOIN devices d USING (external_id) WHERE u.seen IS NOT NULL",
+            (columns[0], columns[4]),
+        )
+    elif kind in {"state", "move", "model", "delete_devices", "seen", "seen_deleted", "seen_back"}:
         ids = _pick(devices, args[0])
         if not ids:
             return
@@ -233,10 +247,17 @@ async def _apply(conn: AsyncConn, world: World, operation: tuple[Any, ...]) -> N
         elif kind == "delete_devices":
             await conn.execute("DELETE FROM devices WHERE id = ANY(%s)", (ids,))
         elif kind == "seen":
-            await conn.execute(_INGEST_SEEN, (ids, [_minutes(args[1]) for _ in ids]))
+            await _ingest_seen(conn, ids, _minutes(args[1]))
+        elif kind == "seen_deleted":
+            await conn.execute("DELETE FROM devices WHERE id = ANY(%s)", (ids,))
+            await _ingest_seen(conn, ids, _minutes(args[1]))
+        elif args[1] is None:
+            await conn.execute("DELETE FROM device_seen WHERE device_id = ANY(%s)", (ids,))
         else:
             await conn.execute(
-                "UPDATE devices SET last_seen = %s WHERE id = ANY(%s)", (_minutes(args[1]), ids)
+                "INSERT INTO device_seen (device_id, last_seen) SELECT unnest(%s::bigint[]), %s"
+                " ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen",
+                (ids, _minutes(args[1])),
             )
     elif kind == "asset":
         asset = world.assets[args[0] % len(world.assets)]
@@ -272,6 +293,10 @@ async def _check_rows(conn: AsyncConn) -> None:
     rows = await cur.fetchall()
     cur = await conn.execute("SELECT count(*) FROM readiness_assets")
     assert await cur.fetchone() == (len(rows),)  # no row outlives its asset
+    cur = await conn.execute(
+        "SELECT count(*) FROM device_seen s WHERE NOT EXISTS (SELECT FROM devices d WHERE d.id = s.device_id)"
+    )
+    assert await cur.fetchone() == (0,)  # no last_seen outlives its device, none written for a deleted one
     for asset_id, same, present, equipped, newest, want_equipped, want_newest in rows:
         assert present, f"asset {asset_id}: no row"
         assert same, f"asset {asset_id}: attributes"
@@ -364,6 +389,29 @@ def test_the_state_follows_the_definition(db_url: str, operations: list[tuple[An
     asyncio.run(_example(db_url, operations))
 
 
+# Writes through device_seen, spelled out (the property above finds them too, by chance): a first
+# sighting (the upsert's INSERT path), later ones within and across a bucket (its UPDATE path), a
+# device deleted after it was seen, one seen after it moved to another asset, and ingest's write for a
+# device deleted in the same transaction (nothing written).
+WRITES_THROUGH_DEVICE_SEEN: list[list[tuple[Any, ...]]] = [
+    [("add_devices", [(0, 0, "active", None), (0, 0, "active", None)]), ("seen", [0, 1], -60),
+     ("seen", [0], -58), ("seen", [0], -40), ("seen", [1], 10)],
+    [("add_devices", [(0, 0, "active", None), (0, 0, "active", -30)]), ("seen", [1], -20),
+     ("delete_devices", [1]), ("seen", [0], -100)],
+    [("add_devices", [(0, 0, "active", None), (2, 0, "active", -300)]), ("seen", [0], -10),
+     ("move", [0], 2), ("seen", [0], -5), ("move", [0], 0), ("seen", [0], 20)],
+    [("add_devices", [(1, 1, "active", -30)]), ("seen_deleted", [0], 5),
+     ("add_devices", [(1, 1, "active", None)]), ("seen", [0], 10)],
+    [("add_devices", [(0, 0, "active", -30)]), ("seen_back", [0], -3000), ("seen_back", [0], None),
+     ("seen", [0], -3001)],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("operations", WRITES_THROUGH_DEVICE_SEEN)
+def test_writes_through_device_seen_keep_the_state(db_url: str, operations: list[tuple[Any, ...]]) -> None:
+    asyncio.run(_example(db_url, operations))
+
+
 def test_the_migration_backfills_existing_rows(db_url: str) -> None:
     """``readiness_assets_rebuild()`` (what migration 1100 ran) recomputes what the triggers keep."""
     asyncio.run(_backfill(db_url))
@@ -419,8 +467,9 @@ def test_a_fresh_devices_first_reading_makes_its_asset_ready_at_once(ingest_flee
     never, silent = fleet.active[0], fleet.active[1]  # on the fleet's two assets
     with psycopg.connect(fleet.db_url) as conn:
         conn.execute(
-            "UPDATE devices SET last_seen = now() - interval '3 days' WHERE asset_id ="
-            " (SELECT asset_id FROM devices WHERE external_id = %s)",
+            "INSERT INTO device_seen (device_id, last_seen) SELECT id, now() - interval '3 days'"
+            " FROM devices WHERE asset_id = (SELECT asset_id FROM devices WHERE external_id = %s)"
+            " ON CONFLICT (device_id) DO UPDATE SET last_seen = EXCLUDED.last_seen",
             (silent,),
         )
     assert asyncio.run(_ready_water(fleet.db_url)) == 0

@@ -1,4 +1,5 @@
-"""Registry triggers on devices ignore ingest's last_seen writes and see every other change."""
+"""Ingest's last_seen writes (device_seen, migration 1200) neither touch nor notify; registry
+triggers on devices see every other change."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ def test_last_seen_neither_touches_nor_notifies(db_url: str, topic_prefix: str) 
     ):
         listener.execute("LISTEN hatang_registry")
         before = _updated_at(conn, device)
-        conn.execute("UPDATE devices SET last_seen = now() WHERE external_id = %s", (device,))
+        conn.execute(
+            "INSERT INTO device_seen (device_id, last_seen)"
+            " SELECT id, now() FROM devices WHERE external_id = %s",
+            (device,),
+        )
         assert _updated_at(conn, device) == before
         assert _notified(listener) == []
 
