@@ -5,10 +5,11 @@ topic prefix of its own, it queues for a worker's persistent session what the ci
 checkpoint cycle (``--ingest-seconds``, by default the server's ``checkpoint_timeout``): every
 active device at its model's reporting interval (a 30-second radar thirty times in 15 minutes, a
 15-minute meter once), in the order they would arrive. The small shape is as many messages of the
-same mix from 500 of those devices in turn. It drains them four times in the order small, city,
-city, small, each drain from a checkpoint (``CHECKPOINT`` just before), and times ``hatang ingest``
-(a fresh real process each time) draining each: messages and readings a second per shape over its
-two drains, their ratio, and the write-ahead log each shape wrote a message.
+same mix from 500 of those devices (every n-th, so its models are the city's) in turn, dated over
+the same window. It drains them four times in the order small, city, city, small, each drain from
+a checkpoint (``CHECKPOINT`` just before), and times ``hatang ingest`` (a fresh real process each
+time) draining each: messages and readings a second per shape over its two drains, their ratio,
+and the write-ahead log each shape wrote a message.
 
 Why one checkpoint cycle from a checkpoint: the first change of a page after a checkpoint logs the
 whole page (a full-page image). A city's devices each write their own pages (their index entries,
@@ -239,11 +240,13 @@ def measure_ingest(
     messages = len(schedules["city"])
     if messages == 0:
         raise RuntimeError(f"no device of the city reports within {seconds} s: raise --ingest-seconds")
-    schedules["small"] = small_schedule(devices[:SMALL_SHAPE], messages, seconds)
+    # Every n-th device, so the small shape's models (readings a message, packs or not) are the city's.
+    small = devices[:: max(len(devices) // SMALL_SHAPE, 1)][:SMALL_SHAPE]
+    schedules["small"] = small_schedule(small, messages, seconds)
     out: dict[str, Any] = {
         "ingest_seconds": seconds,
         "ingest_messages": messages,
-        "ingest_small_devices": len(devices[:SMALL_SHAPE]),
+        "ingest_small_devices": len(small),
         "ingest_city_devices": len(devices),
         "ingest_city_senders": len({d.external_id for _, d in schedules["city"]}),
     }
