@@ -5,11 +5,12 @@ topic prefix of its own, it queues for a worker's persistent session what the ci
 checkpoint cycle (``--ingest-seconds``, by default the server's ``checkpoint_timeout``): every
 active device at its model's reporting interval (a 30-second radar thirty times in 15 minutes, a
 15-minute meter once), in the order they would arrive. The small shape is as many messages of the
-same mix from 500 of those devices (every n-th, so its models are the city's) in turn, dated over
-the same window. It drains them four times in the order small, city, city, small, each drain from
-a checkpoint (``CHECKPOINT`` just before), and times ``hatang ingest`` (a fresh real process each
-time) draining each: messages and readings a second per shape over its two drains, their ratio,
-and the write-ahead log each shape wrote a message.
+same models from 500 of those devices (every n-th), message for message: the city's messages, each
+sent instead by the next of the 500 of its sender's model, dated evenly over the same window. It
+drains them four times in the order small, city, city, small, each drain from a checkpoint
+(``CHECKPOINT`` just before), and times ``hatang ingest`` (a fresh real process each time)
+draining each: messages and readings a second per shape over its two drains, their ratio, and the
+write-ahead log each shape wrote a message.
 
 Why one checkpoint cycle from a checkpoint: the first change of a page after a checkpoint logs the
 whole page (a full-page image). A city's devices each write their own pages (their index entries,
@@ -33,6 +34,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ from typing import Any
 
 import psycopg
 
+from bench.city_data import progress
 from bench.ingest.ceilings import touch_session
 from bench.ingest.load import Publisher
 from bench.ingest.worker import WorkerProcess
@@ -101,9 +104,22 @@ def city_schedule(devices: list[SendingDevice], seconds: float) -> Schedule:
     return [(at, devices[k]) for at, k in slots]
 
 
-def small_schedule(devices: list[SendingDevice], count: int, seconds: float) -> Schedule:
-    """``count`` messages from ``devices`` in turn, evenly over ``seconds`` (as old as the city's)."""
-    return [(i * seconds / count, devices[i % len(devices)]) for i in range(count)]
+def small_schedule(devices: list[SendingDevice], city: Schedule) -> Schedule:
+    """The city's messages sent by ``devices`` instead: each by the next of them of the sender's model
+    (any of them in turn where none is), so both shapes carry the same models' messages, readings and
+    packs, message for message; evenly over the city's window, so no device sends two at once."""
+    by_model: dict[tuple[str, int], list[SendingDevice]] = {}
+    for d in devices:
+        by_model.setdefault(d.model.key, []).append(d)
+    turns: Counter[tuple[str, int] | None] = Counter()
+    out: Schedule = []
+    window = city[-1][0] if city else 0.0
+    for i, (_, sender) in enumerate(city):
+        key = sender.model.key if sender.model.key in by_model else None
+        pool = by_model[key] if key is not None else devices
+        out.append((i * window / len(city), pool[turns[key] % len(pool)]))
+        turns[key] += 1
+    return out
 
 
 def messages_of(
@@ -242,7 +258,7 @@ def measure_ingest(
         raise RuntimeError(f"no device of the city reports within {seconds} s: raise --ingest-seconds")
     # Every n-th device, so the small shape's models (readings a message, packs or not) are the city's.
     small = devices[:: max(len(devices) // SMALL_SHAPE, 1)][:SMALL_SHAPE]
-    schedules["small"] = small_schedule(small, messages, seconds)
+    schedules["small"] = small_schedule(small, schedules["city"])
     out: dict[str, Any] = {
         "ingest_seconds": seconds,
         "ingest_messages": messages,
@@ -255,11 +271,13 @@ def measure_ingest(
     checkpointed = []
     # Small, city, city, small: a load that drifts during the phase (autovacuum after the history, the
     # machine) weighs on both shapes alike. Each drain is a fresh worker and fresh live messages.
+    progress(f"ingest: {messages:,} messages a drain ({seconds:g} s of the city)")
     for turn, shape in enumerate(("small", "city", "city", "small")):
         payloads, readings = messages_of(schedules[shape], seconds, prefix=mount + prefix, now=time.time())
         log = workdir / f"{turn}-{shape}.log"
         took, checkpoint, written = _drain(env, log, spec, mqtt_url("simulator"), payloads)
         spent[shape] += took
+        progress(f"ingest: drain {turn + 1} of 4, {shape}: {len(payloads):,} messages in {took:.1f} s")
         checkpointed.append(checkpoint)
         wal[shape] = [total + w for total, w in zip(wal[shape], written, strict=True)]
         out[f"ingest_{shape}_readings"] = readings

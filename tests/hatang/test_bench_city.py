@@ -6,6 +6,7 @@ Against the suite's stack as external services. Nothing here is timed: the goals
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -111,10 +112,13 @@ def test_the_ingest_phase_sends_only_what_the_contracts_accept() -> None:
     assert [at for at, _ in city] == sorted(at for at, _ in city)  # in time order
     assert len({d.external_id for _, d in city[:30]}) > 5  # interleaved, not device by device
     payloads, promised = messages_of(city, 900, prefix="bench/v1", now=now)
-    # The small shape: as many messages from few devices in turn, over the same window; many a device
-    # (a later drain: its clock has moved on).
-    small = small_schedule(devices, 150 * len(devices), 900)
-    assert len({d.external_id for _, d in small}) == len(devices)
+    # The small shape: the city's messages from fewer devices, each of its sender's model, over the
+    # same window (a later drain: its clock has moved on); many a device.
+    few = devices[::3]  # a device of each model
+    small = small_schedule(few, city * 20)
+    assert [d.model.key for _, d in small] == [d.model.key for _, d in city * 20]
+    assert all(a < b for (a, _), (b, _) in itertools.pairwise(small))  # one at a time
+    assert {d.external_id for _, d in small} == {d.external_id for d in few}
     later, promised_later = messages_of(small, 900, prefix="bench/v1", now=now + 61.5)
     payloads, promised = payloads + later, promised + promised_later
     by_id = {d.external_id: d for d in devices}
