@@ -42,7 +42,7 @@ from typing import Any
 
 import psycopg
 
-from bench.city_data import progress
+from bench.city_data import one, progress
 from bench.ingest.ceilings import touch_session
 from bench.ingest.load import Publisher
 from bench.ingest.worker import WorkerProcess
@@ -249,9 +249,8 @@ def measure_ingest(
     workdir = Path(tempfile.mkdtemp(prefix="hatang-bench-city-"))
     if seconds is None:
         with psycopg.connect(url) as conn:
-            seconds = float(conn.execute(
-                "SELECT setting::float8 FROM pg_settings WHERE name = 'checkpoint_timeout'"
-            ).fetchone()[0])  # type: ignore[index]  # fmt: skip
+            timeout = "SELECT setting::float8 FROM pg_settings WHERE name = 'checkpoint_timeout'"
+            seconds = float(one(conn, timeout))
     schedules = {"city": city_schedule(devices, seconds)}
     messages = len(schedules["city"])
     if messages == 0:

@@ -35,7 +35,7 @@ from psycopg.conninfo import make_conninfo
 from hatang.migrate import available, migrate
 from hatang.settings import Settings
 from hatang.stack import Stack
-from ingest import UPSERT_SEEN
+from ingest import UPSERT_SEEN, array_literal
 from registry import sync_contracts
 
 # ingest.sink's _UPDATE_SEEN before migration 1200, verbatim.
@@ -57,9 +57,6 @@ BEFORE = """
 AFTER = UPSERT_SEEN
 
 
-def _array(values: list[int] | list[float]) -> str:
-    """An array literal as ingest.sink sends it (``repr`` of each number, joined)."""
-    return "{" + ",".join(map(repr, values)) + "}"
 
 _ASSETS = """
     INSERT INTO assets (external_id, organisation_id, area_id, sector, kind, essential)
@@ -138,7 +135,7 @@ def _ats(ids: list[int], at: float) -> list[float]:
 
 def _write(conn: psycopg.Connection[Any], query: str, ids: list[int], at: float) -> tuple[float, float, int]:
     """One batch as ingest writes it: (statement s, commit s, rows written)."""
-    params = {"ids": _array(ids), "ats": _array(_ats(ids, at))}
+    params = {"ids": array_literal(ids), "ats": array_literal(_ats(ids, at))}
     started = time.perf_counter()
     with conn.cursor() as cur:
         cur.execute(query, params, prepare=True)
@@ -213,7 +210,7 @@ def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
                     batch = sorted(rng.sample(ids, args.batch))
                     for key, conn in conns.items():
                         query = "EXPLAIN (ANALYZE, BUFFERS) " + (BEFORE if key == "before" else AFTER)
-                        params = {"ids": _array(batch), "ats": _array(_ats(batch, at))}
+                        params = {"ids": array_literal(batch), "ats": array_literal(_ats(batch, at))}
                         plan = [row[0][:160] for row in conn.execute(query.encode(), params).fetchall()]
                         conn.commit()
                         print(f"-- {key}:", *plan, sep="\n")  # lines cut: the ids' array is long

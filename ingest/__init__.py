@@ -8,8 +8,8 @@ through them; the maintenance job purges old ones), the MQTT adapter's :class:`C
 :class:`Delivery` and :func:`parse_url` (the API's feed, the benches), the binary COPY rows of
 ``pgcopy`` (the storage bench), the per-device latency book of ``latency`` (the readiness bench),
 and the :class:`RegistryWatcher` with :func:`load_devices` and ``FETCH_SLICE`` (``hatang bench city``
-times the worker's loop through them), and ``UPSERT_SEEN``, the per-batch last_seen write (``hatang bench
-seen`` times it). The rest of the
+times the worker's loop through them), and ``UPSERT_SEEN``, the per-batch last_seen write, with
+``array_literal``, how its arrays are sent (``hatang bench seen`` times it). The rest of the
 package is the worker's own. See docs/ingest.md.
 """
 
@@ -30,7 +30,7 @@ from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer, parse_url
 from ingest.queries import FETCH_SLICE, load_devices
 from ingest.runner import run, tune_interpreter
-from ingest.sink import UPSERT_SEEN
+from ingest.sink import UPSERT_SEEN, array_literal
 from ingest.watcher import RegistryWatcher
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "ReplayOutcome",
     "StoreError",
     "TopicLayout",
+    "array_literal",
     "latency",
     "list_dead_letters",
     "load_devices",

@@ -90,7 +90,7 @@ class Written(NamedTuple):
         return self.offered - self.inserted
 
 
-def _array(values: Sequence[int] | Sequence[float]) -> str:
+def array_literal(values: Sequence[int] | Sequence[float]) -> str:
     """A PostgreSQL array literal of numbers, cast by the statement (``%s::bigint[]``).
 
     psycopg dumps a list element by element in Python: with thousands of devices per batch that
@@ -289,11 +289,12 @@ async def _upsert(conn: psycopg.AsyncConnection[Any], upserts: Upserts) -> None:
     rather than each waiting for its answer: three round trips fewer per batch."""
     statements: list[tuple[str, tuple[str, ...] | dict[str, str]]] = []
     if upserts.latest_device:
-        statements.append((_UPSERT_LATEST, tuple(_array(column) for column in upserts[:4])))
+        statements.append((_UPSERT_LATEST, tuple(array_literal(column) for column in upserts[:4])))
     if upserts.minute:
-        statements.append((_INVALIDATE_LATE, (_array(upserts.minute), _array(upserts.minute_first_us))))
+        late = (array_literal(upserts.minute), array_literal(upserts.minute_first_us))
+        statements.append((_INVALIDATE_LATE, late))
     if upserts.seen_device:
-        seen = {"ids": _array(upserts.seen_device), "ats": _array(upserts.seen_at)}
+        seen = {"ids": array_literal(upserts.seen_device), "ats": array_literal(upserts.seen_at)}
         statements.append((UPSERT_SEEN, seen))
     if not statements:
         return

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from ingest.sink import UPSERT_SEEN, _array
+from ingest.sink import UPSERT_SEEN, array_literal
 from tests.plugins.ingest import build_fleet
 
 
@@ -28,7 +28,7 @@ def _ids(conn: psycopg.Connection[Any], external_ids: list[str]) -> list[int]:
 
 def _upsert(conn: psycopg.Connection[Any], ids: list[int], at: float) -> int:
     with conn.transaction():
-        cur = conn.execute(UPSERT_SEEN, {"ids": _array(ids), "ats": _array([at] * len(ids))})
+        cur = conn.execute(UPSERT_SEEN, {"ids": array_literal(ids), "ats": array_literal([at] * len(ids))})
         return cur.rowcount
 
 

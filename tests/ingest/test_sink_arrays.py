@@ -6,7 +6,7 @@ import psycopg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.sink import _array
+from ingest.sink import array_literal
 
 bigints = st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), min_size=1, max_size=50)
 floats = st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=50)
@@ -18,7 +18,8 @@ def test_array_literals_round_trip(db_url: str) -> None:
         @settings(max_examples=150, deadline=None)
         @given(bigints, floats)
         def round_trip(ints: list[int], values: list[float]) -> None:
-            row = conn.execute("SELECT %s::bigint[], %s::float8[]", (_array(ints), _array(values))).fetchone()
+            literals = (array_literal(ints), array_literal(values))
+            row = conn.execute("SELECT %s::bigint[], %s::float8[]", literals).fetchone()
             assert row is not None
             assert row[0] == ints
             assert [v.hex() for v in row[1]] == [v.hex() for v in values]  # -0.0 and 0.0 differ too
