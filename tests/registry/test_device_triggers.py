@@ -16,8 +16,22 @@ def _updated_at(conn: psycopg.Connection[Any], external_id: str) -> Any:
     return row[0]
 
 
-def _notified(listener: psycopg.Connection[Any]) -> list[str]:
-    return [n.payload for n in listener.notifies(timeout=0.5)]
+_MARKER = "test-sync-marker"
+
+
+def _notified(conn: psycopg.Connection[Any], listener: psycopg.Connection[Any]) -> list[str]:
+    """What ``listener`` was sent before a marker that ``conn`` notifies now.
+
+    Notifications arrive in commit order, so once the marker is in, every notification of the
+    changes ``conn`` committed before it is too: an empty list proves there was none.
+    """
+    conn.execute("SELECT pg_notify('hatang_registry', %s)", (_MARKER,))
+    payloads = []
+    for note in listener.notifies(timeout=10):
+        if note.payload == _MARKER:
+            return payloads
+        payloads.append(note.payload)
+    raise AssertionError(f"the marker never arrived; before it: {payloads}")
 
 
 def test_last_seen_neither_touches_nor_notifies(db_url: str, topic_prefix: str) -> None:
@@ -35,8 +49,8 @@ def test_last_seen_neither_touches_nor_notifies(db_url: str, topic_prefix: str) 
             (device,),
         )
         assert _updated_at(conn, device) == before
-        assert _notified(listener) == []
+        assert _notified(conn, listener) == []
 
         conn.execute("UPDATE devices SET state = 'suspended' WHERE external_id = %s", (device,))
         assert _updated_at(conn, device) > before
-        assert _notified(listener) == ["devices"]
+        assert _notified(conn, listener) == ["devices"]
