@@ -320,6 +320,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
          f"city {f['ingest_city_wal_bytes_per_msg']:,} B, {f['ingest_city_wal_fpi_per_msg']} "
          f"({f['ingest_city_checkpoints']}); small {f['ingest_small_wal_bytes_per_msg']:,} B, "
          f"{f['ingest_small_wal_fpi_per_msg']} ({f['ingest_small_checkpoints']})"),
+        ("  rows a message: latest values, last_seen (city; small)",
+         f"{f['ingest_city_latest_rows_per_msg']}, {f['ingest_city_seen_rows_per_msg']}; "
+         f"{f['ingest_small_latest_rows_per_msg']}, {f['ingest_small_seen_rows_per_msg']}"),
+        ("  CPU µs a message: worker, PostgreSQL, Mosquitto (city; small)",
+         "; ".join(", ".join(str(f.get(f"ingest_{shape}_cpu_us_per_msg_{p}", "-"))
+                             for p in ("worker", "postgres", "mosquitto")) for shape in ("city", "small"))),
+        ("  VACUUM after a drain (city; small)",
+         f"{f['ingest_city_vacuum_s_per_drain']}; {f['ingest_small_vacuum_s_per_drain']} s"),
         ("load average (1 min) at the end", f"{f['load_avg_1m']} on {f['cpus']} CPUs"),
         ("ok", str(f["ok"])),
     ]  # fmt: skip

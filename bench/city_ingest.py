@@ -9,8 +9,16 @@ same models from 500 of those devices (every n-th), message for message: the cit
 sent instead by the next of the 500 of its sender's model, dated evenly over the same window. It
 drains them four times in the order small, city, city, small, each drain from a checkpoint
 (``CHECKPOINT`` just before), and times ``hatang ingest`` (a fresh real process each time)
-draining each: messages and readings a second per shape over its two drains, their ratio, and the
-write-ahead log each shape wrote a message.
+draining each: messages and readings a second per shape over its two drains, their ratio, the
+write-ahead log each shape wrote a message, the CPU each process spent a message, and the VACUUM
+after each drain (autovacuum is off for what the drains write, so that it cannot land on whichever
+drain comes next).
+
+Every drain's live readings are newer than everything stored (``messages_of``'s ``after``): a
+running city's readings move its latest values on. Until this was so, the drains were dated over
+the minutes the history and the earlier drains had already filled: most latest values did not
+move, and the second small drain repeated some of the first's readings to the second (timestamps
+in whole seconds), so that a fifth of its batches took the slow path for duplicates.
 
 Why one checkpoint cycle from a checkpoint: the first change of a page after a checkpoint logs the
 whole page (a full-page image). A city's devices each write their own pages (their index entries,
@@ -22,9 +30,9 @@ starts and whatever ran before it.
 The mix is a city's: six in ten messages carry the fewest readings the model sends (its required
 fields, mostly one), three in ten every metric of the device's model (native JSON,
 ``firmware_contracts.encode_native``), one in ten is a 50-record SenML logger pack
-(``encode_senml``) of readings over an hour old, late data for the rollups. Timestamps are live and
-never ahead of the clock. Values are the middle of each field's own range (the metric's, narrowed
-by the sensor's), so nothing is rejected: a rejection fails the run.
+(``encode_senml``) of readings over an hour old, late data for the rollups. Timestamps are live,
+after the newest stored and never ahead of the clock. Values are the middle of each field's own
+range (the metric's, narrowed by the sensor's), so nothing is rejected: a rejection fails the run.
 """
 
 from __future__ import annotations
@@ -123,13 +131,24 @@ def small_schedule(devices: list[SendingDevice], city: Schedule) -> Schedule:
 
 
 def messages_of(
-    schedule: Schedule, seconds: float, *, prefix: str, now: float
+    schedule: Schedule, seconds: float, *, prefix: str, now: float, after: float | None = None
 ) -> tuple[list[tuple[str, bytes]], int]:
-    """A message for each entry of ``schedule``, with the city's mix, its live readings dated in the
-    ``seconds`` that end half a minute before ``now``; returns them and their readings."""
+    """A message for each entry of ``schedule``, with the city's mix; returns them and their readings.
+
+    Its live readings are dated in the ``seconds`` that end two seconds before ``now``, in the
+    schedule's order and proportions, squeezed to begin a second after ``after`` (the newest reading
+    the city holds: its history's, the last drain's) where that is later. So each is the newest of
+    its series, as in a running city: none overlaps what is stored (an earlier round dated them over
+    the history's last minutes, so most latest values did not move and some readings were
+    duplicates, both more for one shape than the other).
+    """
     out: list[tuple[str, bytes]] = []
     readings, sequence = 0, dict.fromkeys((d.external_id for _, d in schedule), 0)
-    start = now - 30 - seconds
+    end = now - 2
+    start = end - seconds if after is None else max(end - seconds, after + 1)
+    if start >= end - 1:
+        raise RuntimeError(f"no room for live readings between {after} and {end}: wait before a drain")
+    scale = (end - start) / seconds
     for i, (at, device) in enumerate(schedule):
         j = sequence[device.external_id]
         sequence[device.external_id] += 1
@@ -146,34 +165,39 @@ def messages_of(
             readings += PER_PACK
         elif kind >= 6:
             values = {m: middle[m] for m in device.metrics}
-            out.append((topic, encode_native(device.model, start + at, values)))
+            out.append((topic, encode_native(device.model, start + at * scale, values)))
             readings += len(device.metrics)
         else:  # the fewest readings the model sends: its required fields
             values = {m: middle[m] for m in device.required}
-            out.append((topic, encode_native(device.model, start + at, values)))
+            out.append((topic, encode_native(device.model, start + at * scale, values)))
             readings += len(values)
     return out, readings
 
 
-# Bytes from the log's position (exact at once); full-page images and checkpoints from the statistics,
-# which a backend flushes at most once a second while busy and whole when it exits (``_wal`` waits).
-_WAL = (
-    "SELECT pg_current_wal_lsn() - '0/0', wal_fpi,"
-    " (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) FROM pg_stat_wal"
-)
+# Bytes from the log's position (exact at once); full-page images, checkpoints and the rows written
+# to latest_readings and device_seen (inserted or updated) from the statistics, which a backend
+# flushes at most once a second while busy and whole when it exits (``_totals`` waits).
+_TOTALS = """
+    SELECT pg_current_wal_lsn() - '0/0', wal_fpi,
+           (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter),
+           (SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relid = 'latest_readings'::regclass),
+           (SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relid = 'device_seen'::regclass)
+    FROM pg_stat_wal
+"""
 _WORKER_BACKENDS = "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'hatang-ingest%'"
 
 
-def _wal(url: str) -> tuple[int, int, int]:
-    """The cluster's write-ahead log so far: bytes, full-page images, checkpoints; once no worker's
-    backend is left (each flushes its statistics as it exits)."""
+def _totals(url: str) -> list[int]:
+    """The cluster's write-ahead log so far (bytes, full-page images, checkpoints) and the rows
+    written to the latest values and to ``last_seen``; once no worker's backend is left (each
+    flushes its statistics as it exits)."""
     with psycopg.connect(url, autocommit=True) as conn:
         deadline = time.monotonic() + 30
         while conn.execute(_WORKER_BACKENDS).fetchone() != (0,) and time.monotonic() < deadline:
             time.sleep(0.05)
-        row = conn.execute(_WAL).fetchone()
+        row = conn.execute(_TOTALS).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+    return [int(value) for value in row]
 
 
 def _checkpoint(url: str) -> bool:
@@ -190,13 +214,68 @@ def _checkpoint(url: str) -> bool:
     return True
 
 
+# What a drain writes. Autovacuum is off for them during the phase: it starts on a table once 20%
+# of its rows are new or dead, which every drain's 3.8 M readings and ~1 M latest values are, so it
+# ran during whichever drain came next (the active chunk's was seen in the fourth) and took its CPU.
+# Instead ``_vacuum`` runs after each drain, timed and reported for that drain's shape.
+_WRITTEN = ("latest_readings", "device_seen", "readiness_assets", "device_latency", "rollup_invalidations")
+
+
+def _written_tables(conn: psycopg.Connection[Any]) -> list[str]:
+    chunks = [row[0] for row in conn.execute("SELECT show_chunks('readings')::text")]
+    return [*_WRITTEN, *chunks]
+
+
+def _autovacuum(url: str, *, enabled: bool) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in _written_tables(conn):
+            conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = {str(enabled).lower()})")
+
+
+def _vacuum(url: str) -> float:
+    """VACUUM (ANALYZE) what the drains write, as autovacuum would have; its seconds."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        began = time.perf_counter()
+        conn.execute(f"VACUUM (ANALYZE) {', '.join(_written_tables(conn))}")
+        return time.perf_counter() - began
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu(worker_pid: int) -> dict[str, float]:
+    """CPU seconds so far (user and system) of the worker, of PostgreSQL's processes and of
+    Mosquitto's on this host, from ``/proc`` (empty where there is none). A backend that has exited
+    is counted by the postmaster that reaped it, so a drain's difference holds the worker's backends.
+    """
+    spent = {"worker": 0.0, "postgres": 0.0, "mosquitto": 0.0}
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return {}
+    for pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        utime, stime, cutime, cstime = (int(x) / _TICK for x in raw[raw.rindex(")") + 2 :].split()[11:15])
+        if int(pid) == worker_pid:
+            spent["worker"] += utime + stime
+        elif name in ("postgres", "mosquitto"):
+            spent[name] += utime + stime + cutime + cstime
+    return spent
+
+
 def _drain(
     env: dict[str, str], log: Path, spec: tuple[str, str, str, str, int], publisher_url: str,
     messages: list[tuple[str, bytes]],
-) -> tuple[float, bool, list[int]]:  # fmt: skip
+) -> tuple[float, bool, list[int], dict[str, float]]:  # fmt: skip
     """Queue ``messages`` for the worker's session, checkpoint, start the worker, time its drain.
 
-    Returns the seconds, whether the checkpoint ran, and the write-ahead log of the drain (``_wal``).
+    Returns the seconds, whether the checkpoint ran, what the drain wrote (``_totals``) and
+    the CPU seconds spent meanwhile by process (``_cpu``; from the worker's connection to its last
+    commit, its start-up not included).
     """
     asyncio.run(touch_session(spec))
     publisher = Publisher(publisher_url)
@@ -205,23 +284,25 @@ def _drain(
     publisher.close()
     url = env["HATANG_DATABASE_URL"]
     checkpointed = _checkpoint(url)
-    before = _wal(url)
+    before = _totals(url)
     worker = WorkerProcess(env, log)
     try:
         began = worker.connected_at()
+        cpu_began = _cpu(worker.proc.pid)
         deadline = time.monotonic() + 900
         while worker.metric("hatang_ingest_messages_acked_total") < len(messages):
             if time.monotonic() > deadline or worker.proc.poll() is not None:
                 raise RuntimeError(f"worker drained {worker.metric('hatang_ingest_messages_acked_total')}"
                                    f" of {len(messages)}:\n{log.read_text()[-2000:]}")  # fmt: skip
             time.sleep(0.25)
+        cpu = {k: v - cpu_began[k] for k, v in _cpu(worker.proc.pid).items()}
         rejected = worker.metric("hatang_ingest_rejections_total")
         if rejected > 0:
             raise RuntimeError(f"{rejected} rejections: the bench's messages must all be valid")
         seconds = worker.metric("hatang_ingest_last_commit_timestamp_seconds") - began
     finally:
         worker.stop()
-    return seconds, checkpointed, [a - b for a, b in zip(_wal(url), before, strict=True)]
+    return seconds, checkpointed, [a - b for a, b in zip(_totals(url), before, strict=True)], cpu
 
 
 def measure_ingest(
@@ -266,20 +347,35 @@ def measure_ingest(
         "ingest_city_senders": len({d.external_id for _, d in schedules["city"]}),
     }
     spent = {"small": 0.0, "city": 0.0}
-    wal = {shape: [0, 0, 0] for shape in spent}  # bytes, full-page images, checkpoints
+    # WAL bytes, full-page images, checkpoints, rows written to latest_readings and to device_seen
+    wal = {shape: [0] * 5 for shape in spent}
     checkpointed = []
     # Small, city, city, small: a load that drifts during the phase (autovacuum after the history, the
     # machine) weighs on both shapes alike. Each drain is a fresh worker and fresh live messages.
     progress(f"ingest: {messages:,} messages a drain ({seconds:g} s of the city)")
+    vacuumed = dict.fromkeys(spent, 0.0)
+    cpus: dict[str, dict[str, float]] = {shape: {} for shape in spent}
+    _autovacuum(url, enabled=False)
+    _vacuum(url)  # what the earlier phases left
     for turn, shape in enumerate(("small", "city", "city", "small")):
-        payloads, readings = messages_of(schedules[shape], seconds, prefix=mount + prefix, now=time.time())
+        with psycopg.connect(url) as conn:
+            newest = one(conn, "SELECT extract(epoch FROM max(time))::float8 FROM latest_readings")
+        if newest is not None and newest + 5 > time.time():  # the streams phase ran just before
+            time.sleep(newest + 5 - time.time())
+        payloads, readings = messages_of(
+            schedules[shape], seconds, prefix=mount + prefix, now=time.time(), after=newest
+        )
         log = workdir / f"{turn}-{shape}.log"
-        took, checkpoint, written = _drain(env, log, spec, mqtt_url("simulator"), payloads)
+        took, checkpoint, written, cpu = _drain(env, log, spec, mqtt_url("simulator"), payloads)
         spent[shape] += took
+        for process, seconds_spent in cpu.items():
+            cpus[shape][process] = cpus[shape].get(process, 0.0) + seconds_spent
+        vacuumed[shape] += _vacuum(url)
         progress(f"ingest: drain {turn + 1} of 4, {shape}: {len(payloads):,} messages in {took:.1f} s")
         checkpointed.append(checkpoint)
         wal[shape] = [total + w for total, w in zip(wal[shape], written, strict=True)]
         out[f"ingest_{shape}_readings"] = readings
+    _autovacuum(url, enabled=True)
     out["ingest_drains_from_checkpoint"] = all(checkpointed)
     for shape, took in spent.items():
         out[f"ingest_{shape}_msgs_s"] = round(2 * messages / took)
@@ -288,6 +384,15 @@ def measure_ingest(
         out[f"ingest_{shape}_wal_bytes_per_msg"] = round(wal[shape][0] / (2 * messages))
         out[f"ingest_{shape}_wal_fpi_per_msg"] = round(wal[shape][1] / (2 * messages), 3)
         out[f"ingest_{shape}_checkpoints"] = wal[shape][2]  # during the drains, beside the forced ones
+        # Per-device work: the newest value of each device and metric, and last_seen, are written once
+        # per batch however many of the batch's messages carry them.
+        out[f"ingest_{shape}_latest_rows_per_msg"] = round(wal[shape][3] / (2 * messages), 3)
+        out[f"ingest_{shape}_seen_rows_per_msg"] = round(wal[shape][4] / (2 * messages), 3)
+        out[f"ingest_{shape}_vacuum_s_per_drain"] = round(vacuumed[shape] / 2, 2)
+        # CPU µs a message by process, while the drains ran (this host's processes only: none from a
+        # server elsewhere).
+        for process, seconds_spent in cpus[shape].items():
+            out[f"ingest_{shape}_cpu_us_per_msg_{process}"] = round(seconds_spent * 1e6 / (2 * messages), 1)
     out["ingest_msgs_city_vs_small"] = round(out["ingest_city_msgs_s"] / out["ingest_small_msgs_s"], 3)
     out["ingest_readings_city_vs_small"] = round(
         out["ingest_city_readings_s"] / out["ingest_small_readings_s"], 3

@@ -30,6 +30,9 @@ KEYS = {
     "worker_rss_mb", "cached_devices", "ingest_small_msgs_s", "ingest_city_msgs_s",
     "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "loop_stall_p999_s_whole_fetch",
     "ingest_city_wal_bytes_per_msg", "ingest_city_wal_fpi_per_msg", "ingest_small_wal_fpi_per_msg",
+    "ingest_city_latest_rows_per_msg", "ingest_small_latest_rows_per_msg", "ingest_city_seen_rows_per_msg",
+    "ingest_small_seen_rows_per_msg", "ingest_city_vacuum_s_per_drain", "ingest_small_vacuum_s_per_drain",
+    "ingest_city_cpu_us_per_msg_worker", "ingest_small_cpu_us_per_msg_postgres",
     "onboarded_cached_whole_fetch", "streams_hub_lag_p99_s", "streams_hub_delivered_share",
     "streams_e2e_lag_p99_s", "streams_e2e_delivered_share", "streams_e2e_commit_lag_p99_s", "load_avg_1m",
     "goals", "ok",
@@ -87,6 +90,16 @@ def test_bench_city_small_run(stack: Stack) -> None:
     assert result["ingest_small_devices"] == 500
     assert result["ingest_drains_from_checkpoint"] is True  # the suite's role may checkpoint
     assert result["ingest_city_wal_bytes_per_msg"] > 0  # the drains' write-ahead log was counted
+    # Every live message moves its latest values on (each drain's readings are newer than what is
+    # stored) and each device's last_seen is written in its first batch at least.
+    for shape in ("city", "small"):
+        assert result[f"ingest_{shape}_latest_rows_per_msg"] >= 0.5
+        assert result[f"ingest_{shape}_seen_rows_per_msg"] > 0
+    # The worker, PostgreSQL and Mosquitto of the suite's stack run on this host, counted in clock
+    # ticks (10 ms): these drains take well under a second, so one shape's Mosquitto may show none.
+    for process in ("worker", "postgres"):
+        assert sum(result[f"ingest_{shape}_cpu_us_per_msg_{process}"] for shape in ("city", "small")) > 0
+    assert result["ingest_city_cpu_us_per_msg_mosquitto"] >= 0
     # The whole city: the active devices and those onboarded during the run (both rounds).
     onboarded = result["onboarded"] + result["onboarded_whole_fetch"]
     assert result["ingest_city_devices"] == result["active_devices"] + onboarded
@@ -137,3 +150,17 @@ def test_the_ingest_phase_sends_only_what_the_contracts_accept() -> None:
         packs += len(outcome.readings) == PER_PACK
     assert readings == promised
     assert packs >= len(payloads) // 20  # the logger packs were in the mix, a tenth where models allow
+    # A later drain's live readings begin after the newest the city holds (``after``): squeezed into
+    # what is left of the window, in the schedule's order, none older, none ahead of the clock.
+    squeezed, _ = messages_of(city, 900, prefix="bench/v1", now=now, after=now - 200)
+    live = []
+    for topic, payload in squeezed:
+        sender = by_id[topic.split("/")[-2]]
+        outcome = normalise(payload, now, compiled[sender.external_id])
+        assert not outcome.rejections
+        if len(outcome.readings) != PER_PACK:
+            live.append(outcome.readings[0].time)
+    assert live == sorted(live)
+    assert now - 200 < live[0]
+    assert live[-1] <= now - 2
+    assert live[-1] - live[0] > 100  # spread over the room left, not bunched

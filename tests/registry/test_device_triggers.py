@@ -26,7 +26,7 @@ def _notified(conn: psycopg.Connection[Any], listener: psycopg.Connection[Any]) 
     changes ``conn`` committed before it is too: an empty list proves there was none.
     """
     conn.execute("SELECT pg_notify('hatang_registry', %s)", (_MARKER,))
-    payloads = []
+    payloads: list[str] = []
     for note in listener.notifies(timeout=10):
         if note.payload == _MARKER:
             return payloads
