@@ -347,8 +347,9 @@ def measure_ingest(
         "ingest_city_senders": len({d.external_id for _, d in schedules["city"]}),
     }
     spent = {"small": 0.0, "city": 0.0}
-    # WAL bytes, full-page images, checkpoints, rows written to latest_readings and to device_seen
-    wal = {shape: [0] * 5 for shape in spent}
+    # What each shape's drains wrote (``_totals``): WAL bytes, full-page images, checkpoints, rows
+    # written to latest_readings and to device_seen.
+    totals = {shape: [0] * 5 for shape in spent}
     checkpointed = []
     # Small, city, city, small: a load that drifts during the phase (autovacuum after the history, the
     # machine) weighs on both shapes alike. Each drain is a fresh worker and fresh live messages.
@@ -373,7 +374,7 @@ def measure_ingest(
         vacuumed[shape] += _vacuum(url)
         progress(f"ingest: drain {turn + 1} of 4, {shape}: {len(payloads):,} messages in {took:.1f} s")
         checkpointed.append(checkpoint)
-        wal[shape] = [total + w for total, w in zip(wal[shape], written, strict=True)]
+        totals[shape] = [total + w for total, w in zip(totals[shape], written, strict=True)]
         out[f"ingest_{shape}_readings"] = readings
     _autovacuum(url, enabled=True)
     out["ingest_drains_from_checkpoint"] = all(checkpointed)
@@ -381,13 +382,13 @@ def measure_ingest(
         out[f"ingest_{shape}_msgs_s"] = round(2 * messages / took)
         out[f"ingest_{shape}_readings_s"] = round(2 * out[f"ingest_{shape}_readings"] / took)
         # Cluster-wide: the worker's start-up is in it too, small beside a drain.
-        out[f"ingest_{shape}_wal_bytes_per_msg"] = round(wal[shape][0] / (2 * messages))
-        out[f"ingest_{shape}_wal_fpi_per_msg"] = round(wal[shape][1] / (2 * messages), 3)
-        out[f"ingest_{shape}_checkpoints"] = wal[shape][2]  # during the drains, beside the forced ones
+        out[f"ingest_{shape}_wal_bytes_per_msg"] = round(totals[shape][0] / (2 * messages))
+        out[f"ingest_{shape}_wal_fpi_per_msg"] = round(totals[shape][1] / (2 * messages), 3)
+        out[f"ingest_{shape}_checkpoints"] = totals[shape][2]  # during the drains, beside the forced ones
         # Per-device work: the newest value of each device and metric, and last_seen, are written once
         # per batch however many of the batch's messages carry them.
-        out[f"ingest_{shape}_latest_rows_per_msg"] = round(wal[shape][3] / (2 * messages), 3)
-        out[f"ingest_{shape}_seen_rows_per_msg"] = round(wal[shape][4] / (2 * messages), 3)
+        out[f"ingest_{shape}_latest_rows_per_msg"] = round(totals[shape][3] / (2 * messages), 3)
+        out[f"ingest_{shape}_seen_rows_per_msg"] = round(totals[shape][4] / (2 * messages), 3)
         out[f"ingest_{shape}_vacuum_s_per_drain"] = round(vacuumed[shape] / 2, 2)
         # CPU µs a message by process, while the drains ran (this host's processes only: none from a
         # server elsewhere).

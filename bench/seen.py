@@ -56,8 +56,6 @@ BEFORE = """
 """
 AFTER = UPSERT_SEEN
 
-
-
 _ASSETS = """
     INSERT INTO assets (external_id, organisation_id, area_id, sector, kind, essential)
     SELECT 'bench-a-' || i, %(org)s, %(area)s, s.sectors[1 + i %% cardinality(s.sectors)], 'site', true

@@ -57,11 +57,11 @@ _INVALIDATE_LATE = f"""
 # PostgreSQL per device against ~16 µs for the update of the wide devices row, which also ran
 # readiness's trigger over transition tables of whole device rows. This statement with its triggers
 # costs 0.56-0.61 of the old one per device in steady state, e.g. 15.11 -> 8.65 µs (hatang bench
-# seen, alternating in one process; docs/capacity.md, "What each device costs the database").
-# Rows are inserted in device-id order (the Sort below the insert), so that concurrent workers lock
-# the rows of device_seen in the same order and never deadlock. Only devices this statement sees are written:
-# the primary key lookup (``id = ANY``, never a hash of the whole devices table: 150-240 ms per
-# 5,000-device batch at 100,000 devices, measured when this was an update of devices) drops one
+# seen, alternating in one process; docs/capacity.md, "What each device costs the database"). Rows
+# are inserted in device-id order (the Sort below the insert), so that concurrent workers lock the
+# rows of device_seen in the same order and never deadlock. Only devices this statement sees are
+# written: the primary key lookup (``id = ANY``, never a hash of the whole devices table: 150-240 ms
+# per 5,000-device batch at 100,000 devices, measured when this was an update of devices) drops one
 # deleted meanwhile, where a foreign key would fail the whole batch instead (1200 explains why there
 # is none). Forward only: a redelivered or late batch never moves last_seen back.
 UPSERT_SEEN = """
