@@ -1,18 +1,27 @@
-"""The ingest phase of ``hatang bench city``: one worker at city shape against the same at 500 devices.
+"""The ingest phase of ``hatang bench city``: one worker at city shape against a city a tenth its size
+and against 500 devices.
 
 Owns :func:`measure_ingest`. On the city's scratch database (its devices, its history) and under a
 topic prefix of its own, it queues for a worker's persistent session what the city sends in one
 checkpoint cycle (``--ingest-seconds``, by default the server's ``checkpoint_timeout``): every
 active device at its model's reporting interval (a 30-second radar thirty times in 15 minutes, a
-15-minute meter once), in the order they would arrive. The small shape is as many messages of the
-same models from 500 of those devices (every n-th), message for message: the city's messages, each
-sent instead by the next of the 500 of its sender's model, dated evenly over the same window. It
-drains them four times in the order small, city, city, small, each drain from a checkpoint
-(``CHECKPOINT`` just before), and times ``hatang ingest`` (a fresh real process each time)
-draining each: messages and readings a second per shape over its two drains, their ratio, the
-write-ahead log each shape wrote a message, the CPU each process spent a message, and the VACUUM
-after each drain (autovacuum is off for what the drains write, so that it cannot land on whichever
-drain comes next).
+15-minute meter once), in the order they would arrive. Two other shapes send the same messages,
+message for message, each sent instead by the next device of its sender's model among fewer devices
+and dated evenly over the same window:
+- the tenth: every tenth active device, a city a tenth the size. Its devices, like the city's,
+  seldom appear twice in a batch, so both shapes write the same rows per device a message (latest
+  values, ``last_seen``); what differs is the fleet and the data it has written, tenfold. City vs
+  tenth is the phase's goal: what growing tenfold costs a message;
+- the small shape: 500 of those devices (every n-th), the issue's first yardstick, reported. Its
+  devices each appear about 1.3 times in a batch, and a batch writes a device's newest values once,
+  so it folds together per-device writes that no city can (docs/capacity.md, "Ingest at city
+  shape", has the measurements that retired it as the goal).
+It drains them six times in the order small, city, tenth, tenth, city, small, each drain from a
+checkpoint (``CHECKPOINT`` just before), and times ``hatang ingest`` (a fresh real process each
+time) draining each: messages and readings a second per shape over its two drains, the city's
+ratios to the others, the write-ahead log each shape wrote a message, the CPU each process spent a
+message, and the VACUUM after each drain (autovacuum is off for what the drains write, so that it
+cannot land on whichever drain comes next).
 
 Every drain's live readings are newer than everything stored (``messages_of``'s ``after``): a
 running city's readings move its latest values on. Until this was so, the drains were dated over
@@ -23,7 +32,8 @@ in whole seconds), so that a fifth of its batches took the slow path for duplica
 Why one checkpoint cycle from a checkpoint: the first change of a page after a checkpoint logs the
 whole page (a full-page image). A city's devices each write their own pages (their index entries,
 their latest values, their ``last_seen``), so once per cycle each of those pages costs a full-page
-image, shared by the messages the device sends in that cycle; 500 devices share a few hot pages.
+image, shared by the messages the device sends in that cycle; 500 devices share a few hot pages,
+a tenth of the city has a tenth of the city's.
 Draining a cycle's messages from a checkpoint charges each shape exactly that, whenever the run
 starts and whatever ran before it.
 
@@ -65,6 +75,10 @@ from firmware_contracts import (
 
 PER_PACK = 50
 SMALL_SHAPE = 500
+TENTH = 10  # the tenth shape: every TENTH-th active device
+# The order of the drains: each shape's two drains are as far from the middle of the phase as the
+# other shapes', so a load that drifts during the phase weighs on all alike.
+DRAINS = ("small", "city", "tenth", "tenth", "city", "small")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +126,7 @@ def city_schedule(devices: list[SendingDevice], seconds: float) -> Schedule:
     return [(at, devices[k]) for at, k in slots]
 
 
-def small_schedule(devices: list[SendingDevice], city: Schedule) -> Schedule:
+def shape_schedule(devices: list[SendingDevice], city: Schedule) -> Schedule:
     """The city's messages sent by ``devices`` instead: each by the next of them of the sender's model
     (any of them in turn where none is), so both shapes carry the same models' messages, readings and
     packs, message for message; evenly over the city's window, so no device sends two at once."""
@@ -308,8 +322,8 @@ def _drain(
 def measure_ingest(
     url: str, mqtt_url: Callable[[str], str], *, mount: str, seconds: float | None, batch: int
 ) -> dict[str, Any]:
-    """Drain the city's ``seconds`` (None: a checkpoint cycle) and as many messages of 500 devices
-    with one worker; the figures.
+    """Drain the city's ``seconds`` (None: a checkpoint cycle) and as many messages from a tenth of its
+    devices and from 500 of them, with one worker; the figures.
 
     ``mqtt_url(role)`` is the stack's account of a role: the worker reads as ``ingest``, the load is
     published as ``simulator`` under the device listener's ``mount`` (what a device's topic becomes).
@@ -336,29 +350,32 @@ def measure_ingest(
     messages = len(schedules["city"])
     if messages == 0:
         raise RuntimeError(f"no device of the city reports within {seconds} s: raise --ingest-seconds")
-    # Every n-th device, so the small shape's models (readings a message, packs or not) are the city's.
+    # Every n-th device, so the other shapes' models (readings a message, packs or not) are the city's.
     small = devices[:: max(len(devices) // SMALL_SHAPE, 1)][:SMALL_SHAPE]
-    schedules["small"] = small_schedule(small, schedules["city"])
+    tenth = devices[::TENTH]
+    schedules["small"] = shape_schedule(small, schedules["city"])
+    schedules["tenth"] = shape_schedule(tenth, schedules["city"])
     out: dict[str, Any] = {
         "ingest_seconds": seconds,
         "ingest_messages": messages,
         "ingest_small_devices": len(small),
+        "ingest_tenth_devices": len(tenth),
         "ingest_city_devices": len(devices),
         "ingest_city_senders": len({d.external_id for _, d in schedules["city"]}),
     }
-    spent = {"small": 0.0, "city": 0.0}
+    spent = dict.fromkeys(("small", "city", "tenth"), 0.0)
     # What each shape's drains wrote (``_totals``): WAL bytes, full-page images, checkpoints, rows
     # written to latest_readings and to device_seen.
     totals = {shape: [0] * 5 for shape in spent}
     checkpointed = []
-    # Small, city, city, small: a load that drifts during the phase (autovacuum after the history, the
-    # machine) weighs on both shapes alike. Each drain is a fresh worker and fresh live messages.
+    # DRAINS' order: a load that drifts during the phase (autovacuum after the history, the machine)
+    # weighs on every shape alike. Each drain is a fresh worker and fresh live messages.
     progress(f"ingest: {messages:,} messages a drain ({seconds:g} s of the city)")
     vacuumed = dict.fromkeys(spent, 0.0)
     cpus: dict[str, dict[str, float]] = {shape: {} for shape in spent}
     _autovacuum(url, enabled=False)
     _vacuum(url)  # what the earlier phases left
-    for turn, shape in enumerate(("small", "city", "city", "small")):
+    for turn, shape in enumerate(DRAINS):
         with psycopg.connect(url) as conn:
             newest = one(conn, "SELECT extract(epoch FROM max(time))::float8 FROM latest_readings")
         if newest is not None and newest + 5 > time.time():  # the streams phase ran just before
@@ -372,7 +389,9 @@ def measure_ingest(
         for process, seconds_spent in cpu.items():
             cpus[shape][process] = cpus[shape].get(process, 0.0) + seconds_spent
         vacuumed[shape] += _vacuum(url)
-        progress(f"ingest: drain {turn + 1} of 4, {shape}: {len(payloads):,} messages in {took:.1f} s")
+        progress(
+            f"ingest: drain {turn + 1} of {len(DRAINS)}, {shape}: {len(payloads):,} messages in {took:.1f} s"
+        )
         checkpointed.append(checkpoint)
         totals[shape] = [total + w for total, w in zip(totals[shape], written, strict=True)]
         out[f"ingest_{shape}_readings"] = readings
@@ -394,8 +413,8 @@ def measure_ingest(
         # server elsewhere).
         for process, seconds_spent in cpus[shape].items():
             out[f"ingest_{shape}_cpu_us_per_msg_{process}"] = round(seconds_spent * 1e6 / (2 * messages), 1)
-    out["ingest_msgs_city_vs_small"] = round(out["ingest_city_msgs_s"] / out["ingest_small_msgs_s"], 3)
-    out["ingest_readings_city_vs_small"] = round(
-        out["ingest_city_readings_s"] / out["ingest_small_readings_s"], 3
-    )
+    for other in ("tenth", "small"):
+        for unit in ("msgs", "readings"):
+            ratio = out[f"ingest_city_{unit}_s"] / out[f"ingest_{other}_{unit}_s"]
+            out[f"ingest_{unit}_city_vs_{other}"] = round(ratio, 3)
     return out

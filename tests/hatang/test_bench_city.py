@@ -15,7 +15,8 @@ import sys
 import time
 from collections import Counter
 
-from bench.city_ingest import PER_PACK, city_schedule, device, messages_of, small_schedule
+from bench.city import CHECKS, GOALS
+from bench.city_ingest import PER_PACK, city_schedule, device, messages_of, shape_schedule
 from firmware_contracts import compile_model, load_models, normalise
 from hatang.stack import Stack
 
@@ -29,6 +30,9 @@ KEYS = {
     "reload_on_loop_stall_max_s", "reload_off_loop_stall_max_s", "loop_stall_p999_s", "onboarded_cached",
     "worker_rss_mb", "cached_devices", "ingest_small_msgs_s", "ingest_city_msgs_s",
     "ingest_msgs_city_vs_small", "ingest_readings_city_vs_small", "loop_stall_p999_s_whole_fetch",
+    "ingest_tenth_msgs_s", "ingest_msgs_city_vs_tenth", "ingest_readings_city_vs_tenth",
+    "ingest_tenth_wal_bytes_per_msg", "ingest_tenth_latest_rows_per_msg", "ingest_tenth_seen_rows_per_msg",
+    "ingest_tenth_cpu_us_per_msg_worker", "ingest_tenth_vacuum_s_per_drain",
     "ingest_city_wal_bytes_per_msg", "ingest_city_wal_fpi_per_msg", "ingest_small_wal_fpi_per_msg",
     "ingest_city_latest_rows_per_msg", "ingest_small_latest_rows_per_msg", "ingest_city_seen_rows_per_msg",
     "ingest_small_seen_rows_per_msg", "ingest_city_vacuum_s_per_drain", "ingest_small_vacuum_s_per_drain",
@@ -88,17 +92,23 @@ def test_bench_city_small_run(stack: Stack) -> None:
     assert 0 < result["ingest_city_senders"] < result["ingest_city_devices"]
     assert result["ingest_messages"] > result["ingest_city_senders"]
     assert result["ingest_small_devices"] == 500
+    assert result["ingest_tenth_devices"] == -(-result["ingest_city_devices"] // 10)  # every tenth
+    for other in ("tenth", "small"):  # each ratio is the city's rate over the other shape's
+        for unit in ("msgs", "readings"):
+            ratio = result[f"ingest_city_{unit}_s"] / result[f"ingest_{other}_{unit}_s"]
+            assert math.isclose(result[f"ingest_{unit}_city_vs_{other}"], ratio, abs_tol=0.001)
     assert result["ingest_drains_from_checkpoint"] is True  # the suite's role may checkpoint
     assert result["ingest_city_wal_bytes_per_msg"] > 0  # the drains' write-ahead log was counted
     # Every live message moves its latest values on (each drain's readings are newer than what is
     # stored) and each device's last_seen is written in its first batch at least.
-    for shape in ("city", "small"):
+    for shape in ("city", "tenth", "small"):
         assert result[f"ingest_{shape}_latest_rows_per_msg"] >= 0.5
         assert result[f"ingest_{shape}_seen_rows_per_msg"] > 0
     # The worker, PostgreSQL and Mosquitto of the suite's stack run on this host, counted in clock
     # ticks (10 ms): these drains take well under a second, so one shape's Mosquitto may show none.
     for process in ("worker", "postgres"):
-        assert sum(result[f"ingest_{shape}_cpu_us_per_msg_{process}"] for shape in ("city", "small")) > 0
+        spent = [result[f"ingest_{shape}_cpu_us_per_msg_{process}"] for shape in ("city", "tenth", "small")]
+        assert sum(spent) > 0
     assert result["ingest_city_cpu_us_per_msg_mosquitto"] >= 0
     # The whole city: the active devices and those onboarded during the run (both rounds).
     onboarded = result["onboarded"] + result["onboarded_whole_fetch"]
@@ -128,7 +138,7 @@ def test_the_ingest_phase_sends_only_what_the_contracts_accept() -> None:
     # The small shape: the city's messages from fewer devices, each of its sender's model, over the
     # same window (a later drain: its clock has moved on); many a device.
     few = devices[::3]  # a device of each model
-    small = small_schedule(few, city * 20)
+    small = shape_schedule(few, city * 20)
     assert [d.model.key for _, d in small] == [d.model.key for _, d in city * 20]
     assert all(a < b for (a, _), (b, _) in itertools.pairwise(small))  # one at a time
     assert {d.external_id for _, d in small} == {d.external_id for d in few}
@@ -164,3 +174,18 @@ def test_the_ingest_phase_sends_only_what_the_contracts_accept() -> None:
     assert now - 200 < live[0]
     assert live[-1] <= now - 2
     assert live[-1] - live[0] > 100  # spread over the room left, not bunched
+
+
+def test_the_ingest_goal_is_city_against_a_tenth() -> None:
+    """``--check`` judges ingest by the city against a city a tenth its size, both writing the same
+    per-device rows a message; the 500-device shape, which folds them, is reported beside it and
+    decides nothing (docs/capacity.md, "Ingest at city shape")."""
+    goal = GOALS["ingest_city_vs_tenth_min"]
+    assert "ingest_city_vs_small_min" not in GOALS
+    met = {
+        "ingest_msgs_city_vs_tenth": goal, "ingest_readings_city_vs_tenth": goal,
+        "ingest_msgs_city_vs_small": goal / 2, "ingest_readings_city_vs_small": goal / 2,
+    }  # fmt: skip
+    assert CHECKS["ingest"](met)
+    assert not CHECKS["ingest"]({**met, "ingest_msgs_city_vs_tenth": goal - 0.001})
+    assert not CHECKS["ingest"]({**met, "ingest_readings_city_vs_tenth": goal - 0.001})
