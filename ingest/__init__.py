@@ -28,9 +28,10 @@ from ingest.delivery import Delivery
 from ingest.errors import BrokerError, IngestError, ReplayError, StoreError
 from ingest.metrics import IngestMetrics
 from ingest.mqtt import Consumer, parse_url
+from ingest.pgcopy import array_literal
 from ingest.queries import FETCH_SLICE, load_devices
 from ingest.runner import run, tune_interpreter
-from ingest.sink import UPSERT_SEEN, array_literal
+from ingest.sink import UPSERT_SEEN
 from ingest.watcher import RegistryWatcher
 
 __all__ = [

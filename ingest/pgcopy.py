@@ -1,13 +1,15 @@
-"""PostgreSQL's binary COPY format for ``readings`` rows: the bytes, built without datetimes.
+"""How ingest hands numbers to PostgreSQL in bulk: binary COPY of ``readings`` rows, array literals.
 
-Owns :data:`ROW`, :func:`epoch_us`, :func:`frame` and :data:`PG_EPOCH_US`. One ``struct`` pack per row
-(time as microseconds since 2000-01-01, device id, metric id, value) is several times cheaper than
-building a ``datetime`` per reading and letting the driver adapt it. It must not do any I/O.
+Owns :data:`ROW`, :func:`epoch_us`, :func:`frame`, :data:`PG_EPOCH_US` and :func:`array_literal`. One
+``struct`` pack per row (time as microseconds since 2000-01-01, device id, metric id, value) is several
+times cheaper than building a ``datetime`` per reading and letting the driver adapt it. It must not do
+any I/O.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 #: Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
 PG_EPOCH_US = 946_684_800_000_000
@@ -32,3 +34,13 @@ def pack_row(time_us: int, device_id: int, metric_id: int, value: float) -> byte
 def frame(rows: bytes | bytearray) -> bytes:
     """The whole COPY stream: signature, the packed tuples, trailer."""
     return b"".join((_SIGNATURE, rows, _TRAILER))
+
+
+def array_literal(values: Sequence[int] | Sequence[float]) -> str:
+    """A PostgreSQL array literal of numbers, cast by the statement (``%s::bigint[]``).
+
+    psycopg dumps a list element by element in Python: with thousands of devices per batch that
+    was a fifth of the worker's samples (py-spy, bench ingest --devices 20000); ``repr`` of an int
+    or a float, joined in C, is 3-5x cheaper and exact (``repr`` round-trips a float).
+    """
+    return "{" + ",".join(map(repr, values)) + "}"

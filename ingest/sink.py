@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -22,6 +22,7 @@ from ingest.batch import Batch, DeadLetter, Upserts
 from ingest.errors import StoreError
 from ingest.latency import LatencyBook
 from ingest.latency import store as store_latency
+from ingest.pgcopy import array_literal
 
 _COPY_READINGS = "COPY readings (time, device_id, metric_id, value) FROM STDIN (FORMAT BINARY)"
 _STAGING = """
@@ -88,16 +89,6 @@ class Written(NamedTuple):
     def duplicates(self) -> int:
         """Readings already in the table (redeliveries), skipped."""
         return self.offered - self.inserted
-
-
-def array_literal(values: Sequence[int] | Sequence[float]) -> str:
-    """A PostgreSQL array literal of numbers, cast by the statement (``%s::bigint[]``).
-
-    psycopg dumps a list element by element in Python: with thousands of devices per batch that
-    was a fifth of the worker's samples (py-spy, bench ingest --devices 20000); ``repr`` of an int
-    or a float, joined in C, is 3-5x cheaper and exact (``repr`` round-trips a float).
-    """
-    return "{" + ",".join(map(repr, values)) + "}"
 
 
 def _dead_row(dead: DeadLetter, max_payload: int) -> tuple[Any, ...]:
