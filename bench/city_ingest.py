@@ -56,7 +56,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -246,11 +246,12 @@ def _autovacuum(url: str, *, enabled: bool) -> None:
             conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = {str(enabled).lower()})")
 
 
-def _vacuum(url: str) -> float:
-    """VACUUM (ANALYZE) what the drains write, as autovacuum would have; its seconds."""
+def _vacuum(url: str, *, whole: bool = False) -> float:
+    """VACUUM (ANALYZE) what the drains write, as autovacuum would have (``whole``: every table of the
+    database); its seconds."""
     with psycopg.connect(url, autocommit=True) as conn:
         began = time.perf_counter()
-        conn.execute(f"VACUUM (ANALYZE) {', '.join(_written_tables(conn))}")
+        conn.execute("VACUUM (ANALYZE)" if whole else f"VACUUM (ANALYZE) {', '.join(_written_tables(conn))}")
         return time.perf_counter() - began
 
 
@@ -281,15 +282,27 @@ def _cpu(worker_pid: int) -> dict[str, float]:
     return spent
 
 
+_AUTOVACUUMS = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+
+
+class Drained(NamedTuple):
+    """What :func:`_drain` measured of one drain."""
+
+    seconds: float  # from the worker's connection to its last commit
+    checkpointed: bool  # whether the CHECKPOINT before it ran
+    written: list[int]  # what it wrote (``_totals``)
+    cpu: dict[str, float]  # CPU seconds by process meanwhile (``_cpu``)
+    polls: int  # how often the drain's progress was read (every 0.25 s) ...
+    autovacuum_polls: int  # ... and how often an autovacuum worker ran then (anywhere on the server)
+
+
 def _drain(
     env: dict[str, str], log: Path, spec: tuple[str, str, str, str, int], publisher_url: str,
     messages: list[tuple[str, bytes]],
-) -> tuple[float, bool, list[int], dict[str, float]]:  # fmt: skip
+) -> Drained:  # fmt: skip
     """Queue ``messages`` for the worker's session, checkpoint, start the worker, time its drain.
 
-    Returns the seconds, whether the checkpoint ran, what the drain wrote (``_totals``) and
-    the CPU seconds spent meanwhile by process (``_cpu``; from the worker's connection to its last
-    commit, its start-up not included).
+    The CPU is counted from the worker's connection to its last commit, its start-up not included.
     """
     asyncio.run(touch_session(spec))
     publisher = Publisher(publisher_url)
@@ -300,15 +313,19 @@ def _drain(
     checkpointed = _checkpoint(url)
     before = _totals(url)
     worker = WorkerProcess(env, log)
+    polls = autovacuum_polls = 0
     try:
         began = worker.connected_at()
         cpu_began = _cpu(worker.proc.pid)
         deadline = time.monotonic() + 900
-        while worker.metric("hatang_ingest_messages_acked_total") < len(messages):
-            if time.monotonic() > deadline or worker.proc.poll() is not None:
-                raise RuntimeError(f"worker drained {worker.metric('hatang_ingest_messages_acked_total')}"
-                                   f" of {len(messages)}:\n{log.read_text()[-2000:]}")  # fmt: skip
-            time.sleep(0.25)
+        with psycopg.connect(url, autocommit=True) as watch:
+            while worker.metric("hatang_ingest_messages_acked_total") < len(messages):
+                if time.monotonic() > deadline or worker.proc.poll() is not None:
+                    raise RuntimeError(f"worker drained {worker.metric('hatang_ingest_messages_acked_total')}"
+                                       f" of {len(messages)}:\n{log.read_text()[-2000:]}")  # fmt: skip
+                polls += 1
+                autovacuum_polls += one(watch, _AUTOVACUUMS) > 0
+                time.sleep(0.25)
         cpu = {k: v - cpu_began[k] for k, v in _cpu(worker.proc.pid).items()}
         rejected = worker.metric("hatang_ingest_rejections_total")
         if rejected > 0:
@@ -316,7 +333,8 @@ def _drain(
         seconds = worker.metric("hatang_ingest_last_commit_timestamp_seconds") - began
     finally:
         worker.stop()
-    return seconds, checkpointed, [a - b for a, b in zip(_totals(url), before, strict=True)], cpu
+    written = [a - b for a, b in zip(_totals(url), before, strict=True)]
+    return Drained(seconds, checkpointed, written, cpu, polls, autovacuum_polls)
 
 
 def measure_ingest(
@@ -372,9 +390,13 @@ def measure_ingest(
     # weighs on every shape alike. Each drain is a fresh worker and fresh live messages.
     progress(f"ingest: {messages:,} messages a drain ({seconds:g} s of the city)")
     vacuumed = dict.fromkeys(spent, 0.0)
+    polls = {shape: [0, 0] for shape in spent}  # progress reads during the drains, with autovacuum running
     cpus: dict[str, dict[str, float]] = {shape: {} for shape in spent}
     _autovacuum(url, enabled=False)
-    _vacuum(url)  # what the earlier phases left
+    # What the earlier phases left, the whole database: in a run of every phase the first drain (small)
+    # once took 59.2 s against 35.8 s for the last, with 0.4 kB more write-ahead log a message, after
+    # the phases before had written tables of their own that autovacuum would then pick up.
+    _vacuum(url, whole=True)
     for turn, shape in enumerate(DRAINS):
         with psycopg.connect(url) as conn:
             newest = one(conn, "SELECT extract(epoch FROM max(time))::float8 FROM latest_readings")
@@ -384,7 +406,10 @@ def measure_ingest(
             schedules[shape], seconds, prefix=mount + prefix, now=time.time(), after=newest
         )
         log = workdir / f"{turn}-{shape}.log"
-        took, checkpoint, written, cpu = _drain(env, log, spec, mqtt_url("simulator"), payloads)
+        drained = _drain(env, log, spec, mqtt_url("simulator"), payloads)
+        took, checkpoint, written, cpu = drained.seconds, drained.checkpointed, drained.written, drained.cpu
+        polls[shape][0] += drained.polls
+        polls[shape][1] += drained.autovacuum_polls
         spent[shape] += took
         for process, seconds_spent in cpu.items():
             cpus[shape][process] = cpus[shape].get(process, 0.0) + seconds_spent
@@ -409,6 +434,8 @@ def measure_ingest(
         out[f"ingest_{shape}_latest_rows_per_msg"] = round(totals[shape][3] / (2 * messages), 3)
         out[f"ingest_{shape}_seen_rows_per_msg"] = round(totals[shape][4] / (2 * messages), 3)
         out[f"ingest_{shape}_vacuum_s_per_drain"] = round(vacuumed[shape] / 2, 2)
+        # Should be 0: autovacuum is off for what the drains write, and everything was vacuumed first.
+        out[f"ingest_{shape}_autovacuum_share"] = round(polls[shape][1] / max(polls[shape][0], 1), 3)
         # CPU µs a message by process, while the drains ran (this host's processes only: none from a
         # server elsewhere).
         for process, seconds_spent in cpus[shape].items():

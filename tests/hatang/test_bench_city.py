@@ -33,6 +33,7 @@ KEYS = {
     "ingest_tenth_msgs_s", "ingest_msgs_city_vs_tenth", "ingest_readings_city_vs_tenth",
     "ingest_tenth_wal_bytes_per_msg", "ingest_tenth_latest_rows_per_msg", "ingest_tenth_seen_rows_per_msg",
     "ingest_tenth_cpu_us_per_msg_worker", "ingest_tenth_vacuum_s_per_drain",
+    "ingest_city_autovacuum_share", "ingest_tenth_autovacuum_share", "ingest_small_autovacuum_share",
     "ingest_city_wal_bytes_per_msg", "ingest_city_wal_fpi_per_msg", "ingest_small_wal_fpi_per_msg",
     "ingest_city_latest_rows_per_msg", "ingest_small_latest_rows_per_msg", "ingest_city_seen_rows_per_msg",
     "ingest_small_seen_rows_per_msg", "ingest_city_vacuum_s_per_drain", "ingest_small_vacuum_s_per_drain",
@@ -104,6 +105,7 @@ def test_bench_city_small_run(stack: Stack) -> None:
     for shape in ("city", "tenth", "small"):
         assert result[f"ingest_{shape}_latest_rows_per_msg"] >= 0.5
         assert result[f"ingest_{shape}_seen_rows_per_msg"] > 0
+        assert 0 <= result[f"ingest_{shape}_autovacuum_share"] <= 1
     # The worker, PostgreSQL and Mosquitto of the suite's stack run on this host, counted in clock
     # ticks (10 ms): these drains take well under a second, so one shape's Mosquitto may show none.
     for process in ("worker", "postgres"):
