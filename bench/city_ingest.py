@@ -144,6 +144,30 @@ def shape_schedule(devices: list[SendingDevice], city: Schedule) -> Schedule:
     return out
 
 
+# The closest two readings of one device may be once squeezed (``messages_of``): more than a
+# millisecond, the finest time a model's payload carries (``epoch_ms``), with room to spare.
+MIN_GAP_S = 0.002
+
+
+def room(schedule: Schedule, seconds: float) -> float:
+    """The shortest window ``schedule``'s ``seconds`` may be squeezed into (``messages_of``) with no
+    device's two messages closer than ``MIN_GAP_S``.
+
+    Squeezed into the few seconds after the streams phase's live readings, a 500-device drain once
+    sent a device's messages under a millisecond apart: a model with epoch_ms timestamps then
+    repeated readings, and 1,096 of the drain's batches took the duplicate path (59.2 s against
+    35.8 s for the same shape's other drain).
+    """
+    last: dict[str, float] = {}
+    gap = seconds
+    for at, device in schedule:
+        before = last.get(device.external_id)
+        if before is not None and at - before < gap:
+            gap = at - before
+        last[device.external_id] = at
+    return seconds * MIN_GAP_S / gap if gap > 0 else seconds
+
+
 def messages_of(
     schedule: Schedule, seconds: float, *, prefix: str, now: float, after: float | None = None
 ) -> tuple[list[tuple[str, bytes]], int]:
@@ -160,7 +184,7 @@ def messages_of(
     readings, sequence = 0, dict.fromkeys((d.external_id for _, d in schedule), 0)
     end = now - 2
     start = end - seconds if after is None else max(end - seconds, after + 1)
-    if start >= end - 1:
+    if start >= end - 1 or end - start < room(schedule, seconds):
         raise RuntimeError(f"no room for live readings between {after} and {end}: wait before a drain")
     scale = (end - start) / seconds
     for i, (at, device) in enumerate(schedule):
@@ -393,15 +417,14 @@ def measure_ingest(
     polls = {shape: [0, 0] for shape in spent}  # progress reads during the drains, with autovacuum running
     cpus: dict[str, dict[str, float]] = {shape: {} for shape in spent}
     _autovacuum(url, enabled=False)
-    # What the earlier phases left, the whole database: in a run of every phase the first drain (small)
-    # once took 59.2 s against 35.8 s for the last, with 0.4 kB more write-ahead log a message, after
-    # the phases before had written tables of their own that autovacuum would then pick up.
+    # What the earlier phases left, the whole database (they write tables the drains do not), so that
+    # no autovacuum falls on a drain; each shape reports the share of its drains during which one ran.
     _vacuum(url, whole=True)
     for turn, shape in enumerate(DRAINS):
         with psycopg.connect(url) as conn:
             newest = one(conn, "SELECT extract(epoch FROM max(time))::float8 FROM latest_readings")
-        if newest is not None and newest + 5 > time.time():  # the streams phase ran just before
-            time.sleep(newest + 5 - time.time())
+        if newest is not None:  # wait for room (the streams phase writes live readings just before)
+            time.sleep(max(0.0, newest + 3 + room(schedules[shape], seconds) - time.time()))
         payloads, readings = messages_of(
             schedules[shape], seconds, prefix=mount + prefix, now=time.time(), after=newest
         )

@@ -15,8 +15,10 @@ import sys
 import time
 from collections import Counter
 
+import pytest
+
 from bench.city import CHECKS, GOALS
-from bench.city_ingest import PER_PACK, city_schedule, device, messages_of, shape_schedule
+from bench.city_ingest import MIN_GAP_S, PER_PACK, city_schedule, device, messages_of, room, shape_schedule
 from firmware_contracts import compile_model, load_models, normalise
 from hatang.stack import Stack
 
@@ -176,6 +178,33 @@ def test_the_ingest_phase_sends_only_what_the_contracts_accept() -> None:
     assert now - 200 < live[0]
     assert live[-1] <= now - 2
     assert live[-1] - live[0] > 100  # spread over the room left, not bunched
+
+
+def test_a_drain_squeezed_after_live_readings_keeps_each_device_s_readings_apart() -> None:
+    """A drain right after live readings (the streams phase's) waits for ``room``: squeezed into the
+    few seconds left, a 500-device drain once sent a device's messages under a millisecond apart, and
+    a model with epoch_ms timestamps repeated readings (a duplicate-path batch each)."""
+    models = {model.key: compile_model(model) for model in load_models().values()}
+    devices = [device(f"city-{i}-{k}", model) for i in range(3) for k, model in enumerate(models.values())]
+    compiled = {d.external_id: models[d.model.key] for d in devices}
+    assert any(d.model.time is not None and d.model.time.format == "epoch_ms" for d in devices)
+    few = devices[::3]  # one device a model: each sends every message of its model
+    small = shape_schedule(few, city_schedule(devices, 900) * 20)
+    gaps = [b - a for d in few for a, b in itertools.pairwise(at for at, s in small if s is d)]
+    need = room(small, 900)
+    assert math.isclose(need, 900 * MIN_GAP_S / min(gaps))
+    now = time.time()
+    with pytest.raises(RuntimeError, match="no room"):  # less room than that is refused
+        messages_of(small, 900, prefix="bench/v1", now=now, after=now - 2 - 0.9 * need - 1)
+    payloads, _ = messages_of(small, 900, prefix="bench/v1", now=now, after=now - 2 - need - 1.01)
+    seen: set[tuple[str, str, float]] = set()
+    for topic, payload in payloads:
+        sender = topic.split("/")[-2]
+        outcome = normalise(payload, now, compiled[sender])
+        assert not outcome.rejections
+        keys = {(sender, r.metric, r.time) for r in outcome.readings}
+        assert not keys & seen  # no reading repeated at the precision its payload carries
+        seen |= keys
 
 
 def test_the_ingest_goal_is_city_against_a_tenth() -> None:
