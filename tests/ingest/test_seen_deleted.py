@@ -15,7 +15,8 @@ from typing import Any
 
 import psycopg
 
-from ingest.sink import UPSERT_SEEN, array_literal
+from ingest.pgcopy import array_literal
+from ingest.sink import UPSERT_SEEN
 from tests.plugins.ingest import build_fleet
 
 

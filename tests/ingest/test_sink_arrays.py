@@ -6,7 +6,7 @@ import psycopg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.sink import array_literal
+from ingest.pgcopy import array_literal
 
 bigints = st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), min_size=1, max_size=50)
 floats = st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=50)
