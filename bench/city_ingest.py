@@ -424,7 +424,7 @@ def measure_ingest(
         with psycopg.connect(url) as conn:
             newest = one(conn, "SELECT extract(epoch FROM max(time))::float8 FROM latest_readings")
         if newest is not None:  # wait for room (the streams phase writes live readings just before)
-            time.sleep(max(0.0, newest + 3 + room(schedules[shape], seconds) - time.time()))
+            time.sleep(max(0.0, newest + 5 + room(schedules[shape], seconds) - time.time()))
         payloads, readings = messages_of(
             schedules[shape], seconds, prefix=mount + prefix, now=time.time(), after=newest
         )
