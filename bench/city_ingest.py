@@ -405,7 +405,8 @@ def measure_ingest(
         "ingest_city_devices": len(devices),
         "ingest_city_senders": len({d.external_id for _, d in schedules["city"]}),
     }
-    spent = dict.fromkeys(("small", "city", "tenth"), 0.0)
+    spent = dict.fromkeys(DRAINS, 0.0)  # small, city, tenth
+    rooms = {shape: room(schedules[shape], seconds) for shape in spent}  # the window each needs
     # What each shape's drains wrote (``_totals``): WAL bytes, full-page images, checkpoints, rows
     # written to latest_readings and to device_seen.
     totals = {shape: [0] * 5 for shape in spent}
@@ -424,24 +425,24 @@ def measure_ingest(
         with psycopg.connect(url) as conn:
             newest = one(conn, "SELECT extract(epoch FROM max(time))::float8 FROM latest_readings")
         if newest is not None:  # wait for room (the streams phase writes live readings just before)
-            time.sleep(max(0.0, newest + 5 + room(schedules[shape], seconds) - time.time()))
+            time.sleep(max(0.0, newest + 5 + rooms[shape] - time.time()))
         payloads, readings = messages_of(
             schedules[shape], seconds, prefix=mount + prefix, now=time.time(), after=newest
         )
         log = workdir / f"{turn}-{shape}.log"
         drained = _drain(env, log, spec, mqtt_url("simulator"), payloads)
-        took, checkpoint, written, cpu = drained.seconds, drained.checkpointed, drained.written, drained.cpu
         polls[shape][0] += drained.polls
         polls[shape][1] += drained.autovacuum_polls
-        spent[shape] += took
-        for process, seconds_spent in cpu.items():
+        spent[shape] += drained.seconds
+        for process, seconds_spent in drained.cpu.items():
             cpus[shape][process] = cpus[shape].get(process, 0.0) + seconds_spent
         vacuumed[shape] += _vacuum(url)
         progress(
-            f"ingest: drain {turn + 1} of {len(DRAINS)}, {shape}: {len(payloads):,} messages in {took:.1f} s"
+            f"ingest: drain {turn + 1} of {len(DRAINS)}, {shape}: {len(payloads):,} messages"
+            f" in {drained.seconds:.1f} s"
         )
-        checkpointed.append(checkpoint)
-        totals[shape] = [total + w for total, w in zip(totals[shape], written, strict=True)]
+        checkpointed.append(drained.checkpointed)
+        totals[shape] = [total + w for total, w in zip(totals[shape], drained.written, strict=True)]
         out[f"ingest_{shape}_readings"] = readings
     _autovacuum(url, enabled=True)
     out["ingest_drains_from_checkpoint"] = all(checkpointed)
